@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release speed needs the host's vector units: build with
+//   swift build -c release -Xswiftc -target-cpu -Xswiftc native
+// (never via unsafeFlags here). The C kernels dispatch at run time, so the
+// baseline build stays correct and the hot loops stay vectorized either way.
+let package = Package(
+    name: "Shrink",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "shrink", targets: ["shrink"]),
+        .library(name: "ShrinkKit", targets: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkEval"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CShrinkKernels"),
+        .target(name: "ShrinkTensor", dependencies: ["CShrinkKernels"]),
+        .target(name: "ShrinkFormats", dependencies: ["ShrinkTensor"]),
+        .target(name: "ShrinkQuant", dependencies: ["ShrinkTensor", "ShrinkFormats", "CShrinkKernels"]),
+        .target(name: "ShrinkEval", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant"]),
+        .executableTarget(
+            name: "shrink",
+            dependencies: [
+                "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkEval",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ShrinkTensorTests", dependencies: ["ShrinkTensor"]),
+        .testTarget(name: "ShrinkFormatsTests", dependencies: ["ShrinkFormats"]),
+        .testTarget(name: "ShrinkQuantTests", dependencies: ["ShrinkQuant", "ShrinkFormats", "ShrinkEval"]),
+        .testTarget(name: "ShrinkCLITests", dependencies: ["shrink", "ShrinkFormats"]),
+    ]
+)

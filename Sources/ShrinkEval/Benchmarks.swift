@@ -1,0 +1,103 @@
+import Dispatch
+import ShrinkFormats
+import ShrinkQuant
+import ShrinkTensor
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Throughput measurements behind `shrink bench` (BENCHMARKS.md). Performance is
+/// measured here, never asserted in tests.
+public enum Benchmarks {
+    public struct QuantizeResult: Codable, Sendable {
+        public var checkpoint: String
+        public var scheme: String
+        public var threads: Int
+        public var isa: String
+        public var inputBytes: Int
+        /// Best of `repeats` runs of the in-memory kernel (range, quantize, pack, error) over all weights.
+        public var kernelSeconds: Double
+        public var kernelGBPerSecond: Double
+        /// Best end-to-end `quantize` (mapped read, kernel, streaming write) into a scratch directory.
+        public var endToEndSeconds: Double
+        public var endToEndGBPerSecond: Double
+        public var repeats: Int
+    }
+
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    public static func quantize(checkpoint path: String, options: QuantizeOptions, repeats: Int, scratch: String) throws -> QuantizeResult {
+        let source = try Checkpoint.open(path)
+        let decisions = try QuantizeJob.plan(source, options: options).filter { $0.scheme != nil }
+        let bytes = decisions.reduce(0) { $0 + $1.info.elementCount * 4 }
+        // Kernel: weights decoded once into memory, so only the arithmetic is timed.
+        let weights = try decisions.map { try source.floats($0.info.name) }
+        var kernel = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let t0 = now()
+            for (d, w) in zip(decisions, weights) {
+                _ = try RoundToNearest.quantize(w, rows: d.info.shape.dims[0], columns: d.info.shape.dims[1], scheme: d.scheme!, name: d.info.name)
+            }
+            kernel = min(kernel, now() - t0)
+        }
+        var endToEnd = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let t0 = now()
+            try QuantizeJob.run(try Checkpoint.open(path), options: options, outputDirectory: scratch, overwrite: true)
+            endToEnd = min(endToEnd, now() - t0)
+        }
+        let s = decisions.first?.scheme
+        return QuantizeResult(
+            checkpoint: path,
+            scheme: s.map { "int\($0.bits) \($0.granularity) \($0.symmetric ? "symmetric" : "asymmetric")" } ?? "none",
+            threads: Parallel.workerCount, isa: String(cString: sk_isa()), inputBytes: bytes,
+            kernelSeconds: kernel, kernelGBPerSecond: Double(bytes) / kernel / 1e9,
+            endToEndSeconds: endToEnd, endToEndGBPerSecond: Double(bytes) / endToEnd / 1e9, repeats: repeats)
+    }
+
+    public struct BandwidthResult: Codable, Sendable {
+        public var bytes: Int
+        public var threads: Int
+        /// Copy bandwidth counted as bytes read + bytes written, per second.
+        public var copyGBPerSecond: Double
+        /// Read-only bandwidth (a sum over the buffer).
+        public var readGBPerSecond: Double
+    }
+
+    /// This machine's memory bandwidth with `threads` workers, for context next to
+    /// the quantizer's throughput.
+    public static func memoryBandwidth(megabytes: Int = 512, threads: Int, repeats: Int = 5) -> BandwidthResult {
+        let count = megabytes * 1_000_000 / 4
+        let src = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let dst = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { src.deallocate(); dst.deallocate() }
+        for i in 0..<count { src[i] = Float(i & 1023) }
+        dst.initialize(repeating: 0, count: count)
+        let p = UnsafeSendable((src, dst))
+        func run(_ body: @escaping @Sendable (Range<Int>) -> Void) -> Double {
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                let t0 = now()
+                DispatchQueue.concurrentPerform(iterations: threads) { c in body(count * c / threads..<count * (c + 1) / threads) }
+                best = min(best, now() - t0)
+            }
+            return best
+        }
+        let copy = run { r in memcpy(p.pointer.1 + r.lowerBound, p.pointer.0 + r.lowerBound, r.count * 4) }
+        let read = run { r in
+            var mn: Float = 0, mx: Float = 0
+            _ = sk_minmax_f32(p.pointer.0 + r.lowerBound, r.count, &mn, &mx)
+        }
+        return BandwidthResult(bytes: count * 4, threads: threads,
+                               copyGBPerSecond: Double(2 * count * 4) / copy / 1e9,
+                               readGBPerSecond: Double(count * 4) / read / 1e9)
+    }
+}
+
+import CShrinkKernels

@@ -1,0 +1,109 @@
+import ShrinkFormats
+import ShrinkTensor
+
+/// Per-tensor comparison of two checkpoints (`shrink diff`): the reference is
+/// the first, the approximation the second.
+public struct DiffReport: Codable, Sendable {
+    public struct Entry: Codable, Sendable {
+        public var name: String
+        public var shape: Shape
+        public var referenceDtype: DType
+        public var otherDtype: DType
+        public var error: ErrorSummary
+    }
+
+    public struct ShapeMismatch: Codable, Sendable {
+        public var name: String
+        public var referenceShape: Shape
+        public var otherShape: Shape
+    }
+
+    public var reference: String
+    public var other: String
+    public var tensors: [Entry]
+    public var overall: ErrorSummary?
+    public var shapeMismatches: [ShapeMismatch]
+    public var onlyInReference: [String]
+    public var onlyInOther: [String]
+
+    /// True when both hold the same names and shapes.
+    public var sameStructure: Bool { shapeMismatches.isEmpty && onlyInReference.isEmpty && onlyInOther.isEmpty }
+}
+
+public enum TensorDiff {
+    public static func compare(reference a: any TensorSource, other b: any TensorSource,
+                               progress: (any ProgressSink)? = nil) throws -> DiffReport {
+        let namesB = Set(b.tensorNames)
+        var entries: [DiffReport.Entry] = []
+        var mismatches: [DiffReport.ShapeMismatch] = []
+        var overall = ErrorStatistics()
+        let common = a.tensorNames.filter { namesB.contains($0) }
+        for (i, name) in common.enumerated() {
+            progress?.update(done: i, total: common.count, item: name)
+            let ia = try a.requireInfo(name), ib = try b.requireInfo(name)
+            guard ia.shape == ib.shape else {
+                mismatches.append(.init(name: name, referenceShape: ia.shape, otherShape: ib.shape))
+                continue
+            }
+            let x = try a.floats(name), y = try b.floats(name)
+            var stats = ErrorStatistics()
+            stats.add(reference: x, output: y)
+            overall.merge(stats)
+            entries.append(.init(name: name, shape: ia.shape, referenceDtype: ia.dtype, otherDtype: ib.dtype, error: stats.summary))
+            a.release(name)
+            b.release(name)
+        }
+        progress?.finish()
+        let namesA = Set(a.tensorNames)
+        return DiffReport(
+            reference: a.location, other: b.location, tensors: entries,
+            overall: entries.isEmpty ? nil : overall.summary, shapeMismatches: mismatches,
+            onlyInReference: a.tensorNames.filter { !namesB.contains($0) },
+            onlyInOther: b.tensorNames.filter { !namesA.contains($0) })
+    }
+}
+
+/// What `shrink inspect` shows.
+public struct InspectReport: Codable, Sendable {
+    public struct Entry: Codable, Sendable {
+        public var name: String
+        public var dtype: DType
+        public var shape: Shape
+        public var parameters: Int
+        public var bytes: Int
+    }
+
+    public var path: String
+    public var tensors: [Entry]
+    public var parameters: Int
+    public var bytes: Int
+    public var dtypes: [String: Int]
+    public var metadata: [String: String]
+    /// For a compressed checkpoint: the quantized weights and their schemes.
+    public var quantized: [QuantizedEntry]?
+
+    public struct QuantizedEntry: Codable, Sendable {
+        public var name: String
+        public var shape: Shape
+        public var bits: Int
+        public var strategy: String
+        public var groupSize: Int?
+        public var symmetric: Bool
+        public var storedBytes: Int
+
+        public init(name: String, shape: Shape, bits: Int, strategy: String, groupSize: Int?, symmetric: Bool, storedBytes: Int) {
+            self.name = name; self.shape = shape; self.bits = bits; self.strategy = strategy
+            self.groupSize = groupSize; self.symmetric = symmetric; self.storedBytes = storedBytes
+        }
+    }
+
+    public init(source: any TensorSource, packed: [QuantizedEntry]? = nil) {
+        path = source.location
+        tensors = source.infos.map { Entry(name: $0.name, dtype: $0.dtype, shape: $0.shape, parameters: $0.elementCount, bytes: $0.byteCount) }
+        parameters = tensors.reduce(0) { $0 + $1.parameters }
+        bytes = tensors.reduce(0) { $0 + $1.bytes }
+        dtypes = tensors.reduce(into: [:]) { $0[$1.dtype.rawValue, default: 0] += $1.parameters }
+        metadata = source.metadata
+        quantized = packed
+    }
+}

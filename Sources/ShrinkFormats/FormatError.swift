@@ -1,0 +1,71 @@
+import ShrinkTensor
+
+/// Everything that can be wrong with a checkpoint or an output path. Each message
+/// names the file (and tensor) and says what to do about it.
+public enum FormatError: UserFacingError, Equatable, Sendable {
+    case cannotOpen(file: String, reason: String)
+    case notAFile(file: String)
+    case emptyFile(file: String)
+    case tooShort(file: String, bytes: Int)
+    case headerBeyondFile(file: String, headerBytes: UInt64, fileBytes: Int)
+    case headerTooLarge(file: String, headerBytes: UInt64, limit: Int)
+    case headerNotJSON(file: String, detail: String)
+    case headerNotObject(file: String, found: String)
+    case malformedEntry(file: String, tensor: String, detail: String)
+    case unknownDType(file: String, tensor: String, dtype: String)
+    case badShape(file: String, tensor: String, shape: String)
+    case byteLengthMismatch(file: String, tensor: String, expected: Int, actual: Int)
+    case offsetsOutOfBounds(file: String, tensor: String, end: Int, dataBytes: Int)
+    case offsetsReversed(file: String, tensor: String, begin: Int, end: Int)
+    case offsetsOverlap(file: String, first: String, second: String)
+    case dataGap(file: String, at: Int, before: String)
+    case trailingData(file: String, covered: Int, dataBytes: Int)
+    case badMetadata(file: String, detail: String)
+    case missingTensor(source: String, tensor: String)
+    case shardMissing(index: String, shard: String)
+    case shardIndexInvalid(index: String, detail: String)
+    case tensorInTwoShards(index: String, tensor: String, first: String, second: String)
+    case tensorNotInShard(index: String, tensor: String, shard: String)
+    case tensorNotIndexed(index: String, tensor: String, shard: String)
+    case outputIsDirectory(path: String)
+    case outputNotWritable(path: String, reason: String)
+    case writeFailed(path: String, reason: String)
+    case writerMisuse(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(f, r): "\(f): cannot open: \(r)"
+        case let .notAFile(f): "\(f): not a regular file; pass a .safetensors file or a directory with model.safetensors or model.safetensors.index.json"
+        case let .emptyFile(f): "\(f): empty file, not a safetensors checkpoint (was the download or save interrupted?)"
+        case let .tooShort(f, n): "\(f): only \(n) bytes; a safetensors file starts with an 8-byte header length (truncated file?)"
+        case let .headerBeyondFile(f, h, n): "\(f): header length \(h) exceeds the file's \(n) bytes (truncated or not a safetensors file)"
+        case let .headerTooLarge(f, h, l): "\(f): header length \(h) bytes is over the \(l)-byte limit; the file is corrupt or not a safetensors file"
+        case let .headerNotJSON(f, d): "\(f): header is not valid JSON (\(d))"
+        case let .headerNotObject(f, k): "\(f): header must be a JSON object, found \(k)"
+        case let .malformedEntry(f, t, d): "\(f): tensor '\(t)': \(d)"
+        case let .unknownDType(f, t, d): "\(f): tensor '\(t)': unknown dtype \"\(d)\" (known: \(DTypeList.known))"
+        case let .badShape(f, t, s): "\(f): tensor '\(t)': shape \(s) has a negative dimension or an element count that overflows"
+        case let .byteLengthMismatch(f, t, e, a): "\(f): tensor '\(t)': data_offsets span \(a) bytes but shape × dtype needs \(e)"
+        case let .offsetsOutOfBounds(f, t, e, d): "\(f): tensor '\(t)': data ends at byte \(e) but the data region has only \(d) bytes (truncated file?)"
+        case let .offsetsReversed(f, t, b, e): "\(f): tensor '\(t)': data_offsets [\(b), \(e)] end before they begin"
+        case let .offsetsOverlap(f, a, b): "\(f): tensors '\(a)' and '\(b)' overlap in the data region"
+        case let .dataGap(f, at, t): "\(f): data region has unused bytes at offset \(at), before tensor '\(t)'; offsets must cover it exactly"
+        case let .trailingData(f, c, d): "\(f): tensors cover \(c) of the data region's \(d) bytes; the rest is unaccounted for"
+        case let .badMetadata(f, d): "\(f): __metadata__ \(d); it must map strings to strings"
+        case let .missingTensor(s, t): "\(s): no tensor named '\(t)'"
+        case let .shardMissing(i, s): "\(i): names shard file '\(s)', which does not exist next to the index"
+        case let .shardIndexInvalid(i, d): "\(i): \(d)"
+        case let .tensorInTwoShards(i, t, a, b): "\(i): tensor '\(t)' is stored in both '\(a)' and '\(b)'; remove one copy"
+        case let .tensorNotInShard(i, t, s): "\(i): maps tensor '\(t)' to '\(s)', but that shard has no such tensor"
+        case let .tensorNotIndexed(i, t, s): "\(i): shard '\(s)' holds tensor '\(t)', which the index's weight_map does not list"
+        case let .outputIsDirectory(p): "\(p): output path is an existing directory; give a file name"
+        case let .outputNotWritable(p, r): "\(p): cannot write output: \(r)"
+        case let .writeFailed(p, r): "\(p): write failed: \(r); nothing was written under the final name"
+        case let .writerMisuse(p, d): "\(p): \(d)"
+        }
+    }
+}
+
+enum DTypeList {
+    static let known = "F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U64, U32, U16, U8, BOOL"
+}

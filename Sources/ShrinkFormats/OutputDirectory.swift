@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A directory of outputs that appears all at once: files are written into a
+/// hidden sibling staging directory, which `commit()` renames to the final path.
+/// Dropped without commit, the staging directory is removed.
+public final class OutputDirectory {
+    public let finalPath: String
+    /// Where to write the files.
+    public let path: String
+    private var committed = false
+    private let overwrite: Bool
+
+    public init(path finalPath: String, overwrite: Bool) throws {
+        let trimmed = finalPath.count > 1 && finalPath.hasSuffix("/") ? String(finalPath.dropLast()) : finalPath
+        self.finalPath = trimmed
+        self.overwrite = overwrite
+        var isDir = false
+        if FileSystem.exists(trimmed, isDirectory: &isDir) {
+            if !isDir { throw FormatError.outputNotWritable(path: trimmed, reason: "a file with this name exists; the output is a directory") }
+            if !overwrite && !FileSystem.list(trimmed).isEmpty {
+                throw FormatError.outputNotWritable(path: trimmed, reason: "directory exists and is not empty; pass --force to replace it")
+            }
+        }
+        let parent = FileSystem.directoryOf(trimmed)
+        guard FileSystem.isDirectory(parent) else {
+            throw FormatError.outputNotWritable(path: trimmed, reason: "parent directory '\(parent)' does not exist")
+        }
+        path = parent + "/." + FileSystem.lastComponent(trimmed) + ".partial-\(getpid())"
+        Self.removeFlat(path)
+        guard mkdir(path, 0o755) == 0 else {
+            throw FormatError.outputNotWritable(path: trimmed, reason: FileSystem.errorText(errno))
+        }
+    }
+
+    deinit { if !committed { Self.removeFlat(path) } }
+
+    public func commit() throws {
+        if FileSystem.isDirectory(finalPath) && !FileSystem.list(finalPath).isEmpty {
+            // Move the old output aside first so the new one never mixes with it.
+            let old = path + ".old"
+            Self.removeFlat(old)
+            guard rename(finalPath, old) == 0 else {
+                throw FormatError.outputNotWritable(path: finalPath, reason: FileSystem.errorText(errno))
+            }
+            defer { Self.removeFlat(old) }
+            guard rename(path, finalPath) == 0 else {
+                let e = errno
+                _ = rename(old, finalPath)
+                throw FormatError.outputNotWritable(path: finalPath, reason: FileSystem.errorText(e))
+            }
+        } else {
+            if FileSystem.isDirectory(finalPath) { rmdir(finalPath) }
+            guard rename(path, finalPath) == 0 else {
+                throw FormatError.outputNotWritable(path: finalPath, reason: FileSystem.errorText(errno))
+            }
+        }
+        committed = true
+    }
+
+    /// Removes a directory of plain files (Shrink's outputs are never nested).
+    static func removeFlat(_ dir: String) {
+        guard FileSystem.isDirectory(dir) else { return }
+        for f in FileSystem.list(dir) { unlink(dir + "/" + f) }
+        rmdir(dir)
+    }
+}

@@ -1,0 +1,215 @@
+import ShrinkFormats
+import ShrinkTensor
+
+/// A pack-quantized checkpoint (a directory with model.safetensors and
+/// config.json) seen as ordinary tensors: each `<p>.weight_packed` group appears
+/// as `<p>.weight`, dequantized on demand; other tensors pass through.
+public final class CompressedCheckpoint: TensorSource {
+    public let location: String
+    public let tensorNames: [String]
+    public var metadata: [String: String] { stored.metadata }
+    public let stored: any TensorSource
+    public let config: CompressedTensorsConfig
+    /// Quantized weights by their restored name.
+    public let packedWeights: [String: PackedWeight]
+    /// The recipe, when `shrink.json` is present.
+    public let recipe: Recipe?
+
+    public struct PackedWeight: Sendable {
+        public var name: String
+        public var layout: PackedLayout
+        public var originalDType: DType?
+    }
+
+    /// Whether `path` looks like a compressed checkpoint directory.
+    public static func isCompressed(_ path: String) -> Bool {
+        FileSystem.isDirectory(path) && FileSystem.exists(path + "/config.json") && FileSystem.exists(path + "/shrink.json")
+            || hasQuantizationConfig(path)
+    }
+
+    static func hasQuantizationConfig(_ path: String) -> Bool {
+        guard FileSystem.isDirectory(path), let m = try? MappedFile(path: path + "/config.json"), m.byteCount > 0,
+              let j = try? StrictJSONParser.parse(m.bytes(0..<m.byteCount)) else { return false }
+        return j["quantization_config"]?["format"]?.stringValue == "pack-quantized"
+    }
+
+    public init(directory: String) throws {
+        let dir = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        location = dir
+        stored = try Checkpoint.open(dir)
+        let configPath = dir + "/config.json"
+        let configFile: MappedFile
+        do { configFile = try MappedFile(path: configPath) } catch {
+            throw FormatError.cannotOpen(file: configPath, reason: "a compressed checkpoint needs its config.json with quantization_config")
+        }
+        let json: JSONValue
+        do { json = try StrictJSONParser.parse(configFile.bytes(0..<configFile.byteCount)) } catch {
+            throw FormatError.headerNotJSON(file: configPath, detail: error.description)
+        }
+        guard let q = json["quantization_config"] else {
+            throw FormatError.shardIndexInvalid(index: configPath, detail: "has no quantization_config")
+        }
+        config = try CompressedTensorsConfig(json: q, file: configPath)
+
+        var recipe: Recipe?
+        if let r = try? MappedFile(path: dir + "/shrink.json"), r.byteCount > 0 {
+            recipe = try? Recipe.decoder().decode(Recipe.self, from: Data(r.bytes(0..<r.byteCount)))
+        }
+        self.recipe = recipe
+        let originalDTypes = Dictionary((recipe?.tensors ?? []).map { ($0.name, $0.dtype) }, uniquingKeysWith: { a, _ in a })
+
+        var weights: [String: PackedWeight] = [:]
+        var names: [String] = []
+        let storedNames = Set(stored.tensorNames)
+        for name in stored.tensorNames where name.hasSuffix("_packed") {
+            let base = String(name.dropLast("_packed".count))
+            let module = CompressedTensorsConfig.moduleName(ofWeight: base)
+            guard let group = config.group(forModule: module) else {
+                throw QuantizationError.malformedPacked(tensor: name, detail: "no config group in \(configPath) targets module '\(module)'")
+            }
+            guard storedNames.contains(base + "_scale"), storedNames.contains(base + "_shape") else {
+                throw QuantizationError.malformedPacked(tensor: name, detail: "missing '\(base)_scale' or '\(base)_shape'")
+            }
+            let shape = try stored.integers(base + "_shape")
+            guard shape.count == 2, shape[0] > 0, shape[1] > 0, shape[0] < Int64(Int32.max), shape[1] < Int64(Int32.max) else {
+                throw QuantizationError.malformedPacked(tensor: base + "_shape", detail: "must hold two positive dimensions, found \(shape)")
+            }
+            let layout = PackedLayout(scheme: group.scheme, rows: Int(shape[0]), columns: Int(shape[1]))
+            var scheme = group.scheme
+            scheme.scaleDType = try stored.requireInfo(base + "_scale").dtype
+            let checked = PackedLayout(scheme: scheme, rows: layout.rows, columns: layout.columns)
+            try Self.check(checked, base: base, in: stored)
+            weights[base] = PackedWeight(name: base, layout: checked, originalDType: originalDTypes[base])
+            names.append(base)
+        }
+        let companions = Set(weights.keys.flatMap { b in ["_packed", "_scale", "_shape", "_zero_point"].map { b + $0 } })
+        names += stored.tensorNames.filter { !companions.contains($0) }
+        packedWeights = weights
+        tensorNames = names.sorted()
+    }
+
+    /// Every stored companion must have exactly the shape the scheme implies.
+    static func check(_ layout: PackedLayout, base: String, in stored: any TensorSource) throws {
+        if case let .group(g) = layout.scheme.granularity, layout.columns % g != 0 {
+            throw QuantizationError.malformedPacked(tensor: base + "_packed", detail: "group size \(g) does not divide \(layout.columns) columns")
+        }
+        for expected in layout.storedTensors(for: base) where expected.name != base + "_shape" {
+            guard let actual = stored.info(expected.name) else {
+                throw QuantizationError.malformedPacked(tensor: expected.name, detail: "missing (the config says \(layout.scheme.symmetric ? "symmetric" : "asymmetric"))")
+            }
+            guard actual.shape == expected.shape, actual.dtype == expected.dtype else {
+                throw QuantizationError.malformedPacked(
+                    tensor: expected.name,
+                    detail: "is \(actual.dtype.rawValue) \(actual.shape), expected \(expected.dtype.rawValue) \(expected.shape) for \(layout.scheme.bits)-bit \(layout.scheme.granularity) of [\(layout.rows), \(layout.columns)]")
+            }
+        }
+        if layout.scheme.symmetric, stored.info(base + "_zero_point") != nil {
+            throw QuantizationError.malformedPacked(tensor: base + "_zero_point", detail: "present, but the config says symmetric")
+        }
+    }
+
+    public func info(_ name: String) -> TensorInfo? {
+        if let w = packedWeights[name] {
+            return TensorInfo(name: name, dtype: w.originalDType ?? .f32, shape: Shape([w.layout.rows, w.layout.columns]))
+        }
+        return stored.info(name)
+    }
+
+    public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
+        if packedWeights[name] != nil {
+            throw QuantizationError.malformedPacked(tensor: name, detail: "is stored packed; read it with floats(_:)")
+        }
+        return try stored.rawBytes(name)
+    }
+
+    public func release(_ name: String) {
+        if packedWeights[name] != nil {
+            for s in ["_packed", "_scale", "_shape", "_zero_point"] { stored.release(name + s) }
+        } else {
+            stored.release(name)
+        }
+    }
+
+    public func floats(_ name: String) throws -> [Float] {
+        guard let w = packedWeights[name] else { return try stored.floats(name) }
+        return try quantized(w).dequantized()
+    }
+
+    /// The packed weight as a QuantizedTensor (codes, scales and zero points as stored).
+    public func quantized(_ w: PackedWeight) throws -> QuantizedTensor {
+        let layout = w.layout
+        let raw = try stored.rawBytes(w.name + "_packed")
+        let packed = [UInt32](unsafeUninitializedCapacity: raw.count / 4) { buf, n in
+            UnsafeMutableRawBufferPointer(buf).copyMemory(from: raw)
+            n = raw.count / 4
+        }
+        let scales = try stored.floats(w.name + "_scale")
+        var zeros: [Int8] = []
+        if !layout.scheme.symmetric {
+            let zname = w.name + "_zero_point"
+            let zraw = try stored.rawBytes(zname)
+            if layout.scheme.granularity == .tensor {
+                zeros = [Int8(bitPattern: zraw.load(as: UInt8.self))]
+            } else {
+                let groups = layout.groupsPerRow, rows = layout.rows
+                let words = (rows * layout.scheme.bits + 31) / 32
+                zeros = [Int8](repeating: 0, count: rows * groups)
+                var stream = [UInt32](repeating: 0, count: words)
+                for g in 0..<groups {
+                    for k in 0..<words { stream[k] = zraw.loadUnaligned(fromByteOffset: 4 * (k * groups + g), as: UInt32.self) }
+                    let column = stream.withUnsafeBufferPointer { BitPacking.unpack($0, count: rows, bits: layout.scheme.bits) }
+                    for r in 0..<rows { zeros[r * groups + g] = column[r] }
+                }
+            }
+        }
+        return QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: ErrorStatistics())
+    }
+}
+
+/// `shrink dequantize`: a compressed checkpoint back to a plain safetensors file.
+public enum DequantizeJob {
+    public struct Summary: Codable, Sendable {
+        public var output: String
+        public var dequantizedTensors: Int
+        public var copiedTensors: Int
+        public var bytes: Int
+    }
+
+    /// Writes every tensor of `compressed` to `outputPath`: quantized weights as
+    /// `dtype` (default: their original dtype from shrink.json, else F32), the rest
+    /// unchanged. Streaming and atomic.
+    @discardableResult
+    public static func run(_ compressed: CompressedCheckpoint, outputPath: String, dtype: DType?,
+                           progress: (any ProgressSink)? = nil) throws -> Summary {
+        if let dtype, ![.f32, .f16, .bf16].contains(dtype) {
+            throw QuantizationError.badPattern(flag: "--dtype", pattern: dtype.flagName, reason: "use f32, f16 or bf16")
+        }
+        var declared: [TensorInfo] = []
+        for name in compressed.tensorNames {
+            var info = compressed.info(name)!
+            if let w = compressed.packedWeights[name] { info.dtype = dtype ?? w.originalDType.flatMap { [.f32, .f16, .bf16].contains($0) ? $0 : nil } ?? .f32 }
+            declared.append(info)
+        }
+        let writer = try SafetensorsWriter(path: outputPath, tensors: declared, metadata: compressed.stored.metadata)
+        var bytes = 0
+        for (i, info) in declared.enumerated() {
+            progress?.update(done: i, total: declared.count, item: info.name)
+            if compressed.packedWeights[info.name] != nil {
+                let values = try compressed.floats(info.name)
+                var out = [UInt8](repeating: 0, count: info.byteCount)
+                values.withUnsafeBufferPointer { v in out.withUnsafeMutableBytes { ElementCodec.encode(v, as: info.dtype, into: $0.baseAddress!) } }
+                try writer.write(info.name, values: out)
+            } else {
+                try writer.write(info.name, bytes: compressed.rawBytes(info.name))
+            }
+            compressed.release(info.name)
+            bytes += info.byteCount
+        }
+        try writer.commit()
+        progress?.finish()
+        let q = compressed.packedWeights.count
+        return Summary(output: outputPath, dequantizedTensors: q, copiedTensors: declared.count - q, bytes: bytes)
+    }
+}
+
+import Foundation

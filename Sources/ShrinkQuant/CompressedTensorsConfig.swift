@@ -1,0 +1,110 @@
+import ShrinkFormats
+import ShrinkTensor
+
+/// The `quantization_config` that compressed-tensors (v0.20.0) writes into a
+/// model's config.json and that vLLM / transformers read to load pack-quantized
+/// weights. One config group per distinct weight scheme; targets are module
+/// names (the weight's name without ".weight").
+public struct CompressedTensorsConfig: Sendable {
+    public static let formatVersion = "0.20.0"
+
+    public struct Group: Sendable {
+        public var targets: [String]
+        public var scheme: QuantScheme
+        public var observer: String
+    }
+
+    public var groups: [Group]
+    public var ignore: [String]
+
+    public init(groups: [Group], ignore: [String]) {
+        self.groups = groups; self.ignore = ignore
+    }
+
+    public static func moduleName(ofWeight name: String) -> String {
+        name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : name
+    }
+
+    public var json: JSONValue {
+        var configGroups: [(key: String, value: JSONValue)] = []
+        for (i, g) in groups.enumerated() {
+            let s = g.scheme
+            let weights: JSONValue = .object([
+                ("num_bits", .int(s.bits)),
+                ("type", .string("int")),
+                ("symmetric", .bool(s.symmetric)),
+                ("group_size", s.granularity.groupSize.map { .int($0) } ?? .null),
+                ("strategy", .string(s.granularity.strategy)),
+                ("block_structure", .null),
+                ("dynamic", .bool(false)),
+                ("actorder", .null),
+                ("observer", .string(g.observer)),
+                ("observer_kwargs", .object([])),
+            ])
+            configGroups.append(("group_\(i)", .object([
+                ("targets", .array(g.targets.map { .string($0) })),
+                ("weights", weights),
+                ("input_activations", .null),
+                ("output_activations", .null),
+                ("format", .string("pack-quantized")),
+            ])))
+        }
+        return .object([
+            ("config_groups", .object(configGroups)),
+            ("format", .string("pack-quantized")),
+            ("global_compression_ratio", .null),
+            ("ignore", .array(ignore.map { .string($0) })),
+            ("kv_cache_scheme", .null),
+            ("quant_method", .string("compressed-tensors")),
+            ("quantization_status", .string("compressed")),
+            ("sparsity_config", .object([])),
+            ("transform_config", .object([])),
+            ("version", .string(Self.formatVersion)),
+        ])
+    }
+
+    /// Reads the groups back from a config.json's `quantization_config`.
+    public init(json: JSONValue, file: String) throws {
+        guard let groupsJSON = json["config_groups"]?.objectMembers else {
+            throw FormatError.shardIndexInvalid(index: file, detail: "quantization_config has no config_groups object")
+        }
+        var groups: [Group] = []
+        for (name, g) in groupsJSON {
+            guard let w = g["weights"], let bits = w["num_bits"]?.intValue else {
+                throw FormatError.shardIndexInvalid(index: file, detail: "config group '\(name)' has no weights.num_bits")
+            }
+            let symmetric: Bool = { if case let .bool(b)? = w["symmetric"] { b } else { true } }()
+            let strategy = w["strategy"]?.stringValue ?? (w["group_size"]?.intValue != nil ? "group" : "tensor")
+            let granularity: Granularity
+            switch strategy {
+            case "tensor": granularity = .tensor
+            case "channel": granularity = .channel
+            case "group":
+                guard let gs = w["group_size"]?.intValue, gs > 0 else {
+                    throw FormatError.shardIndexInvalid(index: file, detail: "config group '\(name)' uses strategy group without a positive group_size")
+                }
+                granularity = .group(gs)
+            default:
+                throw FormatError.shardIndexInvalid(index: file, detail: "config group '\(name)': strategy '\(strategy)' is not supported (tensor, channel, group)")
+            }
+            let targets = (g["targets"]?.arrayValue ?? []).compactMap(\.stringValue)
+            groups.append(Group(targets: targets, scheme: QuantScheme(bits: bits, granularity: granularity, symmetric: symmetric),
+                                observer: w["observer"]?.stringValue ?? "minmax"))
+        }
+        self.groups = groups
+        ignore = (json["ignore"]?.arrayValue ?? []).compactMap(\.stringValue)
+    }
+
+    /// The group that applies to `module`: an exact name or "re:" pattern among its
+    /// targets; failing that, the only group (targets such as "Linear" name module
+    /// classes, which a checkpoint file cannot tell).
+    public func group(forModule module: String) -> Group? {
+        for g in groups {
+            for t in g.targets {
+                if t == module { return g }
+                if t.hasPrefix("re:"), let r = try? Regex(String(t.dropFirst(3))), module.wholeMatch(of: r) != nil { return g }
+            }
+        }
+        return groups.count == 1 ? groups[0] : nil
+    }
+}

@@ -1,0 +1,154 @@
+import ShrinkFormats
+import ShrinkTensor
+
+/// Which values share one scale (and zero point).
+public enum Granularity: Hashable, Sendable, CustomStringConvertible {
+    /// One scale for the whole tensor.
+    case tensor
+    /// One scale per output channel (row of a [out, in] weight).
+    case channel
+    /// One scale per run of `size` consecutive input elements of a row.
+    case group(Int)
+
+    /// compressed-tensors' strategy name.
+    public var strategy: String {
+        switch self {
+        case .tensor: "tensor"
+        case .channel: "channel"
+        case .group: "group"
+        }
+    }
+
+    public var groupSize: Int? { if case let .group(g) = self { g } else { nil } }
+
+    public var description: String {
+        switch self {
+        case .tensor: "per-tensor"
+        case .channel: "per-channel"
+        case let .group(g): "group-\(g)"
+        }
+    }
+
+    /// Values per scale along a row of `columns` (the whole row for channel/tensor).
+    public func groupLength(columns: Int) -> Int {
+        if case let .group(g) = self { return g }
+        return columns
+    }
+}
+
+/// A uniform integer quantization scheme: b-bit codes in [−2^(b−1), 2^(b−1)−1],
+/// x̂ = (q − z)·s, with z = 0 when symmetric.
+public struct QuantScheme: Hashable, Sendable {
+    public static let supportedBits = 2...8
+
+    public var bits: Int
+    public var granularity: Granularity
+    public var symmetric: Bool
+    /// Storage type of the scales (F32, F16 or BF16). Codes are computed with the
+    /// stored (rounded) scale, so dequantizing the file gives exactly what was measured.
+    public var scaleDType: DType
+
+    public init(bits: Int, granularity: Granularity, symmetric: Bool = true, scaleDType: DType = .f32) {
+        self.bits = bits; self.granularity = granularity; self.symmetric = symmetric; self.scaleDType = scaleDType
+    }
+
+    public var qmin: Int { -(1 << (bits - 1)) }
+    public var qmax: Int { (1 << (bits - 1)) - 1 }
+
+    /// Smallest positive scale, as compressed-tensors substitutes for a zero one
+    /// (torch.finfo(dtype).eps), so an all-zero group never divides by zero.
+    public var minimumScale: Float {
+        switch scaleDType {
+        case .f16: 0.0009765625
+        case .bf16: 0.0078125
+        default: Float.ulpOfOne
+        }
+    }
+
+    /// Number of scales per row for a row of `columns` values.
+    public func groupsPerRow(columns: Int) -> Int {
+        switch granularity {
+        case .tensor: 1
+        case .channel: 1
+        case let .group(g): columns / g
+        }
+    }
+
+    /// Scale and zero point for a group whose values span [minimum, maximum],
+    /// as compressed-tensors' `calculate_qparams` (v0.20.0) computes them with a
+    /// min-max observer: the range is widened to include 0; symmetric uses
+    /// max|x| / ((2^b − 1)/2); asymmetric uses (max − min)/(2^b − 1) and
+    /// z = round(clamp(qmin − min/s, qmin, qmax)).
+    public func parameters(minimum: Float, maximum: Float) -> (scale: Float, zeroPoint: Float) {
+        let lo = min(minimum, 0), hi = max(maximum, 0)
+        let range = Float(qmax - qmin)
+        var scale: Float
+        var zero: Float = 0
+        if symmetric {
+            scale = max(abs(lo), abs(hi)) / (range / 2)
+        } else {
+            scale = (hi - lo) / range
+            if scale > 0 {
+                zero = min(max(Float(qmin) - lo / scale, Float(qmin)), Float(qmax))
+                zero = zero.rounded(.toNearestOrEven)
+            }
+        }
+        scale = ElementCodec.roundTrip(scale, through: scaleDType)
+        if scale == 0 { scale = minimumScale }
+        return (scale, zero)
+    }
+
+    /// Average storage bits per weight including scales and zero points, for a
+    /// [rows, columns] tensor.
+    public func bitsPerWeight(rows: Int, columns: Int) -> Double {
+        let layout = PackedLayout(scheme: self, rows: rows, columns: columns)
+        return Double(layout.storedBytes * 8) / Double(rows * columns)
+    }
+}
+
+/// Shapes and sizes of the compressed-tensors `pack-quantized` tensors for one weight.
+public struct PackedLayout: Hashable, Sendable {
+    public var scheme: QuantScheme
+    public var rows: Int
+    public var columns: Int
+
+    public init(scheme: QuantScheme, rows: Int, columns: Int) {
+        self.scheme = scheme; self.rows = rows; self.columns = columns
+    }
+
+    public var wordsPerRow: Int { (columns * scheme.bits + 31) / 32 }
+    public var groupsPerRow: Int { scheme.groupsPerRow(columns: columns) }
+
+    public var packedShape: Shape { Shape([rows, wordsPerRow]) }
+
+    public var scaleShape: Shape {
+        switch scheme.granularity {
+        case .tensor: Shape([1])
+        case .channel: Shape([rows, 1])
+        case .group: Shape([rows, groupsPerRow])
+        }
+    }
+
+    /// Zero points: per-tensor ones are stored as one int8; per-channel and
+    /// per-group ones are packed along dim 0 into int32, as the compressor does.
+    public var zeroPointInfo: (dtype: DType, shape: Shape)? {
+        guard !scheme.symmetric else { return nil }
+        switch scheme.granularity {
+        case .tensor: return (.i8, Shape([1]))
+        case .channel, .group: return (.i32, Shape([(rows * scheme.bits + 31) / 32, groupsPerRow]))
+        }
+    }
+
+    /// The tensors stored for weight `name` (its packed form replaces it), in write order.
+    public func storedTensors(for name: String) -> [TensorInfo] {
+        var t = [
+            TensorInfo(name: name + "_packed", dtype: .i32, shape: packedShape),
+            TensorInfo(name: name + "_scale", dtype: scheme.scaleDType, shape: scaleShape),
+            TensorInfo(name: name + "_shape", dtype: .i64, shape: Shape([2])),
+        ]
+        if let z = zeroPointInfo { t.append(TensorInfo(name: name + "_zero_point", dtype: z.dtype, shape: z.shape)) }
+        return t
+    }
+
+    public var storedBytes: Int { storedTensors(for: "w").reduce(0) { $0 + $1.byteCount } }
+}

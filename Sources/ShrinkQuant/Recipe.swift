@@ -1,0 +1,69 @@
+import ShrinkFormats
+import ShrinkTensor
+
+/// What Shrink did to each tensor, written as `shrink.json` next to the
+/// compressed checkpoint.
+public struct Recipe: Codable, Sendable, Equatable {
+    public var tool = "shrink"
+    public var toolVersion = ShrinkVersion.current
+    public var format = "compressed-tensors/pack-quantized"
+    public var formatVersion = CompressedTensorsConfig.formatVersion
+    public var source: SourceSummary
+    public var method: String
+    public var tensors: [TensorRecord]
+    public var totals: Totals
+
+    public struct SourceSummary: Codable, Sendable, Equatable {
+        public var path: String
+        public var tensors: Int
+        public var parameters: Int
+        public var bytes: Int
+    }
+
+    public struct TensorRecord: Codable, Sendable, Equatable {
+        public var name: String
+        public var action: Action
+        public var dtype: DType
+        public var shape: Shape
+        public var bytesBefore: Int
+        public var bytesAfter: Int
+        public var reason: String?
+        public var bits: Int?
+        public var strategy: String?
+        public var groupSize: Int?
+        public var symmetric: Bool?
+        public var scaleDtype: DType?
+        public var method: String?
+        public var bitsPerWeight: Double?
+        public var error: ErrorSummary?
+    }
+
+    public enum Action: String, Codable, Sendable { case quantized, kept }
+
+    public struct Totals: Codable, Sendable, Equatable {
+        public var bytesBefore: Int
+        public var bytesAfter: Int
+        public var quantizedTensors: Int
+        public var quantizedParameters: Int
+        public var compressionRatio: Double
+    }
+
+    public static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return e
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }
+}
+
+public enum ShrinkVersion {
+    public static let current = "0.1.0"
+}
+
+import Foundation

@@ -1,0 +1,236 @@
+import ArgumentParser
+import Foundation
+import ShrinkEval
+import ShrinkFormats
+import ShrinkQuant
+import ShrinkTensor
+
+struct Shrink: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shrink",
+        abstract: "Compress trained neural networks for edge devices and measure what survived.",
+        version: ShrinkVersion.current,
+        subcommands: [Inspect.self, Quantize.self, Dequantize.self, Diff.self, Bench.self]
+    )
+}
+
+/// Flags every command shares.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print the result as JSON on stdout (no progress, no tables).")
+    var json = false
+
+    @Flag(name: [.short, .long], help: "No progress output.")
+    var quiet = false
+
+    var progress: (any ProgressSink)? { json || quiet ? nil : TerminalProgress.ifTerminal() }
+
+    func emit<T: Encodable>(_ value: T, text: () -> String) throws {
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            e.keyEncodingStrategy = .convertToSnakeCase
+            e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            print(String(decoding: try e.encode(value), as: UTF8.self))
+        } else {
+            print(text())
+        }
+    }
+}
+
+/// Opens a checkpoint or a compressed directory as tensors.
+func openSource(_ path: String) throws -> any TensorSource {
+    if CompressedCheckpoint.isCompressed(path) { return try CompressedCheckpoint(directory: path) }
+    return try Checkpoint.open(path)
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List tensors: dtype, shape, parameters, bytes.")
+
+    @Argument(help: "A .safetensors file, a shard index, or a directory (compressed output too).")
+    var checkpoint: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let report: InspectReport
+        if CompressedCheckpoint.isCompressed(checkpoint) {
+            let c = try CompressedCheckpoint(directory: checkpoint)
+            let packed = c.packedWeights.values.sorted { $0.name < $1.name }.map {
+                InspectReport.QuantizedEntry(name: $0.name, shape: Shape([$0.layout.rows, $0.layout.columns]), bits: $0.layout.scheme.bits,
+                                             strategy: $0.layout.scheme.granularity.strategy, groupSize: $0.layout.scheme.granularity.groupSize,
+                                             symmetric: $0.layout.scheme.symmetric, storedBytes: $0.layout.storedBytes)
+            }
+            report = InspectReport(source: c.stored, packed: packed)
+        } else {
+            report = InspectReport(source: try Checkpoint.open(checkpoint))
+        }
+        try output.emit(report) { Format.inspect(report) }
+    }
+}
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantize 2-D weights (round to nearest, min-max) into a compressed-tensors pack-quantized directory.")
+
+    @Argument(help: "The checkpoint to quantize.")
+    var checkpoint: String
+
+    @Option(name: [.short, .long], help: "Output directory (model.safetensors, config.json, shrink.json).")
+    var output: String
+
+    @Option(help: "Bits per weight, 2 to 8.")
+    var bits = 4
+
+    @Option(help: "Group size along the input dimension (implies --granularity group).")
+    var group: Int?
+
+    @Option(help: "tensor, channel or group.")
+    var granularity: String?
+
+    @Flag(help: "Asymmetric (zero point) instead of symmetric.")
+    var asym = false
+
+    @Option(help: "Regular expression: quantize only matching tensors.")
+    var include: String?
+
+    @Option(help: "Regular expression: keep matching tensors unquantized (e.g. 'norm|bias').")
+    var keep: String?
+
+    @Flag(help: "Quantize embedding tables too.")
+    var embeddings = false
+
+    @Option(help: "Scale dtype: f32, f16 or bf16 (default: the weight's own half type, else f32).")
+    var scaleDtype: String?
+
+    @Flag(help: "Replace an existing, non-empty output directory.")
+    var force = false
+
+    @OptionGroup var out: OutputOptions
+
+    func options() throws -> QuantizeOptions {
+        var o = QuantizeOptions()
+        o.bits = bits
+        o.symmetric = !asym
+        o.include = include
+        o.keep = keep
+        o.quantizeEmbeddings = embeddings
+        switch (granularity, group) {
+        case (nil, nil): o.granularity = .channel
+        case (nil, let g?), ("group", let g?): o.granularity = .group(g)
+        case ("group", nil): throw ValidationError("--granularity group needs --group N")
+        case ("channel", nil): o.granularity = .channel
+        case ("tensor", nil): o.granularity = .tensor
+        case (let s?, _):
+            throw ValidationError(group != nil ? "--group cannot be combined with --granularity \(s)" : "--granularity '\(s)' is unknown; use tensor, channel or group")
+        }
+        if let s = scaleDtype {
+            guard let d = DType(flag: s), [.f32, .f16, .bf16].contains(d) else {
+                throw ValidationError("--scale-dtype '\(s)' is unknown; use f32, f16 or bf16")
+            }
+            o.scaleDType = d
+        }
+        try o.validate()
+        return o
+    }
+
+    func run() throws {
+        let opts = try options()
+        let source = try Checkpoint.open(checkpoint)
+        let recipe = try QuantizeJob.run(source, options: opts, outputDirectory: output, overwrite: force, progress: out.progress)
+        try out.emit(recipe) { Format.recipe(recipe, output: output) }
+    }
+}
+
+struct Dequantize: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Restore a compressed directory to a plain safetensors file.")
+
+    @Argument(help: "A directory written by `shrink quantize` (or any compressed-tensors pack-quantized checkpoint).")
+    var compressed: String
+
+    @Option(name: [.short, .long], help: "Output .safetensors file.")
+    var output: String
+
+    @Option(help: "dtype of the restored weights: f32, f16 or bf16 (default: their original dtype).")
+    var dtype: String?
+
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        var d: DType?
+        if let s = dtype {
+            guard let t = DType(flag: s), [.f32, .f16, .bf16].contains(t) else {
+                throw ValidationError("--dtype '\(s)' is unknown; use f32, f16 or bf16")
+            }
+            d = t
+        }
+        let c = try CompressedCheckpoint(directory: compressed)
+        let summary = try DequantizeJob.run(c, outputPath: output, dtype: d, progress: out.progress)
+        try out.emit(summary) {
+            "wrote \(summary.output): \(summary.dequantizedTensors) dequantized, \(summary.copiedTensors) copied, \(Format.bytes(summary.bytes))"
+        }
+    }
+}
+
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare two checkpoints tensor by tensor: SQNR, relative error, cosine, max abs error.")
+
+    @Argument(help: "The reference checkpoint.")
+    var reference: String
+
+    @Argument(help: "The checkpoint to compare (a compressed directory is dequantized on the fly).")
+    var other: String
+
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        let report = try TensorDiff.compare(reference: openSource(reference), other: openSource(other), progress: out.progress)
+        try out.emit(report) { Format.diff(report) }
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure quantizer throughput and this machine's memory bandwidth (see BENCHMARKS.md).")
+
+    @Argument(help: "A checkpoint to quantize.")
+    var checkpoint: String
+
+    @Option(help: "Bits per weight.")
+    var bits = 4
+
+    @Option(help: "Group size (omit for per-channel).")
+    var group: Int?
+
+    @Option(help: "Repetitions; the best is reported.")
+    var repeats = 3
+
+    @Option(help: "Scratch directory for end-to-end runs.")
+    var scratch: String = "bench-scratch"
+
+    @OptionGroup var out: OutputOptions
+
+    struct Result: Codable {
+        var quantize: Benchmarks.QuantizeResult
+        var memoryOneThread: Benchmarks.BandwidthResult
+        var memoryAllThreads: Benchmarks.BandwidthResult
+    }
+
+    func run() throws {
+        var o = QuantizeOptions()
+        o.bits = bits
+        o.granularity = group.map { .group($0) } ?? .channel
+        try o.validate()
+        let q = try Benchmarks.quantize(checkpoint: checkpoint, options: o, repeats: repeats, scratch: scratch)
+        let result = Result(quantize: q, memoryOneThread: Benchmarks.memoryBandwidth(threads: 1),
+                            memoryAllThreads: Benchmarks.memoryBandwidth(threads: Parallel.workerCount))
+        try out.emit(result) {
+            """
+            \(q.scheme) on \(Format.bytes(q.inputBytes)) of weights, \(q.threads) threads, \(q.isa)
+              kernel      \(Format.fixed(q.kernelGBPerSecond, 2)) GB/s  (\(Format.fixed(q.kernelSeconds, 3)) s)
+              end to end  \(Format.fixed(q.endToEndGBPerSecond, 2)) GB/s  (\(Format.fixed(q.endToEndSeconds, 3)) s)
+              memory      read \(Format.fixed(result.memoryOneThread.readGBPerSecond, 1)) GB/s on 1 thread, \(Format.fixed(result.memoryAllThreads.readGBPerSecond, 1)) GB/s on \(result.memoryAllThreads.threads)
+            """
+        }
+    }
+}
