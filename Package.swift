@@ -28,9 +28,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "ShrinkTensorTests", dependencies: ["ShrinkTensor"]),
-        .testTarget(name: "ShrinkFormatsTests", dependencies: ["ShrinkFormats"]),
-        .testTarget(name: "ShrinkQuantTests", dependencies: ["ShrinkQuant", "ShrinkFormats", "ShrinkEval"]),
-        .testTarget(name: "ShrinkCLITests", dependencies: ["shrink", "ShrinkFormats"]),
+        .target(name: "ShrinkTestSupport", dependencies: ["ShrinkFormats", "ShrinkTensor"], path: "Tests/ShrinkTestSupport"),
+        .testTarget(name: "ShrinkTensorTests", dependencies: ["ShrinkTensor", "ShrinkTestSupport"]),
+        .testTarget(name: "ShrinkFormatsTests", dependencies: ["ShrinkFormats", "ShrinkTestSupport"]),
+        .testTarget(name: "ShrinkQuantTests", dependencies: ["ShrinkQuant", "ShrinkFormats", "ShrinkEval", "ShrinkTestSupport"]),
+        .testTarget(name: "ShrinkCLITests", dependencies: ["shrink", "ShrinkFormats", "ShrinkQuant", "ShrinkTestSupport"]),
     ]
 )

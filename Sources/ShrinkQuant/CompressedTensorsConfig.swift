@@ -29,24 +29,22 @@ public struct CompressedTensorsConfig: Sendable {
         var configGroups: [(key: String, value: JSONValue)] = []
         for (i, g) in groups.enumerated() {
             let s = g.scheme
+            // Keys and their order as compressed-tensors 0.20.0 writes them (sorted;
+            // unset optional fields such as observer and actorder omitted).
             let weights: JSONValue = .object([
-                ("num_bits", .int(s.bits)),
-                ("type", .string("int")),
-                ("symmetric", .bool(s.symmetric)),
-                ("group_size", s.granularity.groupSize.map { .int($0) } ?? .null),
-                ("strategy", .string(s.granularity.strategy)),
-                ("block_structure", .null),
                 ("dynamic", .bool(false)),
-                ("actorder", .null),
-                ("observer", .string(g.observer)),
-                ("observer_kwargs", .object([])),
+                ("group_size", s.granularity.groupSize.map { .int($0) } ?? .null),
+                ("num_bits", .int(s.bits)),
+                ("strategy", .string(s.granularity.strategy)),
+                ("symmetric", .bool(s.symmetric)),
+                ("type", .string("int")),
             ])
             configGroups.append(("group_\(i)", .object([
-                ("targets", .array(g.targets.map { .string($0) })),
-                ("weights", weights),
+                ("format", .string("pack-quantized")),
                 ("input_activations", .null),
                 ("output_activations", .null),
-                ("format", .string("pack-quantized")),
+                ("targets", .array(g.targets.map { .string($0) })),
+                ("weights", weights),
             ])))
         }
         return .object([
@@ -55,6 +53,7 @@ public struct CompressedTensorsConfig: Sendable {
             ("global_compression_ratio", .null),
             ("ignore", .array(ignore.map { .string($0) })),
             ("kv_cache_scheme", .null),
+            ("moe_sparsity_config", .null),
             ("quant_method", .string("compressed-tensors")),
             ("quantization_status", .string("compressed")),
             ("sparsity_config", .object([])),
