@@ -30,7 +30,7 @@ typedef int8_t v16b __attribute__((vector_size(16)));
 // the current rounding mode (nearest, ties to even) — the same as torch.round.
 static const float kRoundMagic = 12582912.0f;
 
-SK_CLONES size_t sk_minmax_f32(const float *x, size_t n, float *out_min, float *out_max) {
+static size_t minmax_portable(const float *x, size_t n, float *out_min, float *out_max) {
     v16f lo = splat(INFINITY), hi = splat(-INFINITY), bad = splat(0.0f);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -88,6 +88,139 @@ SK_CLONES void sk_quantize_f32(const float *x, size_t n, float scale, float zero
         v = (v + kRoundMagic) - kRoundMagic;
         q[i] = (int8_t)(int32_t)v;
     }
+}
+
+// Exact recount for the rare case of NaN/Inf in the data.
+static size_t minmax_slow(const float *x, size_t n, float *out_min, float *out_max) {
+    float l = INFINITY, h = -INFINITY;
+    size_t nonfinite = 0;
+    for (size_t j = 0; j < n; j++) {
+        float v = x[j];
+        if (!isfinite(v)) { nonfinite++; continue; }
+        if (v < l) l = v;
+        if (v > h) h = v;
+    }
+    *out_min = l;
+    *out_max = h;
+    return nonfinite;
+}
+
+static void quantize_error_portable(const float *x, size_t n, float scale, float zero_point,
+                                    float qmin, float qmax, int8_t *q, sk_error_acc *acc) {
+    double rr = 0, oo = 0, ee = 0, ro = 0;
+    float mx = (float)acc->max_abs_err;
+    for (size_t i = 0; i < n; i++) {
+        float t = x[i] / scale + zero_point;
+        t = t < qmin ? qmin : (t > qmax ? qmax : t);
+        t = (t + kRoundMagic) - kRoundMagic;
+        q[i] = (int8_t)(int32_t)t;
+        float d = (t - zero_point) * scale, e = x[i] - d;
+        rr += (double)x[i] * x[i]; oo += (double)d * d; ee += (double)e * e; ro += (double)x[i] * d;
+        if (fabsf(e) > mx) mx = fabsf(e);
+    }
+    acc->sum_ref_sq += rr; acc->sum_out_sq += oo; acc->sum_err_sq += ee; acc->sum_dot += ro;
+    acc->max_abs_err = mx; acc->count += n;
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#define SK_HAVE_AVX2_PATHS 1
+
+// Hand-written AVX2: the generic vector code must honour IEEE minNum, which costs
+// extra compares and blends per element; here NaN/Inf is detected separately.
+__attribute__((target("avx2,fma"))) static size_t minmax_avx2(const float *x, size_t n, float *out_min, float *out_max) {
+    __m256 lo0 = _mm256_set1_ps(INFINITY), lo1 = lo0, hi0 = _mm256_set1_ps(-INFINITY), hi1 = hi0;
+    __m256 bad = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        lo0 = _mm256_min_ps(lo0, a); hi0 = _mm256_max_ps(hi0, a);
+        lo1 = _mm256_min_ps(lo1, b); hi1 = _mm256_max_ps(hi1, b);
+        // v − v is +0 for finite v and NaN otherwise; OR keeps any NaN bits.
+        bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_sub_ps(a, a), _mm256_sub_ps(b, b)));
+    }
+    float l[8], h[8], b[8];
+    _mm256_storeu_ps(l, _mm256_min_ps(lo0, lo1));
+    _mm256_storeu_ps(h, _mm256_max_ps(hi0, hi1));
+    _mm256_storeu_ps(b, bad);
+    float mn = INFINITY, mx = -INFINITY;
+    int any_bad = 0;
+    for (int k = 0; k < 8; k++) {
+        if (l[k] < mn) mn = l[k];
+        if (h[k] > mx) mx = h[k];
+        if (b[k] != 0) any_bad = 1;
+    }
+    for (; i < n; i++) {
+        float v = x[i];
+        if (!isfinite(v)) any_bad = 1;
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+    }
+    if (any_bad) return minmax_slow(x, n, out_min, out_max);
+    *out_min = mn;
+    *out_max = mx;
+    return 0;
+}
+
+__attribute__((target("avx2,fma"))) static void quantize_error_avx2(const float *x, size_t n, float scale, float zero_point,
+                                                                     float qmin, float qmax, int8_t *q, sk_error_acc *acc) {
+    const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(zero_point);
+    const __m256 vlo = _mm256_set1_ps(qmin), vhi = _mm256_set1_ps(qmax), magic = _mm256_set1_ps(kRoundMagic);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    enum { kBlock = 4096 };
+    double rr = 0, oo = 0, ee = 0, ro = 0;
+    float mxe = (float)acc->max_abs_err;
+    size_t i = 0;
+    while (i + 8 <= n) {
+        size_t end = n - i > kBlock ? i + kBlock : n;
+        __m256 srr = _mm256_setzero_ps(), soo = srr, see = srr, sro = srr, smx = srr;
+        for (; i + 8 <= end; i += 8) {
+            __m256 v = _mm256_loadu_ps(x + i);
+            __m256 t = _mm256_add_ps(_mm256_div_ps(v, vs), vz);
+            t = _mm256_min_ps(_mm256_max_ps(t, vlo), vhi);
+            t = _mm256_sub_ps(_mm256_add_ps(t, magic), magic);
+            __m256i w = _mm256_cvttps_epi32(t);
+            __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+            _mm_storel_epi64((__m128i *)(q + i), _mm_packs_epi16(w16, w16));
+            __m256 d = _mm256_mul_ps(_mm256_sub_ps(t, vz), vs);
+            __m256 e = _mm256_sub_ps(v, d);
+            srr = _mm256_fmadd_ps(v, v, srr); soo = _mm256_fmadd_ps(d, d, soo);
+            see = _mm256_fmadd_ps(e, e, see); sro = _mm256_fmadd_ps(v, d, sro);
+            smx = _mm256_max_ps(smx, _mm256_andnot_ps(sign, e));
+        }
+        float a[8], b[8], c[8], dd[8], m[8];
+        _mm256_storeu_ps(a, srr); _mm256_storeu_ps(b, soo); _mm256_storeu_ps(c, see); _mm256_storeu_ps(dd, sro); _mm256_storeu_ps(m, smx);
+        for (int k = 0; k < 8; k++) { rr += a[k]; oo += b[k]; ee += c[k]; ro += dd[k]; if (m[k] > mxe) mxe = m[k]; }
+        if (end == n) break;
+    }
+    acc->sum_ref_sq += rr; acc->sum_out_sq += oo; acc->sum_err_sq += ee; acc->sum_dot += ro;
+    acc->max_abs_err = mxe; acc->count += i;
+    if (i < n) quantize_error_portable(x + i, n - i, scale, zero_point, qmin, qmax, q + i, acc);
+}
+
+static int use_avx2(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return cached;
+}
+#endif
+
+size_t sk_minmax_f32(const float *x, size_t n, float *out_min, float *out_max) {
+#ifdef SK_HAVE_AVX2_PATHS
+    if (use_avx2()) return minmax_avx2(x, n, out_min, out_max);
+#endif
+    return minmax_portable(x, n, out_min, out_max);
+}
+
+void sk_quantize_error_f32(const float *x, size_t n, float scale, float zero_point,
+                           float qmin, float qmax, int8_t *q, sk_error_acc *acc) {
+#ifdef SK_HAVE_AVX2_PATHS
+    if (use_avx2()) { quantize_error_avx2(x, n, scale, zero_point, qmin, qmax, q, acc); return; }
+#endif
+    quantize_error_portable(x, n, scale, zero_point, qmin, qmax, q, acc);
 }
 
 SK_CLONES void sk_dequantize_i8(const int8_t *q, size_t n, float scale, float zero_point, float *out) {

@@ -55,61 +55,69 @@ public enum RoundToNearest {
         let groups = layout.groupsPerRow
         let words = layout.wordsPerRow
 
-        // One pass for finiteness (and the global range, for per-tensor scales).
         let chunkRows = max(1, 16384 / max(1, columns))
-        let rangeParts = ParallelReduce.map(count: rows, minChunk: chunkRows) { range -> (Float, Float, Int) in
-            var mn: Float = 0, mx: Float = 0
-            let bad = sk_minmax_f32(input.pointer.baseAddress! + range.lowerBound * columns, range.count * columns, &mn, &mx)
-            return (mn, mx, bad)
+        // Per-tensor scales need the global range first; that pass also finds NaN/Inf.
+        // Otherwise each group's range pass checks its own values.
+        var tensorParams = (scale: Float(1), zeroPoint: Float(0))
+        if scheme.granularity == .tensor {
+            let parts = ParallelReduce.map(count: rows, minChunk: chunkRows) { range -> (Float, Float, Int) in
+                var mn: Float = 0, mx: Float = 0
+                let bad = sk_minmax_f32(input.pointer.baseAddress! + range.lowerBound * columns, range.count * columns, &mn, &mx)
+                return (mn, mx, bad)
+            }
+            let nonFinite = parts.reduce(0) { $0 + $1.2 }
+            if nonFinite > 0 { throw QuantizationError.nonFinite(tensor: name, count: nonFinite) }
+            tensorParams = scheme.parameters(minimum: parts.map(\.0).min() ?? 0, maximum: parts.map(\.1).max() ?? 0)
         }
-        let nonFinite = rangeParts.reduce(0) { $0 + $1.2 }
-        if nonFinite > 0 { throw QuantizationError.nonFinite(tensor: name, count: nonFinite) }
-        let globalMin = rangeParts.map(\.0).min() ?? 0, globalMax = rangeParts.map(\.1).max() ?? 0
-        let tensorParams = scheme.parameters(minimum: globalMin, maximum: globalMax)
 
+        let wholeTensor = tensorParams
         let scaleCount = scheme.granularity == .tensor ? 1 : rows * groups
         var packed = [UInt32](repeating: 0, count: rows * words)
         var scales = [Float](repeating: tensorParams.scale, count: scaleCount)
         var zeros = [Int8](repeating: Int8(tensorParams.zeroPoint), count: scheme.symmetric ? 0 : scaleCount)
         let qmin = Float(scheme.qmin), qmax = Float(scheme.qmax)
+        let perTensor = scheme.granularity == .tensor
 
         // Per-row error sums, merged in row order: the figures do not depend on how
         // rows were split over cores.
         var rowErrors = [ErrorStatistics](repeating: ErrorStatistics(), count: rows)
-        packed.withUnsafeMutableBufferPointer { packedBuf in
+        let nonFiniteCounts: [Int] = packed.withUnsafeMutableBufferPointer { packedBuf in
             scales.withUnsafeMutableBufferPointer { scaleBuf in
                 zeros.withUnsafeMutableBufferPointer { zeroBuf in
                     rowErrors.withUnsafeMutableBufferPointer { errorBuf in
                         let p = UnsafeSendable((packedBuf, scaleBuf, zeroBuf, errorBuf))
-                        Parallel.forEachChunk(count: rows, minChunk: chunkRows) { range in
+                        return ParallelReduce.map(count: rows, minChunk: chunkRows) { range -> Int in
                             let (packedOut, scaleOut, zeroOut, errorOut) = p.pointer
                             let codes = UnsafeMutablePointer<Int8>.allocate(capacity: columns)
-                            let restored = UnsafeMutablePointer<Float>.allocate(capacity: columns)
-                            defer { codes.deallocate(); restored.deallocate() }
+                            defer { codes.deallocate() }
+                            var nonFinite = 0
                             for r in range {
                                 let row = input.pointer.baseAddress! + r * columns
+                                var acc = sk_error_acc()
                                 for g in 0..<groups {
                                     let start = g * groupLength
-                                    var params = tensorParams
-                                    if scheme.granularity != .tensor {
+                                    var params = wholeTensor
+                                    if !perTensor {
                                         var mn: Float = 0, mx: Float = 0
-                                        _ = sk_minmax_f32(row + start, groupLength, &mn, &mx)
+                                        let bad = sk_minmax_f32(row + start, groupLength, &mn, &mx)
+                                        if bad > 0 { nonFinite += bad; continue }
                                         params = scheme.parameters(minimum: mn, maximum: mx)
                                         scaleOut[r * groups + g] = params.scale
                                         if !scheme.symmetric { zeroOut[r * groups + g] = Int8(params.zeroPoint) }
                                     }
-                                    sk_quantize_f32(row + start, groupLength, params.scale, params.zeroPoint, qmin, qmax, codes + start)
-                                    sk_dequantize_i8(codes + start, groupLength, params.scale, params.zeroPoint, restored + start)
+                                    sk_quantize_error_f32(row + start, groupLength, params.scale, params.zeroPoint, qmin, qmax, codes + start, &acc)
                                 }
                                 sk_pack_bits(codes, columns, Int32(scheme.bits), packedOut.baseAddress! + r * words)
-                                errorOut[r].add(reference: UnsafeBufferPointer(start: row, count: columns),
-                                                output: UnsafeBufferPointer(start: restored, count: columns))
+                                errorOut[r] = ErrorStatistics(acc)
                             }
+                            return nonFinite
                         }
                     }
                 }
             }
         }
+        let nonFinite = nonFiniteCounts.reduce(0, +)
+        if nonFinite > 0 { throw QuantizationError.nonFinite(tensor: name, count: nonFinite) }
         var total = ErrorStatistics()
         for e in rowErrors { total.merge(e) }
         return QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: total)

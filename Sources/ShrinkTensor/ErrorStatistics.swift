@@ -25,7 +25,8 @@ public struct ErrorStatistics: Codable, Sendable, Equatable {
         reference.withUnsafeBufferPointer { r in output.withUnsafeBufferPointer { o in add(reference: r, output: o) } }
     }
 
-    init(_ acc: sk_error_acc) {
+    /// The sums a C kernel accumulated.
+    public init(_ acc: sk_error_acc) {
         count = Int(acc.count)
         sumReferenceSquares = acc.sum_ref_sq
         sumOutputSquares = acc.sum_out_sq
@@ -77,8 +78,10 @@ public struct ErrorSummary: Codable, Sendable, Equatable {
     public var cosine: Double
     public var maxAbsError: Double
 
+    // Spelled so that the snake-case key strategies Shrink's encoders use map
+    // `sqnrDB` to "sqnr_db" and back.
     enum CodingKeys: String, CodingKey {
-        case sqnrDB = "sqnr_db", relativeError = "relative_error", cosine, maxAbsError = "max_abs_error"
+        case sqnrDB = "sqnrDb", relativeError, cosine, maxAbsError
     }
 
     public init(sqnrDB: Double, relativeError: Double, cosine: Double, maxAbsError: Double) {

@@ -32,6 +32,11 @@ size_t sk_minmax_f32(const float *x, size_t n, float *out_min, float *out_max);
 void sk_quantize_f32(const float *x, size_t n, float scale, float zero_point,
                      float qmin, float qmax, int8_t *q);
 
+/// Quantizes like sk_quantize_f32 and, in the same pass, adds the comparison of
+/// x with its reconstruction (q − zero_point)·scale into acc.
+void sk_quantize_error_f32(const float *x, size_t n, float scale, float zero_point,
+                           float qmin, float qmax, int8_t *q, sk_error_acc *acc);
+
 /// out[i] = (q[i] − zero_point) · scale.
 void sk_dequantize_i8(const int8_t *q, size_t n, float scale, float zero_point, float *out);
 

@@ -1,0 +1,120 @@
+import Foundation
+import ShrinkFormats
+import ShrinkQuant
+import ShrinkTestSupport
+import Testing
+
+/// Runs the built `shrink` binary, as a user would.
+struct CLI {
+    static let binary: String = {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent()] {
+            let p = candidate.appendingPathComponent("shrink").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return dir.appendingPathComponent("shrink").path
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
+
+@Suite struct CLITests {
+    @Test func inspectJSONListsEveryTensorWithItsBytes() throws {
+        let r = try CLI.run(["inspect", Fixtures.defaultModel, "--json"])
+        #expect(r.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect(json["parameters"] as? Int == 134_794)
+        let tensors = json["tensors"] as! [[String: Any]]
+        #expect(tensors.count == 10)
+        #expect(tensors.first { $0["name"] as? String == "layers.1.weight" }?["bytes"] as? Int == 262_144)
+        #expect(r.stderr.isEmpty)
+    }
+
+    @Test func quantizeDequantizeDiffEndToEnd() throws {
+        let dir = TemporaryDirectory()
+        let q = try CLI.run(["quantize", Fixtures.defaultModel, "-o", dir.file("q"), "--bits", "4", "--group", "64", "--asym", "--keep", "norm|bias", "--json"])
+        #expect(q.status == 0, "\(q.stderr)")
+        let recipe = try Recipe.decoder().decode(Recipe.self, from: Data(q.stdout.utf8))
+        #expect(recipe.totals.quantizedTensors == 3)
+
+        let d = try CLI.run(["dequantize", dir.file("q"), "-o", dir.file("r.safetensors"), "--dtype", "bf16", "--quiet"])
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(try SafetensorsFile(path: dir.file("r.safetensors")).info("layers.0.weight")?.dtype == .bf16)
+
+        let diff = try CLI.run(["diff", Fixtures.defaultModel, dir.file("r.safetensors"), "--json"])
+        #expect(diff.status == 0)
+        let report = try JSONSerialization.jsonObject(with: Data(diff.stdout.utf8)) as! [String: Any]
+        let tensors = report["tensors"] as! [[String: Any]]
+        let w = tensors.first { $0["name"] as? String == "layers.0.weight" }!["error"] as! [String: Any]
+        #expect((w["sqnr_db"] as! Double) > 15 && (w["sqnr_db"] as! Double) < 40)
+        #expect((w["cosine"] as! Double) > 0.99)
+        let text = try CLI.run(["diff", Fixtures.defaultModel, dir.file("q")])
+        #expect(text.stdout.contains("layers.0.weight") && text.stdout.contains("SQNR"))
+    }
+
+    @Test(arguments: [
+        (["quantize", "MODEL", "-o", "OUT", "--bits", "9"], "--bits 9"),
+        (["quantize", "MODEL", "-o", "OUT", "--group", "0"], "--group 0"),
+        (["quantize", "MODEL", "-o", "OUT", "--group", "48"], "--group 48 does not divide"),
+        (["quantize", "MODEL", "-o", "OUT", "--keep", "norm|("], "--keep"),
+        (["quantize", "MODEL", "-o", "OUT", "--scale-dtype", "f8"], "--scale-dtype"),
+        (["quantize", "MISSING", "-o", "OUT"], "no such file"),
+        (["dequantize", "MODEL", "-o", "OUT"], "config.json"),
+        (["dequantize", "QDIR", "-o", "TMPDIR"], "existing directory"),
+        (["dequantize", "QDIR", "-o", "TMPDIR/no/such/x.safetensors"], "does not exist"),
+    ])
+    func badFlagsAndPathsFailWithOneLineNamingThem(arguments: [String], message: String) throws {
+        let dir = TemporaryDirectory()
+        let qdir = dir.file("qdir")
+        try QuantizeJob.run(try Checkpoint.open(Fixtures.defaultModel), options: QuantizeOptions(), outputDirectory: qdir)
+        let args = arguments.map {
+            $0.replacingOccurrences(of: "MODEL", with: Fixtures.defaultModel).replacingOccurrences(of: "QDIR", with: qdir)
+                .replacingOccurrences(of: "OUT", with: dir.file("out")).replacingOccurrences(of: "MISSING", with: dir.file("missing.safetensors"))
+                .replacingOccurrences(of: "TMPDIR", with: dir.path)
+        }
+        let r = try CLI.run(args)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(message), "stderr: \(r.stderr)")
+        #expect(!FileSystem.exists(dir.file("out")))
+        #expect(!r.stderr.contains("Fatal error"))
+    }
+}
+
+@Suite struct CLIHostileInputTests {
+    struct Case: Decodable, Sendable, CustomTestStringConvertible {
+        var file: String
+        var stage: String
+        var testDescription: String { file }
+    }
+
+    static let cases: [Case] = try! JSONDecoder().decode([Case].self, from: Data(fileBytes(Fixtures.path("Tests/Fixtures/hostile/cases.json"))))
+
+    @Test(arguments: cases)
+    func everyBrokenFileGivesOneLineAndANonZeroExitWithoutOutput(_ c: Case) throws {
+        let dir = TemporaryDirectory()
+        let path = Fixtures.path("Tests/Fixtures/hostile/" + c.file)
+        let r = try CLI.run(c.stage == "open" ? ["inspect", path] : ["quantize", path, "-o", dir.file("out")])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("shrink: error: "))
+        #expect(r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+        #expect(dir.entries.isEmpty)
+    }
+}
