@@ -177,7 +177,10 @@ def decompress_all(tensors: dict[str, torch.Tensor], config: QuantizationConfig)
     # Anything still looking like a qparam was not claimed by any group.
     orphans = [n for n in remaining if n.rpartition(".")[2].startswith("weight_")]
     if orphans:
-        raise CheckFailed(f"quantization params not covered by any config group: {orphans[:5]}")
+        raise CheckFailed(
+            f"quantization params not covered by any config group (or a zero point "
+            f"stored for a symmetric scheme): {orphans[:5]}"
+        )
     out.update(remaining)
     return out, described
 

@@ -106,30 +106,28 @@ def dequantize(
 def pack_int32(codes: np.ndarray, bits: int) -> np.ndarray:
     """Dense LSB-first bit packing of int8 codes along the last axis (2-D input).
 
-    32 codes of b bits fill exactly b words, so each row is padded to a
-    multiple of 32 codes and handled as groups of 32 -> b words, then truncated
-    to ceil(cols*b/32) words. Within a group, code e starts at bit e*b: shifted
-    into a uint64 it contributes its low 32 bits to word (e*b)//32 and any
-    spill to the next word. Bits never overlap, so "or" is "add", and since
-    the word index is non-decreasing in e a single np.add.reduceat sums each
-    word. Fully vectorized; no Python loop over elements.
+    Eight b-bit codes make exactly b bytes, so each run of 8 codes is OR-ed
+    into one little-endian integer (code i shifted by i*b) whose low b bytes
+    are the next b bytes of the row's bit stream. Rows are padded to a
+    multiple of 32 codes (32 codes = b whole int32 words) and the stream is
+    read back as int32, truncated to ceil(cols*b/32) words per row. The loop
+    runs over the 8 positions of a run; each step is vectorized over the
+    whole tensor, so there is no Python loop over elements.
     """
     rows, cols = codes.shape
     padded = -(-cols // 32) * 32
-    u = (codes.astype(np.int16) + (1 << (bits - 1))).astype(np.uint64)
+    # code + 2^(b-1) is in [0, 2^b); computing it in uint8 wraps correctly.
+    u = codes.astype(np.int8, copy=False).view(np.uint8) + np.uint8(1 << (bits - 1))
     if padded != cols:
         u = np.pad(u, ((0, 0), (0, padded - cols)))
-    u = u.reshape(rows, padded // 32, 32)
-    starts = np.arange(32) * bits
-    shifted = u << (starts % 32).astype(np.uint64)
-    # For b <= 8 every 32-bit word has at least one code starting in it, so the
-    # first code of each word is a valid reduceat boundary.
-    first = np.searchsorted(starts // 32, np.arange(bits))
-    low = np.add.reduceat(shifted & np.uint64(0xFFFFFFFF), first, axis=-1)
-    spill = np.add.reduceat(shifted >> np.uint64(32), first, axis=-1)
-    low[..., 1:] += spill[..., :-1]
-    words = -(-cols * bits // 32)
-    return low.astype(np.uint32).reshape(rows, -1)[:, :words].view(np.int32)
+    u = u.reshape(rows, padded // 8, 8)
+    acc = np.dtype("<u4") if bits <= 4 else np.dtype("<u8")  # 8*b bits must fit
+    v = u[:, :, 0].astype(acc)
+    for i in range(1, 8):
+        v |= u[:, :, i].astype(acc) << acc.type(i * bits)
+    stream = v.view(np.uint8).reshape(rows, padded // 8, acc.itemsize)[:, :, :bits]
+    words = np.ascontiguousarray(stream).reshape(rows, -1).view("<i4")
+    return words[:, : -(-cols * bits // 32)]
 
 
 def unpack_int32(packed: np.ndarray, bits: int, cols: int) -> np.ndarray:

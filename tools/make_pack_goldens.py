@@ -250,7 +250,9 @@ def main() -> int:
     os.makedirs(args.out, exist_ok=True)
 
     w = make_weight()
-    metadata = {"producer": "tools/make_pack_goldens.py", "compressed_tensors": compressed_tensors.__version__}
+    # One key only: safetensors serializes __metadata__ from a Rust HashMap,
+    # so with two or more keys their order (and the file bytes) vary per run.
+    metadata = {"producer": f"tools/make_pack_goldens.py, compressed-tensors {compressed_tensors.__version__}"}
     names = []
     for bits in BITS:
         for strat, _ in STRATEGIES:

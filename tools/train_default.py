@@ -151,13 +151,10 @@ def main() -> int:
     os.makedirs(args.out, exist_ok=True)
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     assert all(t.dtype == torch.float32 for t in tensors.values())
-    # Metadata values must be strings; keep it free of timings so reruns are
-    # byte-identical.
-    save_file(
-        tensors,
-        os.path.join(args.out, "model.safetensors"),
-        metadata={"format": "pt", "producer": "tools/train_default.py"},
-    )
+    # A single metadata key: safetensors writes __metadata__ from a Rust
+    # HashMap, so several keys come out in a random order and reruns would
+    # not be byte-identical. Provenance lives in config.json instead.
+    save_file(tensors, os.path.join(args.out, "model.safetensors"), metadata={"format": "pt"})
 
     config = {
         "model_type": "shrink-default-mlp",

@@ -439,6 +439,16 @@ SK_CLONES void sk_f64_to_f32(const void *src, size_t n, float *dst) {
     }
 }
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+void sk_reuse_large_allocations(void) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+}
+#else
+void sk_reuse_large_allocations(void) {}
+#endif
+
 const char *sk_isa(void) {
 #if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
     __builtin_cpu_init();

@@ -54,11 +54,17 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(base + lo, hi - lo, MADV_DONTNEED)
     }
 
-    /// Tells the kernel we will read `range` front to back soon.
-    public func willNeed(_ range: Range<Int>) {
+    /// Maps the pages of `range` in one system call (Linux ≥ 5.14
+    /// MADV_POPULATE_READ), instead of one page fault per 64 KB while a kernel
+    /// reads them; elsewhere asks for read-ahead.
+    public func populate(_ range: Range<Int>) {
         guard let base, !range.isEmpty else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let lo = range.lowerBound / page * page
+        #if os(Linux)
+        let madvPopulateRead: Int32 = 22
+        if madvise(base + lo, range.upperBound - lo, madvPopulateRead) == 0 { return }
+        #endif
         _ = madvise(base + lo, range.upperBound - lo, MADV_WILLNEED)
     }
 }

@@ -125,6 +125,8 @@ public final class SafetensorsFile: TensorSource {
 
     public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
         guard let e = entries[name] else { throw FormatError.missingTensor(source: location, tensor: name) }
+        // Large tensors are about to be read whole: map their pages in one go.
+        if e.range.count >= 1 << 20 { file.populate(e.range) }
         return file.bytes(e.range)
     }
 

@@ -1,3 +1,4 @@
+import CShrinkKernels
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -30,5 +31,15 @@ public enum Parallel {
             let lo = count * c / chunks, hi = count * (c + 1) / chunks
             if lo < hi { body(lo..<hi) }
         }
+    }
+}
+
+public enum MemoryTuning {
+    /// Keeps large freed blocks in the heap instead of returning them to the
+    /// kernel, so the per-tensor output buffers of a long job are reused rather
+    /// than page-faulted (and zeroed by the kernel) again for every tensor. Peak
+    /// memory stays bounded by the largest tensor. Call once at start-up.
+    public static func reuseLargeAllocations() {
+        sk_reuse_large_allocations()
     }
 }

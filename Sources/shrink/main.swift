@@ -4,6 +4,7 @@ import ShrinkTensor
 
 // Errors from Shrink's libraries already name the file, tensor or flag and the
 // fix: print them as one line. Argument errors keep ArgumentParser's usage text.
+MemoryTuning.reuseLargeAllocations()
 do {
     var command = try Shrink.parseAsRoot()
     try command.run()

@@ -68,6 +68,10 @@ void sk_f8e5m2_to_f32(const void *src, size_t n, float *dst);
 void sk_load_f32(const void *src, size_t n, float *dst);     ///< unaligned copy
 void sk_f64_to_f32(const void *src, size_t n, float *dst);
 
+/// glibc only: keep freed large blocks in the heap (no munmap/trim), so buffers
+/// of similar size are reused without new page faults. No-op elsewhere.
+void sk_reuse_large_allocations(void);
+
 /// Name of the instruction set the dispatcher chose ("avx512f", "avx2", "default").
 const char *sk_isa(void);
 
