@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Interop checks: what Shrink writes must load, unchanged, in the runtimes that
+# read it. Today: compressed-tensors 0.20.0 decompresses `shrink quantize`
+# outputs of the bundled default model (every bit width and granularity,
+# symmetric and asymmetric, f16/bf16 scales) and must agree with
+# `shrink dequantize`. Needs the tools venv (created on first use, ~1 minute).
+#
+# Usage: tools/check_interop.sh [path/to/shrink]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shrink="${1:-}"
+if [[ -z "$shrink" ]]; then
+    swift build --product shrink >&2
+    shrink="$(swift build --show-bin-path)/shrink"
+fi
+py="$(tools/setup_venv.sh | tail -1)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+passed=0 failed=0
+check() {
+    local name="$1" rtol="$2"; shift 2
+    if "$shrink" quantize Fixtures/default/model.safetensors -o "$work/$name" --embeddings --quiet "$@" >/dev/null \
+        && "$shrink" dequantize "$work/$name" -o "$work/$name.safetensors" --quiet >/dev/null \
+        && "$py" tools/check_compressed_tensors.py "$work/$name" "$work/$name.safetensors" --rtol "$rtol" > "$work/$name.log" 2>&1; then
+        passed=$((passed + 1)); echo "ok      compressed-tensors loads $name"
+    else
+        failed=$((failed + 1)); echo "FAILED  compressed-tensors loads $name"; tail -5 "$work/$name.log" 2>/dev/null || true
+    fi
+}
+
+# With f32 scales both sides compute (q − z)·s in f32: identical. With half
+# scales compressed-tensors computes in the scale's dtype and Shrink in f32, so
+# they may differ by one ulp of that dtype (2^-10 for f16, 2^-7 for bf16).
+check w8-channel 1e-6 --bits 8
+check w4-g64 1e-6 --bits 4 --group 64
+check w4-g32-asym 1e-6 --bits 4 --group 32 --asym
+check w3-g128 1e-6 --bits 3 --group 128
+check w5-channel-asym 1e-6 --bits 5 --asym
+check w6-tensor 1e-6 --bits 6 --granularity tensor
+check w2-tensor-asym 1e-6 --bits 2 --granularity tensor --asym
+check w7-g64-f16scales 0.0009765625 --bits 7 --group 64 --scale-dtype f16
+check w4-g64-bf16scales 0.0078125 --bits 4 --group 64 --scale-dtype bf16 --asym
+
+echo "interop: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
