@@ -1,0 +1,46 @@
+import Foundation
+
+/// Interval estimates and tests for accuracies measured on a finite test set.
+public enum Statistics {
+    /// A two-sided confidence interval.
+    public struct Interval: Codable, Sendable, Equatable {
+        public var estimate: Double
+        public var lower: Double
+        public var upper: Double
+        public var level: Double
+    }
+
+    /// z for a two-sided 95% interval.
+    public static let z95 = 1.959963984540054
+
+    /// Wilson score interval for a binomial proportion (E. B. Wilson, JASA 22,
+    /// 1927): well-behaved near 0 and 1, unlike the normal approximation.
+    public static func wilson(successes: Int, trials: Int, z: Double = z95) -> Interval {
+        guard trials > 0 else { return Interval(estimate: 0, lower: 0, upper: 1, level: 0.95) }
+        let n = Double(trials), p = Double(successes) / n, z2 = z * z
+        let center = (p + z2 / (2 * n)) / (1 + z2 / n)
+        let half = z / (1 + z2 / n) * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot()
+        return Interval(estimate: p, lower: max(0, center - half), upper: min(1, center + half), level: 0.95)
+    }
+
+    /// Percentile bootstrap interval of the mean of `values` (one value per
+    /// independent unit, e.g. a puzzle's fraction of correct cells), with a
+    /// seeded generator so reruns agree.
+    public static func bootstrapMean(_ values: [Double], resamples: Int = 2000, seed: UInt64 = 0, level: Double = 0.95) -> Interval {
+        let n = values.count
+        guard n > 0 else { return Interval(estimate: 0, lower: 0, upper: 0, level: level) }
+        let mean = values.reduce(0, +) / Double(n)
+        var rng = SeededGenerator(seed: seed)
+        var means = [Double](repeating: 0, count: resamples)
+        for b in 0..<resamples {
+            var s = 0.0
+            for _ in 0..<n { s += values[rng.below(n)] }
+            means[b] = s / Double(n)
+        }
+        means.sort()
+        let alpha = (1 - level) / 2
+        let lo = means[min(resamples - 1, Int((alpha * Double(resamples)).rounded(.down)))]
+        let hi = means[min(resamples - 1, Int(((1 - alpha) * Double(resamples)).rounded(.up)) - 1)]
+        return Interval(estimate: mean, lower: lo, upper: hi, level: level)
+    }
+}
