@@ -189,3 +189,42 @@ let allGranularities: [Granularity] = [.tensor, .channel, .group(32), .group(64)
         #expect(q.dequantized() == (try f.floats("dequantized")))
     }
 }
+
+@Suite struct RoundingEdgeTests {
+    @Test func valuesOnAndNextToHalfIntegersRoundExactlyAsTrueDivision() throws {
+        // x = (k + 0.5)·s and its float neighbours: the fast reciprocal path must defer
+        // to division there, so codes equal clamp(roundeven(x / s)).
+        let s: Float = 0.0371
+        var w: [Float] = []
+        for k in -9...8 {
+            let x = (Float(k) + 0.5) * s
+            w += [x, x.nextUp, x.nextDown, x.nextUp.nextUp, x.nextDown.nextDown]
+        }
+        w += Array(repeating: 0, count: 128 - w.count - 1) + [7.5 * s]  // max|x| = 7.5 s → scale s for int4
+        let q = try RoundToNearest.quantize(w, rows: 1, columns: 128, scheme: QuantScheme(bits: 4, granularity: .tensor), name: "w")
+        let scale = q.scales[0]
+        let codes = q.codes()
+        for i in 0..<w.count {
+            let expected = min(max((w[i] / scale).rounded(.toNearestOrEven), -8), 7)
+            #expect(Float(codes[i]) == expected, "x = \(w[i])")
+        }
+    }
+}
+
+extension RoundingEdgeTests {
+    @Test(arguments: [2, 3, 4, 8])
+    func manyRowsOfVaryingMagnitudeMatchTheScalarReference(bits: Int) throws {
+        var rng = TestRandom(seed: UInt64(100 + bits))
+        let rows = 300, columns = 256
+        var w = rng.normals(rows * columns)
+        for r in 0..<rows {
+            let magnitude = Float(pow(10.0, Double(r % 9) - 4))
+            for c in 0..<columns { w[r * columns + c] *= magnitude }
+        }
+        for symmetric in [true, false] {
+            let scheme = QuantScheme(bits: bits, granularity: .group(32), symmetric: symmetric)
+            let q = try RoundToNearest.quantize(w, rows: rows, columns: columns, scheme: scheme, name: "w")
+            #expect(q.codes() == ScalarReference(scheme: scheme).quantize(w, rows: rows, columns: columns).codes)
+        }
+    }
+}
