@@ -33,5 +33,6 @@ let package = Package(
         .testTarget(name: "ShrinkFormatsTests", dependencies: ["ShrinkFormats", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkQuantTests", dependencies: ["ShrinkQuant", "ShrinkFormats", "ShrinkEval", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkCLITests", dependencies: ["shrink", "ShrinkFormats", "ShrinkQuant", "ShrinkTestSupport"]),
+        .testTarget(name: "ShrinkEvalTests", dependencies: ["ShrinkEval", "ShrinkFormats"]),
     ]
 )

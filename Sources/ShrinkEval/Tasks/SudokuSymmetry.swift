@@ -122,11 +122,28 @@ public enum SudokuCanonical {
         return table
     }()
 
+    /// For each column order σ, its inverse (column → position).
+    private static let inverseColumnOrders: [Int: [UInt8]] = {
+        var table: [Int: [UInt8]] = [:]
+        for (size, orders) in columnOrders {
+            var inverse = [UInt8](repeating: 0, count: orders.count)
+            for o in 0..<(orders.count / size) {
+                for j in 0..<size { inverse[o * size + Int(orders[o * size + j])] = UInt8(j) }
+            }
+            table[size] = inverse
+        }
+        return table
+    }()
+
     public static func canonicalForm(_ grid: [UInt8], layout: SudokuLayout) -> Result {
         let n = layout.size, r = layout.boxRows, bands = layout.bandCount, cells = n * n
         precondition(grid.count == cells && SudokuRules.isValidSolution(grid, layout: layout),
                      "canonical forms are defined for complete, valid grids")
         let orders = columnOrders[n]!
+        let inverses = inverseColumnOrders[n]!
+        // Column of each digit in the top row, to find a candidate's second-row
+        // first cell without relabelling the whole row (the usual rejection).
+        var topColumn = [Int](repeating: 0, count: n + 1)
         let orderCount = orders.count / n
         var orientations = [grid]
         if layout.isTransposable { orientations.append((0..<cells).map { grid[($0 % n) * n + $0 / n] }) }
@@ -141,12 +158,34 @@ public enum SudokuCanonical {
         candidate.withUnsafeMutableBufferPointer { cand in
         relabel.withUnsafeMutableBufferPointer { label in
         orders.withUnsafeBufferPointer { orderP in
+        inverses.withUnsafeBufferPointer { inverseP in
+        topColumn.withUnsafeMutableBufferPointer { topCol in
             for g in orientations {
                 g.withUnsafeBufferPointer { gp in
                     for top in 0..<n {
                         let topBand = top / r
+                        for j in 0..<n { topCol[Int(gp[top * n + j])] = j }
                         for o in 0..<orderCount {
                             let sigma = orderP.baseAddress! + o * n
+                            // Second row's first cell: the smallest relabelled digit in
+                            // column σ[0] among the top band's other rows.
+                            let inverse = inverseP.baseAddress! + o * n
+                            var lead = UInt8.max, leadRow = 0
+                            for i in topBand * r..<(topBand + 1) * r where i != top {
+                                let v = inverse[topCol[Int(gp[i * n + Int(sigma[0])])]] + 1
+                                if v < lead { lead = v; leadRow = i }
+                            }
+                            if lead > bestP[n] { continue }
+                            // That row is the second row: compare it with the best's, cell by cell.
+                            if lead == bestP[n] {
+                                var second = 0
+                                for j in 1..<n {
+                                    let v = Int(inverse[topCol[Int(gp[leadRow * n + Int(sigma[j])])]]) + 1
+                                    second = v - Int(bestP[n + j])
+                                    if second != 0 { break }
+                                }
+                                if second > 0 { continue }
+                            }
                             for j in 0..<n { label[Int(gp[top * n + Int(sigma[j])])] = UInt8(j + 1) }
                             @inline(__always) func mapRow(_ source: Int, into slot: Int) {
                                 let src = gp.baseAddress! + source * n, dst = cand.baseAddress! + slot * n
@@ -176,6 +215,8 @@ public enum SudokuCanonical {
                     }
                 }
             }
+        }
+        }
         }
         }
         }
