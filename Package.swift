@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "shrink", targets: ["shrink"]),
-        .library(name: "ShrinkKit", targets: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkEval"]),
+        .library(name: "ShrinkKit", targets: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,11 +20,12 @@ let package = Package(
         .target(name: "ShrinkTensor", dependencies: ["CShrinkKernels"]),
         .target(name: "ShrinkFormats", dependencies: ["ShrinkTensor"]),
         .target(name: "ShrinkQuant", dependencies: ["ShrinkTensor", "ShrinkFormats", "CShrinkKernels"]),
-        .target(name: "ShrinkEval", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant"]),
+        .target(name: "ShrinkModels", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "CShrinkKernels"]),
+        .target(name: "ShrinkEval", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels"]),
         .executableTarget(
             name: "shrink",
             dependencies: [
-                "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkEval",
+                "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -34,5 +35,6 @@ let package = Package(
         .testTarget(name: "ShrinkQuantTests", dependencies: ["ShrinkQuant", "ShrinkFormats", "ShrinkEval", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkCLITests", dependencies: ["shrink", "ShrinkFormats", "ShrinkQuant", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkEvalTests", dependencies: ["ShrinkEval", "ShrinkFormats"]),
+        .testTarget(name: "ShrinkModelsTests", dependencies: ["ShrinkModels", "ShrinkFormats", "ShrinkTestSupport"]),
     ]
 )

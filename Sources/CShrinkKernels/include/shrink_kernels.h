@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "shrink_gemm.h"
+#include "shrink_nn.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,112 @@
+#include "shrink_nn.h"
+
+#include <math.h>
+#include <string.h>
+#include <stdint.h>
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
+#define SK_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SK_CLONES
+#endif
+
+// Cephes-style single-precision exp, branch-free so loops around it vectorize:
+// x = n·ln2 + r, |r| ≤ ln2/2, exp(r) by a degree-6 polynomial, 2^n by exponent bits.
+static inline __attribute__((always_inline)) float exp_inline(float x) {
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x;
+    float t = x * 1.44269504088896341f;
+    float n = (t + 12582912.0f) - 12582912.0f;  // round to nearest
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) << 23;
+    float s;
+    memcpy(&s, &e, 4);
+    return p * s;
+}
+
+float sk_expf(float x) { return exp_inline(x); }
+
+SK_CLONES void sk_rms_norm_rows(const float *x, size_t rows, size_t n, float eps, float *y) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        float ss = 0;
+        {
+#pragma clang fp reassociate(on)
+            for (size_t i = 0; i < n; i++) ss += xr[i] * xr[i];
+        }
+        float inv = 1.0f / sqrtf(ss / (float)n + eps);
+        for (size_t i = 0; i < n; i++) yr[i] = xr[i] * inv;
+    }
+}
+
+SK_CLONES void sk_swiglu_rows(const float *gu, size_t rows, size_t inter, float *out) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *g = gu + r * 2 * inter, *u = g + inter;
+        float *o = out + r * inter;
+        for (size_t i = 0; i < inter; i++) {
+            float a = g[i];
+            o[i] = a / (1.0f + exp_inline(-a)) * u[i];
+        }
+    }
+}
+
+SK_CLONES void sk_add(const float *a, const float *b, size_t n, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+SK_CLONES void sk_rope_rows(float *x, size_t rows, size_t d, size_t ld, const float *cos_t, const float *sin_t) {
+    size_t h = d / 2;
+    for (size_t p = 0; p < rows; p++) {
+        float *z = x + p * ld;
+        const float *c = cos_t + p * d, *s = sin_t + p * d;
+        for (size_t i = 0; i < h; i++) {
+            float lo = z[i], hi = z[i + h];
+            z[i] = lo * c[i] - hi * s[i];
+            z[i + h] = hi * c[i + h] + lo * s[i + h];
+        }
+    }
+}
+
+SK_CLONES void sk_attention_head(const float *q, const float *k, const float *v, size_t ld, size_t positions, size_t d,
+                                 float scale, float *out, size_t ldo, float *scratch) {
+    // kt: keys transposed [d, P], so a row of scores is d axpys over contiguous memory.
+    float *kt = scratch, *s = scratch + d * positions;
+    for (size_t p = 0; p < positions; p++)
+        for (size_t j = 0; j < d; j++) kt[j * positions + p] = k[p * ld + j];
+    for (size_t p = 0; p < positions; p++) {
+        const float *qp = q + p * ld;
+        for (size_t t = 0; t < positions; t++) s[t] = 0;
+        for (size_t j = 0; j < d; j++) {
+            float a = qp[j] * scale;
+            const float *row = kt + j * positions;
+            for (size_t t = 0; t < positions; t++) s[t] += a * row[t];
+        }
+        float mx = -INFINITY;
+        for (size_t t = 0; t < positions; t++) mx = s[t] > mx ? s[t] : mx;
+        float sum = 0;
+        {
+#pragma clang fp reassociate(on)
+            for (size_t t = 0; t < positions; t++) {
+                s[t] = exp_inline(s[t] - mx);
+                sum += s[t];
+            }
+        }
+        float inv = 1.0f / sum;
+        float *o = out + p * ldo;
+        for (size_t j = 0; j < d; j++) o[j] = 0;
+        for (size_t t = 0; t < positions; t++) {
+            float w = s[t] * inv;
+            const float *vt = v + t * ld;
+            for (size_t j = 0; j < d; j++) o[j] += w * vt[j];
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import ShrinkFormats
+import ShrinkTensor
+
+/// Configuration of a recursive reasoner (TRM or HRM) with upstream's field
+/// names (TinyRecursiveReasoningModel_ACTV1Config, HierarchicalReasoningModel_ACTV1Config),
+/// as `tools/reference` writes them into config.json. See tools/reference/ARCHITECTURE.md.
+public struct ReasonerConfig: Codable, Sendable, Equatable {
+    public enum Architecture: String, Codable, Sendable { case trm, hrm }
+    public enum PositionEncoding: String, Codable, Sendable { case rope, learned, none }
+
+    public var arch: Architecture
+    public var seqLen: Int
+    public var vocabSize: Int
+    public var puzzleEmbNdim: Int
+    public var puzzleEmbLen: Int
+    public var numPuzzleIdentifiers: Int
+    public var hCycles: Int
+    public var lCycles: Int
+    public var hLayers: Int
+    public var lLayers: Int
+    public var hiddenSize: Int
+    public var expansion: Double
+    public var numHeads: Int
+    public var posEncodings: PositionEncoding
+    public var rmsNormEps: Double
+    public var ropeTheta: Double
+    public var haltMaxSteps: Int
+    public var mlpT: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case arch, seqLen = "seq_len", vocabSize = "vocab_size", puzzleEmbNdim = "puzzle_emb_ndim"
+        case puzzleEmbLen = "puzzle_emb_len", numPuzzleIdentifiers = "num_puzzle_identifiers"
+        case hCycles = "H_cycles", lCycles = "L_cycles", hLayers = "H_layers", lLayers = "L_layers"
+        case hiddenSize = "hidden_size", expansion, numHeads = "num_heads", posEncodings = "pos_encodings"
+        case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", haltMaxSteps = "halt_max_steps", mlpT = "mlp_t"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        arch = try c.decodeIfPresent(Architecture.self, forKey: .arch) ?? .trm
+        seqLen = try c.decode(Int.self, forKey: .seqLen)
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        puzzleEmbNdim = try c.decodeIfPresent(Int.self, forKey: .puzzleEmbNdim) ?? 0
+        let hidden = try c.decode(Int.self, forKey: .hiddenSize)
+        hiddenSize = hidden
+        let len = try c.decodeIfPresent(Int.self, forKey: .puzzleEmbLen) ?? 0
+        puzzleEmbLen = puzzleEmbNdim == 0 ? 0 : (len > 0 ? len : (puzzleEmbNdim + hidden - 1) / hidden)
+        numPuzzleIdentifiers = try c.decodeIfPresent(Int.self, forKey: .numPuzzleIdentifiers) ?? 1
+        hCycles = try c.decode(Int.self, forKey: .hCycles)
+        lCycles = try c.decode(Int.self, forKey: .lCycles)
+        hLayers = try c.decodeIfPresent(Int.self, forKey: .hLayers) ?? 0
+        lLayers = try c.decode(Int.self, forKey: .lLayers)
+        expansion = try c.decode(Double.self, forKey: .expansion)
+        numHeads = try c.decodeIfPresent(Int.self, forKey: .numHeads) ?? 1
+        posEncodings = try c.decodeIfPresent(PositionEncoding.self, forKey: .posEncodings) ?? .rope
+        rmsNormEps = try c.decodeIfPresent(Double.self, forKey: .rmsNormEps) ?? 1e-5
+        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10000
+        haltMaxSteps = try c.decode(Int.self, forKey: .haltMaxSteps)
+        mlpT = try c.decodeIfPresent(Bool.self, forKey: .mlpT) ?? false
+    }
+
+    /// Positions in the hidden state: puzzle-embedding prefix plus tokens.
+    public var positions: Int { puzzleEmbLen + seqLen }
+    public var headDim: Int { hiddenSize / max(1, numHeads) }
+    public var usesRoPE: Bool { posEncodings == .rope && !mlpT }
+
+    /// Upstream's SwiGLU width: round(expansion·n·2/3) rounded up to a multiple of 256.
+    public func swigluWidth(_ n: Int) -> Int {
+        let raw = (expansion * Double(n) * 2 / 3).rounded(.toNearestOrEven)
+        return (Int(raw) + 255) / 256 * 256
+    }
+
+    /// Checks what the forward pass relies on; names the field and the fix.
+    public func validate(file: String) throws {
+        func bad(_ field: String, _ why: String) -> ModelError { .badConfig(file: file, field: field, reason: why) }
+        for (f, v) in [("seq_len", seqLen), ("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("H_cycles", hCycles),
+                       ("L_cycles", lCycles), ("L_layers", lLayers), ("halt_max_steps", haltMaxSteps)] where v < 1 {
+            throw bad(f, "must be at least 1, is \(v)")
+        }
+        if arch == .hrm && hLayers < 1 { throw bad("H_layers", "HRM needs at least one H layer") }
+        if arch == .hrm && mlpT { throw bad("mlp_t", "is a TRM option") }
+        if !mlpT && (numHeads < 1 || hiddenSize % numHeads != 0) { throw bad("num_heads", "must divide hidden_size \(hiddenSize)") }
+        if usesRoPE && headDim % 2 != 0 { throw bad("num_heads", "RoPE needs an even head dimension, got \(headDim)") }
+        if puzzleEmbNdim > puzzleEmbLen * hiddenSize { throw bad("puzzle_emb_ndim", "does not fit puzzle_emb_len × hidden_size") }
+    }
+}
+
+public enum ModelError: UserFacingError, Equatable, Sendable {
+    case badConfig(file: String, field: String, reason: String)
+    case missingTensor(file: String, tensor: String)
+    case wrongShape(file: String, tensor: String, expected: Shape, actual: Shape)
+    case unexpectedTensor(file: String, tensor: String)
+    case nonFinite(file: String, tensor: String)
+    case dataMismatch(model: String, data: String, detail: String)
+    case badRequest(flag: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .badConfig(f, field, r): "\(f): config field '\(field)' \(r)"
+        case let .missingTensor(f, t): "\(f): missing tensor '\(t)' that the config requires (was the checkpoint saved from the same architecture?)"
+        case let .wrongShape(f, t, e, a): "\(f): tensor '\(t)' has shape \(a), the config implies \(e)"
+        case let .unexpectedTensor(f, t): "\(f): tensor '\(t)' is not used by this architecture; check config.json (mlp_t, pos_encodings, arch) matches the checkpoint"
+        case let .nonFinite(f, t): "\(f): tensor '\(t)' holds NaN or infinite values"
+        case let .dataMismatch(m, d, detail): "\(d) does not fit the model \(m): \(detail)"
+        case let .badRequest(flag, r): "\(flag) \(r)"
+        }
+    }
+}
