@@ -67,6 +67,32 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(const float *x, size_
     _mm256_storeu_ps(acc[5], c50); _mm256_storeu_ps(acc[5] + 8, c51);
 }
 
+// Adds bias (or not) and stores/accumulates a full 6×16 tile straight from registers.
+__attribute__((target("avx2,fma"))) static void full_tile_avx2(const float *x, size_t ldx, const float *panel, size_t k,
+                                                                const float *bias, float *y, size_t ldy, int accumulate) {
+    __m256 c[MR][2];
+    for (int r = 0; r < MR; r++) { c[r][0] = _mm256_setzero_ps(); c[r][1] = _mm256_setzero_ps(); }
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx, *x4 = x + 4 * ldx, *x5 = x + 5 * ldx;
+    for (size_t kk = 0; kk < k; kk++) {
+        __m256 b0 = _mm256_loadu_ps(panel + kk * NR), b1 = _mm256_loadu_ps(panel + kk * NR + 8);
+        __m256 a;
+        a = _mm256_broadcast_ss(x0 + kk); c[0][0] = _mm256_fmadd_ps(a, b0, c[0][0]); c[0][1] = _mm256_fmadd_ps(a, b1, c[0][1]);
+        a = _mm256_broadcast_ss(x1 + kk); c[1][0] = _mm256_fmadd_ps(a, b0, c[1][0]); c[1][1] = _mm256_fmadd_ps(a, b1, c[1][1]);
+        a = _mm256_broadcast_ss(x2 + kk); c[2][0] = _mm256_fmadd_ps(a, b0, c[2][0]); c[2][1] = _mm256_fmadd_ps(a, b1, c[2][1]);
+        a = _mm256_broadcast_ss(x3 + kk); c[3][0] = _mm256_fmadd_ps(a, b0, c[3][0]); c[3][1] = _mm256_fmadd_ps(a, b1, c[3][1]);
+        a = _mm256_broadcast_ss(x4 + kk); c[4][0] = _mm256_fmadd_ps(a, b0, c[4][0]); c[4][1] = _mm256_fmadd_ps(a, b1, c[4][1]);
+        a = _mm256_broadcast_ss(x5 + kk); c[5][0] = _mm256_fmadd_ps(a, b0, c[5][0]); c[5][1] = _mm256_fmadd_ps(a, b1, c[5][1]);
+    }
+    __m256 bb0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), bb1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    for (int r = 0; r < MR; r++) {
+        float *out = y + r * ldy;
+        __m256 v0 = _mm256_add_ps(c[r][0], bb0), v1 = _mm256_add_ps(c[r][1], bb1);
+        if (accumulate) { v0 = _mm256_add_ps(v0, _mm256_loadu_ps(out)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(out + 8)); }
+        _mm256_storeu_ps(out, v0);
+        _mm256_storeu_ps(out + 8, v1);
+    }
+}
+
 static int gemm_use_avx2(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -81,8 +107,9 @@ void sk_gemm(const float *x, size_t m, size_t k, size_t ldx, const float *packed
              const float *bias, float *y, size_t ldy, int accumulate) {
     size_t panels = (n + NR - 1) / NR;
     void (*micro)(const float *, size_t, size_t, const float *, size_t, float[MR][NR]) = micro_portable;
+    int fast = 0;
 #ifdef SK_GEMM_AVX2
-    if (gemm_use_avx2()) micro = micro_avx2;
+    if (gemm_use_avx2()) { micro = micro_avx2; fast = 1; }
 #endif
     float acc[MR][NR];
     // Blocks of 72 rows of X stay in L2 while every packed panel (16·k floats, in
@@ -95,6 +122,12 @@ void sk_gemm(const float *x, size_t m, size_t k, size_t ldx, const float *packed
             size_t c0 = p * NR, cols = n - c0 < NR ? n - c0 : NR;
             for (size_t r0 = b0; r0 < b1; r0 += MR) {
                 size_t rows = b1 - r0 < MR ? b1 - r0 : MR;
+#ifdef SK_GEMM_AVX2
+                if (fast && rows == MR && cols == NR) {
+                    full_tile_avx2(x + r0 * ldx, ldx, panel, k, bias ? bias + c0 : NULL, y + r0 * ldy + c0, ldy, accumulate);
+                    continue;
+                }
+#endif
                 micro(x + r0 * ldx, ldx, rows, panel, k, acc);
                 for (size_t r = 0; r < rows; r++) {
                     float *out = y + (r0 + r) * ldy + c0;
