@@ -104,6 +104,7 @@ public final class RecursiveReasoner: @unchecked Sendable {
         do { config = try JSONDecoder().decode(ReasonerConfig.self, from: data) } catch {
             throw ModelError.badConfig(file: configPath, field: Self.missingKey(error) ?? "?", reason: "is missing or has the wrong type")
         }
+        try config.validate(file: configPath)
         let weights: any TensorSource = CompressedCheckpoint.isCompressed(dir) ? try CompressedCheckpoint(directory: dir) : try Checkpoint.open(dir)
         return try RecursiveReasoner(config: config, weights: weights, location: dir)
     }

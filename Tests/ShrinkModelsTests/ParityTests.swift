@@ -6,11 +6,15 @@ import Testing
 
 /// Trained fixtures with golden outputs of the PyTorch reference
 /// (tools/reference/goldens.py): Fixtures/models/<name>/{config.json, model.safetensors, golden.safetensors}.
+/// Plus tiny untrained models covering the remaining architecture options
+/// (tools/reference/make_tiny_fixtures.py): Tests/Fixtures/tiny/<name>.
 enum ModelFixtures {
-    static let names: [String] = FileSystem.list(Fixtures.path("Fixtures/models")).filter {
-        FileSystem.exists(Fixtures.path("Fixtures/models/\($0)/golden.safetensors"))
+    static let folders = ["Fixtures/models", "Tests/Fixtures/tiny"]
+    static let names: [String] = folders.flatMap { folder in
+        FileSystem.list(Fixtures.path(folder)).filter { FileSystem.exists(Fixtures.path("\(folder)/\($0)/golden.safetensors")) }
+            .map { "\(folder)/\($0)" }
     }
-    static func directory(_ name: String) -> String { Fixtures.path("Fixtures/models/\(name)") }
+    static func directory(_ name: String) -> String { Fixtures.path(name) }
 }
 
 /// Records every traced carry state of a run.
