@@ -118,3 +118,52 @@ struct CLI {
         #expect(dir.entries.isEmpty)
     }
 }
+
+@Suite struct CLIReasonerTests {
+    @Test func evalReportsAccuraciesWithIntervalsAsJSON() throws {
+        let model = Fixtures.path("Tests/Fixtures/tiny/trm-rope-puzzle-emb")
+        let r = try CLI.run(["eval", model, "--data", model + "/data.safetensors", "--json", "--per-puzzle"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect(json["puzzles"] as? Int == 3)
+        let perStep = json["per_step"] as! [[String: Any]]
+        #expect(perStep.count == 2)
+        let exact = (json["accuracy"] as! [String: Any])["exact"] as! [String: Double]
+        #expect(exact["lower"]! <= exact["estimate"]! && exact["estimate"]! <= exact["upper"]!)
+        #expect((json["puzzles_detail"] as! [Any]).count == 3)
+    }
+
+    @Test func evalWithFewerStepsRunsThatMany() throws {
+        let model = Fixtures.path("Tests/Fixtures/tiny/hrm-rope")
+        let r = try CLI.run(["eval", model, "--data", model + "/data.safetensors", "--steps", "1", "--h-cycles", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect((json["depth"] as! [String: Int]) == ["steps": 1, "h_cycles": 1, "l_cycles": 2])
+    }
+
+    @Test(arguments: [
+        (["--data", "Fixtures/data/sudoku6-test.safetensors"], "seq_len"),
+        (["--data", "MODEL/data.safetensors", "--steps", "0"], "--steps"),
+        (["--data", "MODEL/model.safetensors"], "shrink data"),
+        (["--data", "Fixtures/data/missing.safetensors"], "no such file"),
+    ])
+    func evalRefusesDataThatDoesNotFit(arguments: [String], message: String) throws {
+        let model = Fixtures.path("Tests/Fixtures/tiny/trm-learned")
+        let args = ["eval", model] + arguments.map {
+            $0.hasPrefix("MODEL") ? $0.replacingOccurrences(of: "MODEL", with: model) : $0.hasPrefix("Fixtures/") ? Fixtures.path($0) : $0
+        }
+        let r = try CLI.run(args)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+
+    @Test func dataIsByteIdenticalForTheSameSeed() throws {
+        let dir = TemporaryDirectory()
+        for name in ["a", "b"] {
+            let r = try CLI.run(["data", "sudoku", "--size", "4", "--count", "50", "--split", "train", "--givens-min", "6", "--givens-max", "8",
+                                 "--seed", "3", "-o", dir.file(name + ".safetensors"), "--quiet"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(fileBytes(dir.file("a.safetensors")) == fileBytes(dir.file("b.safetensors")))
+    }
+}
