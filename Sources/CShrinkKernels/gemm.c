@@ -1,4 +1,5 @@
 #include "shrink_gemm.h"
+#include "shrink_kernels.h"
 
 #include <string.h>
 
@@ -93,14 +94,6 @@ __attribute__((target("avx2,fma"))) static void full_tile_avx2(const float *x, s
     }
 }
 
-static int gemm_use_avx2(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return cached;
-}
 #endif
 
 void sk_gemm(const float *x, size_t m, size_t k, size_t ldx, const float *packed, size_t n,
@@ -109,7 +102,7 @@ void sk_gemm(const float *x, size_t m, size_t k, size_t ldx, const float *packed
     void (*micro)(const float *, size_t, size_t, const float *, size_t, float[MR][NR]) = micro_portable;
     int fast = 0;
 #ifdef SK_GEMM_AVX2
-    if (gemm_use_avx2()) { micro = micro_avx2; fast = 1; }
+    if (sk_has_avx2_fma()) { micro = micro_avx2; fast = 1; }
 #endif
     float acc[MR][NR];
     // Blocks of 72 rows of X stay in L2 while every packed panel (16·k floats, in

@@ -30,6 +30,21 @@ typedef int8_t v16b __attribute__((vector_size(16)));
 // the current rounding mode (nearest, ties to even) — the same as torch.round.
 static const float kRoundMagic = 12582912.0f;
 
+// Exact recount for the rare case of NaN/Inf in the data.
+static size_t minmax_slow(const float *x, size_t n, float *out_min, float *out_max) {
+    float l = INFINITY, h = -INFINITY;
+    size_t nonfinite = 0;
+    for (size_t j = 0; j < n; j++) {
+        float v = x[j];
+        if (!isfinite(v)) { nonfinite++; continue; }
+        if (v < l) l = v;
+        if (v > h) h = v;
+    }
+    *out_min = l;
+    *out_max = h;
+    return nonfinite;
+}
+
 static size_t minmax_portable(const float *x, size_t n, float *out_min, float *out_max) {
     v16f lo = splat(INFINITY), hi = splat(-INFINITY), bad = splat(0.0f);
     size_t i = 0;
@@ -52,20 +67,10 @@ static size_t minmax_portable(const float *x, size_t n, float *out_min, float *o
         if (v < l) l = v;
         if (v > h) h = v;
     }
-    size_t nonfinite = 0;
-    if (any_bad) {
-        // Rare path: recount exactly and recompute the extremes over finite values.
-        l = INFINITY; h = -INFINITY;
-        for (size_t j = 0; j < n; j++) {
-            float v = x[j];
-            if (!isfinite(v)) { nonfinite++; continue; }
-            if (v < l) l = v;
-            if (v > h) h = v;
-        }
-    }
+    if (any_bad) return minmax_slow(x, n, out_min, out_max);
     *out_min = l;
     *out_max = h;
-    return nonfinite;
+    return 0;
 }
 
 SK_CLONES void sk_quantize_f32(const float *x, size_t n, float scale, float zero_point,
@@ -88,21 +93,6 @@ SK_CLONES void sk_quantize_f32(const float *x, size_t n, float scale, float zero
         v = (v + kRoundMagic) - kRoundMagic;
         q[i] = (int8_t)(int32_t)v;
     }
-}
-
-// Exact recount for the rare case of NaN/Inf in the data.
-static size_t minmax_slow(const float *x, size_t n, float *out_min, float *out_max) {
-    float l = INFINITY, h = -INFINITY;
-    size_t nonfinite = 0;
-    for (size_t j = 0; j < n; j++) {
-        float v = x[j];
-        if (!isfinite(v)) { nonfinite++; continue; }
-        if (v < l) l = v;
-        if (v > h) h = v;
-    }
-    *out_min = l;
-    *out_max = h;
-    return nonfinite;
 }
 
 static void quantize_error_portable(const float *x, size_t n, float scale, float zero_point,
@@ -208,19 +198,24 @@ __attribute__((target("avx2,fma"))) static void quantize_error_avx2(const float 
     if (i < n) quantize_error_portable(x + i, n - i, scale, zero_point, qmin, qmax, q + i, acc);
 }
 
-static int use_avx2(void) {
+#endif
+
+int sk_has_avx2_fma(void) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
     return cached;
-}
+#else
+    return 0;
 #endif
+}
 
 size_t sk_minmax_f32(const float *x, size_t n, float *out_min, float *out_max) {
 #ifdef SK_HAVE_AVX2_PATHS
-    if (use_avx2()) return minmax_avx2(x, n, out_min, out_max);
+    if (sk_has_avx2_fma()) return minmax_avx2(x, n, out_min, out_max);
 #endif
     return minmax_portable(x, n, out_min, out_max);
 }
@@ -228,7 +223,7 @@ size_t sk_minmax_f32(const float *x, size_t n, float *out_min, float *out_max) {
 void sk_quantize_error_f32(const float *x, size_t n, float scale, float zero_point,
                            float qmin, float qmax, int8_t *q, sk_error_acc *acc) {
 #ifdef SK_HAVE_AVX2_PATHS
-    if (use_avx2()) { quantize_error_avx2(x, n, scale, zero_point, qmin, qmax, q, acc); return; }
+    if (sk_has_avx2_fma()) { quantize_error_avx2(x, n, scale, zero_point, qmin, qmax, q, acc); return; }
 #endif
     quantize_error_portable(x, n, scale, zero_point, qmin, qmax, q, acc);
 }

@@ -73,6 +73,9 @@ void sk_f64_to_f32(const void *src, size_t n, float *dst);
 /// of similar size are reused without new page faults. No-op elsewhere.
 void sk_reuse_large_allocations(void);
 
+/// Whether this CPU runs the hand-written AVX2+FMA paths (checked once).
+int sk_has_avx2_fma(void);
+
 /// Name of the instruction set the dispatcher chose ("avx512f", "avx2", "default").
 const char *sk_isa(void);
 
