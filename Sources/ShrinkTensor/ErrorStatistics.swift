@@ -21,6 +21,17 @@ public struct ErrorStatistics: Codable, Sendable, Equatable {
         merge(ErrorStatistics(acc))
     }
 
+    /// The figures of a tensor compared with an exact copy of itself: no error,
+    /// cosine 1, non-finite values counted but not summed.
+    public static func identical(_ values: [Float]) -> ErrorStatistics {
+        var s = ErrorStatistics()
+        s.count = values.count
+        s.sumReferenceSquares = values.reduce(0.0) { $1.isFinite ? $0 + Double($1) * Double($1) : $0 }
+        s.sumOutputSquares = s.sumReferenceSquares
+        s.sumDot = s.sumReferenceSquares
+        return s
+    }
+
     public mutating func add(reference: [Float], output: [Float]) {
         reference.withUnsafeBufferPointer { r in output.withUnsafeBufferPointer { o in add(reference: r, output: o) } }
     }

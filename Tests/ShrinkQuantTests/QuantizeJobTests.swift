@@ -156,3 +156,23 @@ import Testing
         #expect(ours["ignore"] == .array([.string("embed")]))
     }
 }
+
+@Suite struct DiffTests {
+    @Test func aCheckpointComparedWithItselfIsExactEvenWithInfinities() throws {
+        // The sharded fixture holds ±Inf in F64/F32 tensors: inf − inf must not make NaN.
+        let r = try TensorDiff.compare(reference: Checkpoint.open(Fixtures.path("Tests/Fixtures/sharded")),
+                                       other: Checkpoint.open(Fixtures.path("Tests/Fixtures/sharded_reference.safetensors")))
+        #expect(r.sameStructure)
+        #expect(r.tensors.allSatisfy { $0.error.sqnrDB == .infinity && $0.error.cosine == 1 && $0.error.maxAbsError == 0 })
+    }
+
+    @Test func shapeMismatchesAndMissingNamesAreListed() throws {
+        let dir = TemporaryDirectory()
+        try writeF32([("a", [2, 2], [1, 2, 3, 4]), ("b", [2], [1, 2])], to: dir.file("x.safetensors"))
+        try writeF32([("a", [4], [1, 2, 3, 4]), ("c", [2], [1, 2])], to: dir.file("y.safetensors"))
+        let r = try TensorDiff.compare(reference: Checkpoint.open(dir.file("x.safetensors")), other: Checkpoint.open(dir.file("y.safetensors")))
+        #expect(r.shapeMismatches.map(\.name) == ["a"])
+        #expect(r.onlyInReference == ["b"] && r.onlyInOther == ["c"])
+        #expect(r.tensors.isEmpty && r.overall == nil)
+    }
+}
