@@ -15,6 +15,17 @@ public struct QuantizeOptions: Sendable {
     public var keep: String?
     /// Quantize embedding tables too (names containing "embed").
     public var quantizeEmbeddings = false
+    /// How each group's range is chosen (min-max is plain round-to-nearest).
+    public var clipping: RangeClipping = .minMax
+
+    /// The recipe's name for the method.
+    public var methodName: String {
+        switch clipping {
+        case .minMax: "rtn"
+        case .percentile: "percentile"
+        case .mse: "mse"
+        }
+    }
 
     public init() {}
 
@@ -23,6 +34,9 @@ public struct QuantizeOptions: Sendable {
         guard QuantScheme.supportedBits.contains(bits) else { throw QuantizationError.unsupportedBits(flag: "--bits", bits: bits) }
         if case let .group(g) = granularity, g <= 0 {
             throw QuantizationError.badGroup(flag: "--group", group: g, tensor: "", columns: 0)
+        }
+        if case let .percentile(p) = clipping, !(p > 0.5 && p <= 1) {
+            throw QuantizationError.badPattern(flag: "--percentile", pattern: String(p), reason: "use a quantile in (0.5, 1], e.g. 0.999")
         }
         if let s = scaleDType, ![.f32, .f16, .bf16].contains(s) {
             throw QuantizationError.badPattern(flag: "--scale-dtype", pattern: s.flagName, reason: "use f32, f16 or bf16")
@@ -109,14 +123,15 @@ public enum QuantizeJob {
             let info = d.info
             if let scheme = d.scheme {
                 let q = try withFloats(source, info) { w in
-                    try RoundToNearest.quantize(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme, name: info.name)
+                    try RoundToNearest.quantize(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
+                                                clipping: options.clipping, name: info.name)
                 }
                 try write(q, name: info.name, to: writer)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
-                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: "rtn",
+                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: options.clipping.description,
                     bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary))
             } else {
                 try writer.write(info.name, bytes: source.rawBytes(info.name))
@@ -132,7 +147,7 @@ public enum QuantizeJob {
         let before = records.reduce(0) { $0 + $1.bytesBefore }, after = records.reduce(0) { $0 + $1.bytesAfter }
         let recipe = Recipe(
             source: .init(path: source.location, tensors: records.count, parameters: source.parameterCount, bytes: before),
-            method: "rtn", tensors: records,
+            method: options.methodName, tensors: records,
             totals: .init(bytesBefore: before, bytesAfter: after, quantizedTensors: quantized.count,
                           quantizedParameters: quantized.reduce(0) { $0 + $1.shape.elementCount },
                           compressionRatio: after > 0 ? Double(before) / Double(after) : 0))

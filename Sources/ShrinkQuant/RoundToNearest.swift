@@ -47,7 +47,7 @@ public enum RoundToNearest {
     /// Quantizes a row-major [rows, columns] matrix.
     /// - Throws: `QuantizationError.nonFinite` naming `name` if any value is NaN or ±Inf.
     public static func quantize(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns: Int,
-                                scheme: QuantScheme, name: String) throws -> QuantizedTensor {
+                                scheme: QuantScheme, clipping: RangeClipping = .minMax, name: String) throws -> QuantizedTensor {
         precondition(weights.count == rows * columns)
         let input = UnsafeSendable(weights)
         let layout = PackedLayout(scheme: scheme, rows: rows, columns: columns)
@@ -67,7 +67,13 @@ public enum RoundToNearest {
             }
             let nonFinite = parts.reduce(0) { $0 + $1.2 }
             if nonFinite > 0 { throw QuantizationError.nonFinite(tensor: name, count: nonFinite) }
-            tensorParams = scheme.parameters(minimum: parts.map(\.0).min() ?? 0, maximum: parts.map(\.1).max() ?? 0)
+            var (lo, hi) = (parts.map(\.0).min() ?? 0, parts.map(\.1).max() ?? 0)
+            if clipping != .minMax {
+                let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, clipping.scratchBytes(rows * columns)), alignment: 16)
+                defer { scratch.deallocate() }
+                (lo, hi) = clipping.range(weights.baseAddress!, count: rows * columns, lo: lo, hi: hi, scheme: scheme, scratch: scratch)
+            }
+            tensorParams = scheme.parameters(minimum: lo, maximum: hi)
         }
 
         let wholeTensor = tensorParams
@@ -89,7 +95,8 @@ public enum RoundToNearest {
                         return ParallelReduce.map(count: rows, minChunk: chunkRows) { range -> Int in
                             let (packedOut, scaleOut, zeroOut, errorOut) = p.pointer
                             let codes = UnsafeMutablePointer<Int8>.allocate(capacity: columns)
-                            defer { codes.deallocate() }
+                            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, clipping.scratchBytes(groupLength)), alignment: 16)
+                            defer { codes.deallocate(); scratch.deallocate() }
                             var nonFinite = 0
                             for r in range {
                                 let row = input.pointer.baseAddress! + r * columns
@@ -101,6 +108,9 @@ public enum RoundToNearest {
                                         var mn: Float = 0, mx: Float = 0
                                         let bad = sk_minmax_f32(row + start, groupLength, &mn, &mx)
                                         if bad > 0 { nonFinite += bad; continue }
+                                        if clipping != .minMax {
+                                            (mn, mx) = clipping.range(row + start, count: groupLength, lo: mn, hi: mx, scheme: scheme, scratch: scratch)
+                                        }
                                         params = scheme.parameters(minimum: mn, maximum: mx)
                                         scaleOut[r * groups + g] = params.scale
                                         if !scheme.symmetric { zeroOut[r * groups + g] = Int8(params.zeroPoint) }
@@ -123,8 +133,9 @@ public enum RoundToNearest {
         return QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: total)
     }
 
-    public static func quantize(_ weights: [Float], rows: Int, columns: Int, scheme: QuantScheme, name: String) throws -> QuantizedTensor {
-        try weights.withUnsafeBufferPointer { try quantize($0, rows: rows, columns: columns, scheme: scheme, name: name) }
+    public static func quantize(_ weights: [Float], rows: Int, columns: Int, scheme: QuantScheme,
+                                clipping: RangeClipping = .minMax, name: String) throws -> QuantizedTensor {
+        try weights.withUnsafeBufferPointer { try quantize($0, rows: rows, columns: columns, scheme: scheme, clipping: clipping, name: name) }
     }
 }
 

@@ -102,6 +102,12 @@ struct Quantize: ParsableCommand {
     @Option(help: "Scale dtype: f32, f16 or bf16 (default: the weight's own half type, else f32).")
     var scaleDtype: String?
 
+    @Option(help: "Range per group: rtn (min-max), percentile, or mse (clip ratio searched to minimize squared error).")
+    var method = "rtn"
+
+    @Option(help: "Quantile of |w| kept by --method percentile.")
+    var percentile = 0.999
+
     @Flag(help: "Replace an existing, non-empty output directory.")
     var force = false
 
@@ -109,6 +115,12 @@ struct Quantize: ParsableCommand {
 
     func options() throws -> QuantizeOptions {
         var o = QuantizeOptions()
+        switch method {
+        case "rtn", "minmax": o.clipping = .minMax
+        case "percentile": o.clipping = .percentile(percentile)
+        case "mse": o.clipping = RangeClipping.defaultMSE
+        default: throw ValidationError("--method '\(method)' is unknown; use rtn, percentile or mse")
+        }
         o.bits = bits
         o.symmetric = !asym
         o.include = include
