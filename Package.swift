@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "ShrinkFormatsTests", dependencies: ["ShrinkFormats", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkQuantTests", dependencies: ["ShrinkQuant", "ShrinkFormats", "ShrinkEval", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkCLITests", dependencies: ["shrink", "ShrinkFormats", "ShrinkQuant", "ShrinkTestSupport"]),
-        .testTarget(name: "ShrinkEvalTests", dependencies: ["ShrinkEval", "ShrinkFormats"]),
+        .testTarget(name: "ShrinkEvalTests", dependencies: ["ShrinkEval", "ShrinkFormats", "ShrinkModels", "ShrinkQuant", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkModelsTests", dependencies: ["ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTensor", "ShrinkTestSupport"]),
     ]
 )

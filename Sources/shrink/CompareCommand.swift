@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import ShrinkEval
+import ShrinkModels
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an original and a compressed reasoner on the same puzzles: accuracies, paired tests, carry-trajectory fidelity.")
+
+    @Argument(help: "The original model directory.")
+    var original: String
+
+    @Argument(help: "The compressed model directory (from `shrink quantize` on the original).")
+    var compressed: String
+
+    @Option(help: "Puzzle set (held-out test split for validated results).")
+    var data: String
+
+    @Option(help: "Supervision steps (default: the config's).")
+    var steps: Int?
+
+    @Option(name: .customLong("h-cycles"), help: "H cycles per step (default: the config's).")
+    var hCycles: Int?
+
+    @Option(name: .customLong("l-cycles"), help: "L cycles per H cycle (default: the config's).")
+    var lCycles: Int?
+
+    @Option(help: "Evaluate only the first N puzzles.")
+    var limit: Int?
+
+    @Option(help: "Puzzles per forward batch.")
+    var batchSize = 256
+
+    @Option(help: "Equivalence margin for puzzle-exact accuracy, as a fraction.")
+    var margin = 0.02
+
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        var o = Comparison.Options()
+        o.evaluation.steps = steps; o.evaluation.hCycles = hCycles; o.evaluation.lCycles = lCycles
+        o.evaluation.limit = limit; o.evaluation.batchSize = batchSize
+        o.equivalenceMargin = margin
+        let r = try Comparison.compare(original: RecursiveReasoner.load(directory: original),
+                                       compressed: RecursiveReasoner.load(directory: compressed),
+                                       data: PuzzleDataset(path: data), options: o, progress: out.progress)
+        try out.emit(r) { Format.comparison(r) }
+    }
+}
+
+extension Format {
+    static func comparison(_ r: Comparison.Report) -> String {
+        let pts = { (x: Double) in String(format: "%+.2f", 100 * x) }
+        var s = "\(r.puzzles) puzzles of \(r.data) (\(r.split ?? "unknown split")), \(r.depth.steps) steps × \(r.depth.hCycles) H × \(r.depth.lCycles) L\n"
+        s += table(["", "weights", "puzzle-exact (95%)", "cell (95%)"], [
+            ["original", bytes(r.original.weightBytes), interval(r.original.accuracy.exact), interval(r.original.accuracy.cell)],
+            ["compressed", bytes(r.compressed.weightBytes), interval(r.compressed.accuracy.exact), interval(r.compressed.accuracy.cell)],
+        ]) + "\n"
+        s += "Δ exact \(pts(r.exactDifference.estimate)) points [\(pts(r.exactDifference.lower)), \(pts(r.exactDifference.upper))], "
+        s += "exact McNemar p = \(String(format: "%.3g", r.exactMcNemarP)) (\(r.discordant[0]) lost, \(r.discordant[1]) gained)\n"
+        s += "Δ cell  \(pts(r.cellDifference.estimate)) points [\(pts(r.cellDifference.lower)), \(pts(r.cellDifference.upper))], paired bootstrap p = \(String(format: "%.3g", r.cellP))\n"
+        s += "carry-trajectory fidelity (cosine to the original's carry, by step): "
+        s += r.fidelity.map { "\($0.step): \(fixed($0.carry.estimate, 4))" }.joined(separator: "  ") + "\n"
+        if let worst = r.layers.min(by: { $0.error.sqnrDB < $1.error.sqnrDB }) {
+            s += "weights: lowest SQNR \(fixed(worst.error.sqnrDB, 1)) dB in \(worst.name)\n"
+        }
+        s += "\(r.label.evidence.rawValue): \(r.label.claim) (\(r.label.reason))"
+        return s
+    }
+}
