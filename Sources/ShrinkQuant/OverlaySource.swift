@@ -1,0 +1,45 @@
+import ShrinkFormats
+import ShrinkTensor
+
+/// A checkpoint with some tensors replaced in memory (F32), e.g. by their
+/// quantize-dequantize round trip: lets a sweep evaluate many recipes without
+/// writing files.
+public final class OverlaySource: TensorSource, @unchecked Sendable {
+    public let base: any TensorSource
+    public var location: String { base.location }
+    public var tensorNames: [String] { base.tensorNames }
+    public var metadata: [String: String] { base.metadata }
+    private var replaced: [String: UnsafeMutableRawBufferPointer] = [:]
+
+    public init(base: any TensorSource) { self.base = base }
+
+    deinit { for (_, b) in replaced { b.deallocate() } }
+
+    /// Replaces `name` by `values` (same element count), stored as F32.
+    public func replace(_ name: String, with values: [Float]) throws {
+        let info = try base.requireInfo(name)
+        precondition(values.count == info.elementCount, "replacement for \(name) has the wrong size")
+        replaced[name]?.deallocate()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: values.count * 4, alignment: 16)
+        values.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        replaced[name] = buffer
+    }
+
+    public func info(_ name: String) -> TensorInfo? {
+        guard var i = base.info(name) else { return nil }
+        if replaced[name] != nil { i.dtype = .f32 }
+        return i
+    }
+
+    public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
+        if let b = replaced[name] { return UnsafeRawBufferPointer(b) }
+        return try base.rawBytes(name)
+    }
+
+    public func release(_ name: String) { if replaced[name] == nil { base.release(name) } }
+
+    public func floats(_ name: String) throws -> [Float] {
+        if let b = replaced[name] { return Array(b.bindMemory(to: Float.self)) }
+        return try base.floats(name)
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import ShrinkEval
+import ShrinkFormats
+import ShrinkModels
+import ShrinkQuant
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Evaluate a grid of bits × method × granularity × supervision steps against the FP32 model.")
+
+    @Argument(help: "Model directory.")
+    var model: String
+
+    @Option(help: "Held-out puzzle set.")
+    var data: String
+
+    @Option(help: "Bit widths, comma-separated.")
+    var bits = "8,6,4,3,2"
+
+    @Option(help: "Methods, comma-separated: rtn, mse, percentile.")
+    var methods = "rtn,mse"
+
+    @Option(help: "Granularities, comma-separated: tensor, channel, g32, g64, g128 …")
+    var granularities = "tensor,channel,g32,g64,g128"
+
+    @Option(help: "Puzzles per configuration.")
+    var limit: Int?
+
+    @Option(help: "Puzzles whose carries are compared for fidelity.")
+    var fidelityPuzzles = 500
+
+    @Option(name: [.short, .long], help: "Write the table as Markdown to this file (and JSON next to it).")
+    var output: String?
+
+    @OptionGroup var out: OutputOptions
+
+    func parse<T>(_ list: String, flag: String, _ f: (String) -> T?) throws -> [T] {
+        try list.split(separator: ",").map { item in
+            guard let v = f(String(item).trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("\(flag): '\(item)' is not understood")
+            }
+            return v
+        }
+    }
+
+    func run() throws {
+        var o = Sweep.Options()
+        o.bits = try parse(bits, flag: "--bits") { Int($0).flatMap { QuantScheme.supportedBits.contains($0) ? $0 : nil } }
+        o.clippings = try parse(methods, flag: "--methods") {
+            switch $0 { case "rtn": .minMax; case "mse": RangeClipping.defaultMSE; case "percentile": .percentile(0.999); default: nil }
+        }
+        o.granularities = try parse(granularities, flag: "--granularities") { g -> Granularity? in
+            if g == "tensor" { return .tensor }
+            if g == "channel" { return .channel }
+            if g.hasPrefix("g"), let n = Int(g.dropFirst()), n > 0 { return .group(n) }
+            return nil
+        }
+        o.limit = limit
+        o.fidelityPuzzles = fidelityPuzzles
+        let report = try Sweep.run(model: RecursiveReasoner.load(directory: model), data: PuzzleDataset(path: data), options: o, progress: out.progress)
+        let markdown = Format.sweep(report)
+        if let output {
+            try AtomicFile.write(markdown + "\n", to: output)
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            e.keyEncodingStrategy = .convertToSnakeCase
+            let jsonPath = output.hasSuffix(".md") ? String(output.dropLast(3)) + ".json" : output + ".json"
+            try AtomicFile.write(String(decoding: try e.encode(report), as: UTF8.self) + "\n", to: jsonPath)
+        }
+        try out.emit(report) { markdown }
+    }
+}
+
+extension Format {
+    static func sweep(_ r: Sweep.Report) -> String {
+        var s = "### \(r.model) (\(r.architecture)) on \(r.puzzles) puzzles of \(r.data)\n\n"
+        s += "| recipe | steps | weight bytes | MFLOP/puzzle | exact (95%) | cell (95%) | fidelity | Δexact vs FP32 | label |\n"
+        s += "|---|---|---|---|---|---|---|---|---|\n"
+        for row in r.rows {
+            s += "| \(row.recipe) | \(row.steps) | \(row.weightBytes) | \(fixed(Double(row.flopsPerPuzzle) / 1e6, 1)) | \(interval(row.exact)) | "
+            s += "\(interval(row.cell)) | \(fixed(row.fidelity, 4)) | \(fixed(100 * row.exactVersusFP32.estimate, 1)) "
+            s += "[\(fixed(100 * row.exactVersusFP32.lower, 1)), \(fixed(100 * row.exactVersusFP32.upper, 1))] | \(row.label.evidence.rawValue) |\n"
+        }
+        if let rho = r.fidelityExactSpearman {
+            s += "\nSpearman ρ(fidelity, exact) over quantized recipes at full depth: \(fixed(rho.estimate, 3)) [\(fixed(rho.lower, 3)), \(fixed(rho.upper, 3))]\n"
+        }
+        s += "\nwall time \(fixed(r.seconds, 1)) s"
+        return s
+    }
+}
