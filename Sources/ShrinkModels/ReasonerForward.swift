@@ -18,6 +18,12 @@ public protocol CarryObserver: AnyObject {
     func observe(_ point: CarryPoint, zH: UnsafeBufferPointer<Float>?, zL: UnsafeBufferPointer<Float>?)
 }
 
+/// Sees the input of every linear layer as the forward pass applies it (for
+/// calibration): `rows` × `columns` values, row-major, for weight `layer`.
+public protocol LinearInputObserver: AnyObject {
+    func observe(layer: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int)
+}
+
 /// Outputs of one supervision step for a batch.
 public struct StepOutput: Sendable {
     /// [B, L, V]
@@ -44,7 +50,8 @@ extension RecursiveReasoner {
     ///   - inputs: [batch, seq_len] token ids (checked against the vocabulary).
     ///   - puzzleIdentifiers: [batch]
     public func run(inputs: [Int32], puzzleIdentifiers: [Int32], batch: Int, depth: RecursionDepth? = nil,
-                    observer: CarryObserver? = nil, onStep: (Int, StepOutput) -> Void) throws {
+                    observer: CarryObserver? = nil, linearInputs: LinearInputObserver? = nil,
+                    onStep: (Int, StepOutput) -> Void) throws {
         let c = config, L = c.seqLen, V = c.vocabSize
         let depth = depth ?? fullDepth
         guard inputs.count == batch * L else {
@@ -58,6 +65,7 @@ extension RecursiveReasoner {
             throw ModelError.badRequest(flag: "puzzle_identifiers", reason: "contain \(bad), outside 0..<\(c.numPuzzleIdentifiers)")
         }
         let ws = Workspace(model: self, batch: batch)
+        ws.linearInputs = linearInputs
         ws.embed(inputs: inputs, ids: ids)
         ws.resetCarry()
         for step in 0..<depth.steps {
@@ -78,6 +86,7 @@ extension RecursiveReasoner {
 final class Workspace {
     let m: RecursiveReasoner
     let B: Int, P: Int, D: Int
+    var linearInputs: LinearInputObserver?
     var x: [Float], zH: [Float], zL: [Float], injection: [Float], tmp: [Float]
     var qkv: [Float], attention: [Float], gateUp: [Float], act: [Float]
     var tokens: [Float], tokenGateUp: [Float], tokenAct: [Float], tokenTmp: [Float]
@@ -156,19 +165,26 @@ final class Workspace {
         zH.withUnsafeBufferPointer { z in
             logits.withUnsafeMutableBufferPointer { out in
                 if E == 0 {
-                    m.lmHead.apply(z.baseAddress!, rows: B * L, into: out.baseAddress!)
+                    linear(m.lmHead, z.baseAddress!, rows: B * L, into: out.baseAddress!)
                 } else {
-                    for b in 0..<B { m.lmHead.apply(z.baseAddress! + (b * P + E) * D, rows: L, into: out.baseAddress! + b * L * V) }
+                    for b in 0..<B { linear(m.lmHead, z.baseAddress! + (b * P + E) * D, rows: L, into: out.baseAddress! + b * L * V) }
                 }
             }
         }
         var first = [Float](repeating: 0, count: B * D)
         for b in 0..<B { for j in 0..<D { first[b * D + j] = zH[b * P * D + j] } }
-        let q = m.qHead.apply(first, rows: B)
+        var q = [Float](repeating: 0, count: 2 * B)
+        first.withUnsafeBufferPointer { f in q.withUnsafeMutableBufferPointer { linear(m.qHead, f.baseAddress!, rows: B, into: $0.baseAddress!) } }
         return StepOutput(logits: logits, qHalt: (0..<B).map { q[2 * $0] }, qContinue: (0..<B).map { q[2 * $0 + 1] })
     }
 
     // MARK: building blocks
+
+    /// Applies a linear layer, showing its input to the calibration observer first.
+    private func linear(_ l: PackedLinear, _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        linearInputs?.observe(layer: l.name, inputs: x, rows: rows, columns: l.inFeatures)
+        l.apply(x, rows: rows, into: y)
+    }
 
     private func add(_ a: [Float], _ b: [Float], into y: inout [Float], count: Int) {
         a.withUnsafeBufferPointer { pa in
@@ -197,12 +213,12 @@ final class Workspace {
     private func swiglu(_ s: RecursiveReasoner.SwiGLU, input: UnsafePointer<Float>, rows: Int,
                         gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let inter = s.inter
-        s.gateUp.apply(input, rows: rows, into: gateUp)
+        linear(s.gateUp, input, rows: rows, into: gateUp)
         let p = UnsafeSendable((gateUp, act))
         Parallel.forEachChunk(count: rows, minChunk: max(1, 4096 / inter)) { r in
             sk_swiglu_rows(p.pointer.0 + r.lowerBound * 2 * inter, r.count, inter, p.pointer.1 + r.lowerBound * inter)
         }
-        s.down.apply(act, rows: rows, into: output)
+        linear(s.down, act, rows: rows, into: output)
     }
 
     /// `hidden ← Module(hidden, injection)`: h = hidden + injection, then every block.
@@ -238,7 +254,7 @@ final class Workspace {
                 do {
                     m.ropeCos.withUnsafeBufferPointer { cosT in
                         m.ropeSin.withUnsafeBufferPointer { sinT in
-                            block.qkv!.apply(h, rows: rows, into: q.baseAddress!)
+                            linear(block.qkv!, h, rows: rows, into: q.baseAddress!)
                             let p = UnsafeSendable((q.baseAddress!, a.baseAddress!, cosT.baseAddress!, sinT.baseAddress!))
                             let (P, D, rope) = (self.P, self.D, c.usesRoPE)
                             // Tasks take whole (batch, head) pairs, each task its own scratch.
@@ -258,7 +274,7 @@ final class Workspace {
                                 }
                             }
                             tmp.withUnsafeMutableBufferPointer { t in
-                                block.output!.apply(a.baseAddress!, rows: rows, into: t.baseAddress!)
+                                linear(block.output!, a.baseAddress!, rows: rows, into: t.baseAddress!)
                                 residualNorm(h, t.baseAddress!, rows: rows, n: D)
                             }
                         }

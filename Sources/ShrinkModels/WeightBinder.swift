@@ -26,7 +26,7 @@ public final class WeightBinder {
     public func linear(_ name: String, out: Int, in inFeatures: Int, bias: String? = nil) throws -> PackedLinear {
         let w = try tensor(name, shape: [out, inFeatures])
         let b = try bias.map { try tensor($0, shape: [out]) }
-        return PackedLinear(weight: w, outFeatures: out, inFeatures: inFeatures, bias: b)
+        return PackedLinear(weight: w, outFeatures: out, inFeatures: inFeatures, bias: b, name: name)
     }
 
     /// Throws for the first (sorted) tensor the model did not use.

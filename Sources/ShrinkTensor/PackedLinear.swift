@@ -5,10 +5,13 @@ import CShrinkKernels
 public struct PackedLinear: Sendable {
     public let outFeatures: Int
     public let inFeatures: Int
+    /// The weight's tensor name (for calibration hooks and messages).
+    public let name: String
     private let packed: [Float]
     public let bias: [Float]?
 
-    public init(weight: [Float], outFeatures: Int, inFeatures: Int, bias: [Float]? = nil) {
+    public init(weight: [Float], outFeatures: Int, inFeatures: Int, bias: [Float]? = nil, name: String = "") {
+        self.name = name
         precondition(weight.count == outFeatures * inFeatures)
         precondition(bias == nil || bias!.count == outFeatures)
         self.outFeatures = outFeatures

@@ -1,0 +1,61 @@
+import ShrinkQuant
+import ShrinkTensor
+import ShrinkTestSupport
+import Testing
+
+/// Inputs with correlated, unevenly scaled channels, and their Hessian.
+func correlatedInputs(rows: Int, columns: Int, seed: UInt64) -> (x: [Float], h: [Double]) {
+    var rng = TestRandom(seed: seed)
+    let base = rng.normals(rows * 4)
+    var x = rng.normals(rows * columns, scale: 0.3)
+    for r in 0..<rows {
+        for j in 0..<columns { x[r * columns + j] += base[r * 4 + j % 4] * Float(1 + j % 7) }
+    }
+    let stats = LayerStatistics(columns: columns)
+    x.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: rows) }
+    return (x, stats.hessian)
+}
+
+@Suite struct GPTQTests {
+    @Test func withAnIdentityHessianGPTQIsRoundToNearest() throws {
+        var rng = TestRandom(seed: 4)
+        let w = rng.normals(16 * 64, scale: 0.1)
+        var h = [Double](repeating: 0, count: 64 * 64)
+        for i in 0..<64 { h[i * 64 + i] = 1 }
+        for granularity in [Granularity.channel, .group(32), .tensor] {
+            let scheme = QuantScheme(bits: 4, granularity: granularity, symmetric: false)
+            let g = try GPTQ.quantize(w, rows: 16, columns: 64, hessian: h, scheme: scheme, name: "w")
+            let r = try RoundToNearest.quantize(w, rows: 16, columns: 64, scheme: scheme, name: "w")
+            #expect(g.codes() == r.codes(), "\(granularity)")
+            #expect(g.scales == r.scales)
+        }
+    }
+
+    @Test(arguments: [(4, Granularity.group(32), true), (3, Granularity.channel, false), (4, Granularity.channel, true)])
+    func gptqLowersTheLayerOutputErrorBelowRoundToNearest(bits: Int, granularity: Granularity, actOrder: Bool) throws {
+        let (_, h) = correlatedInputs(rows: 512, columns: 128, seed: 11)
+        var rng = TestRandom(seed: 12)
+        let w = rng.normals(48 * 128, scale: 0.05)
+        let scheme = QuantScheme(bits: bits, granularity: granularity, symmetric: true)
+        let g = try GPTQ.quantize(w, rows: 48, columns: 128, hessian: h, scheme: scheme, options: .init(actOrder: actOrder), name: "w")
+        let r = try RoundToNearest.quantize(w, rows: 48, columns: 128, scheme: scheme, name: "w")
+        let eg = relativeOutputError(w, g.dequantized(), rows: 48, columns: 128, hessian: h)
+        let er = relativeOutputError(w, r.dequantized(), rows: 48, columns: 128, hessian: h)
+        #expect(eg < 0.8 * er, "GPTQ \(eg) vs RTN \(er)")
+    }
+
+    @Test func hessianAccumulationMatchesADirectSum() {
+        var rng = TestRandom(seed: 2)
+        let x = rng.normals(37 * 5)
+        let s = LayerStatistics(columns: 5)
+        x.withUnsafeBufferPointer { s.add($0.baseAddress!, rows: 20); s.add($0.baseAddress! + 20 * 5, rows: 17) }
+        let h = s.hessian
+        for i in 0..<5 {
+            for j in 0..<5 {
+                var d = 0.0
+                for r in 0..<37 { d += Double(x[r * 5 + i]) * Double(x[r * 5 + j]) }
+                #expect(abs(h[i * 5 + j] - 2 * d / 37) < 1e-5 * max(1, abs(d)))
+            }
+        }
+    }
+}
