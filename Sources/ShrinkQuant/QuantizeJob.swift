@@ -17,13 +17,16 @@ public struct QuantizeOptions: Sendable {
     public var quantizeEmbeddings = false
     /// How each group's range is chosen (min-max is plain round-to-nearest).
     public var clipping: RangeClipping = .minMax
+    /// Quantize with GPTQ error feedback (needs layer statistics for every weight).
+    public var gptq: GPTQ.Options?
 
     /// The recipe's name for the method.
     public var methodName: String {
+        if gptq != nil { return "gptq" }
         switch clipping {
-        case .minMax: "rtn"
-        case .percentile: "percentile"
-        case .mse: "mse"
+        case .minMax: return "rtn"
+        case .percentile: return "percentile"
+        case .mse: return "mse"
         }
     }
 
@@ -98,8 +101,14 @@ public enum QuantizeJob {
     /// directory that replaces the destination only when complete.
     @discardableResult
     public static func run(_ source: any TensorSource, options: QuantizeOptions, outputDirectory: String,
-                           overwrite: Bool = false, progress: (any ProgressSink)? = nil) throws -> Recipe {
+                           overwrite: Bool = false, calibration: [String: LayerStatistics] = [:],
+                           calibrationSummary: Recipe.Calibration? = nil,
+                           progress: (any ProgressSink)? = nil) throws -> Recipe {
         let decisions = try plan(source, options: options)
+        if options.gptq != nil, let missing = decisions.first(where: { $0.scheme != nil && calibration[$0.info.name] == nil }) {
+            throw QuantizationError.malformedPacked(tensor: missing.info.name,
+                                                    detail: "GPTQ needs its input statistics, but calibration never saw this layer run; exclude it with --keep")
+        }
         let staging = try OutputDirectory(path: outputDirectory, overwrite: overwrite)
 
         var declared: [TensorInfo] = []
@@ -122,16 +131,22 @@ public enum QuantizeJob {
             progress?.update(done: doneBytes, total: totalBytes, item: d.info.name)
             let info = d.info
             if let scheme = d.scheme {
-                let q = try withFloats(source, info) { w in
-                    try RoundToNearest.quantize(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
-                                                clipping: options.clipping, name: info.name)
+                let q: QuantizedTensor
+                if let g = options.gptq, let stats = calibration[info.name] {
+                    q = try GPTQ.quantize(try source.floats(info.name), rows: info.shape.dims[0], columns: info.shape.dims[1],
+                                          hessian: stats.hessian, scheme: scheme, options: g, name: info.name)
+                } else {
+                    q = try withFloats(source, info) { w in
+                        try RoundToNearest.quantize(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
+                                                    clipping: options.clipping, name: info.name)
+                    }
                 }
                 try write(q, name: info.name, to: writer)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
-                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: options.clipping.description,
+                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: options.gptq?.description ?? options.clipping.description,
                     bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary))
             } else {
                 try writer.write(info.name, bytes: source.rawBytes(info.name))
@@ -147,7 +162,7 @@ public enum QuantizeJob {
         let before = records.reduce(0) { $0 + $1.bytesBefore }, after = records.reduce(0) { $0 + $1.bytesAfter }
         let recipe = Recipe(
             source: .init(path: source.location, tensors: records.count, parameters: source.parameterCount, bytes: before),
-            method: options.methodName, tensors: records,
+            method: options.methodName, calibration: calibrationSummary, tensors: records,
             totals: .init(bytesBefore: before, bytesAfter: after, quantizedTensors: quantized.count,
                           quantizedParameters: quantized.reduce(0) { $0 + $1.shape.elementCount },
                           compressionRatio: after > 0 ? Double(before) / Double(after) : 0))

@@ -10,6 +10,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var formatVersion = CompressedTensorsConfig.formatVersion
     public var source: SourceSummary
     public var method: String
+    /// The calibration data, when the method used any.
+    public var calibration: Calibration?
     public var tensors: [TensorRecord]
     public var totals: Totals
 
@@ -39,6 +41,13 @@ public struct Recipe: Codable, Sendable, Equatable {
     }
 
     public enum Action: String, Codable, Sendable { case quantized, kept }
+
+    public struct Calibration: Codable, Sendable, Equatable {
+        public var data: String
+        public var split: String
+        public var puzzles: Int
+        public init(data: String, split: String, puzzles: Int) { self.data = data; self.split = split; self.puzzles = puzzles }
+    }
 
     public struct Totals: Codable, Sendable, Equatable {
         public var bytesBefore: Int

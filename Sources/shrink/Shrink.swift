@@ -108,6 +108,15 @@ struct Quantize: ParsableCommand {
     @Option(help: "Quantile of |w| kept by --method percentile.")
     var percentile = 0.999
 
+    @Option(help: "Calibration puzzles (training split) for --method gptq.")
+    var calib: String?
+
+    @Option(help: "Calibration puzzles to run.")
+    var calibCount = 256
+
+    @Flag(help: "GPTQ: quantize columns in order of decreasing input energy.")
+    var actOrder = false
+
     @Flag(help: "Replace an existing, non-empty output directory.")
     var force = false
 
@@ -119,7 +128,10 @@ struct Quantize: ParsableCommand {
         case "rtn", "minmax": o.clipping = .minMax
         case "percentile": o.clipping = .percentile(percentile)
         case "mse": o.clipping = RangeClipping.defaultMSE
-        default: throw ValidationError("--method '\(method)' is unknown; use rtn, percentile or mse")
+        case "gptq":
+            guard calib != nil else { throw ValidationError("--method gptq needs --calib PUZZLES (a training split)") }
+            o.gptq = GPTQ.Options(actOrder: actOrder)
+        default: throw ValidationError("--method '\(method)' is unknown; use rtn, percentile, mse or gptq")
         }
         o.bits = bits
         o.symmetric = !asym
@@ -147,8 +159,13 @@ struct Quantize: ParsableCommand {
 
     func run() throws {
         let opts = try options()
-        let source = try Checkpoint.open(checkpoint)
-        let recipe = try QuantizeJob.run(source, options: opts, outputDirectory: output, overwrite: force, progress: out.progress)
+        let recipe: Recipe
+        if let calib, opts.gptq != nil {
+            recipe = try CalibratedQuantization.run(modelDirectory: checkpoint, calibration: calib, calibrationCount: calibCount, options: opts,
+                                                    outputDirectory: output, overwrite: force, progress: out.progress)
+        } else {
+            recipe = try QuantizeJob.run(try Checkpoint.open(checkpoint), options: opts, outputDirectory: output, overwrite: force, progress: out.progress)
+        }
         try out.emit(recipe) { Format.recipe(recipe, output: output) }
     }
 }

@@ -167,3 +167,23 @@ struct CLI {
         #expect(fileBytes(dir.file("a.safetensors")) == fileBytes(dir.file("b.safetensors")))
     }
 }
+
+@Suite struct CLICalibrationTests {
+    @Test func gptqCalibratesOnTrainingPuzzlesAndRecordsIt() throws {
+        let dir = TemporaryDirectory()
+        let model = Fixtures.path("Tests/Fixtures/tiny/trm-learned")
+        let r = try CLI.run(["quantize", model, "-o", dir.file("q"), "--bits", "4", "--method", "gptq", "--calib", model + "/data.safetensors", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let recipe = try Recipe.decoder().decode(Recipe.self, from: Data(r.stdout.utf8))
+        #expect(recipe.method == "gptq" && recipe.calibration?.puzzles == 3)
+        #expect(recipe.tensors.filter { $0.action == .quantized }.allSatisfy { $0.method?.hasPrefix("gptq") == true })
+    }
+
+    @Test func calibratingOnATestSplitIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let r = try CLI.run(["quantize", Fixtures.path("Tests/Fixtures/tiny/trm-learned"), "-o", dir.file("q"), "--method", "gptq",
+                             "--calib", Fixtures.path("Fixtures/data/sudoku6-test.safetensors")])
+        #expect(r.status == 1 && r.stderr.contains("test split"))
+        #expect(dir.entries.isEmpty)
+    }
+}
