@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Regenerates the trained recursive-reasoner fixtures in Fixtures/models/ (never
+# run by CI: about 30 minutes of CPU per model). Each model trains on one core
+# (--threads 1) for at most 30 minutes of wall time; add `--max-steps N` (N from
+# the fixture's train_log.json) to reproduce a run bit for bit.
+#
+# Usage: tools/make_fixtures.sh [NAME ...]   (default: all four)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py="$(tools/setup_venv.sh | tail -1)"
+swift build -c release -Xswiftc -target-cpu -Xswiftc native >&2
+shrink=.build/release/shrink
+mkdir -p data
+
+# Held-out test sets are committed in Fixtures/data; training sets are regenerated (same seeds).
+[[ -f data/sudoku6-hard-train.safetensors ]] || $shrink data sudoku --size 6 --count 60000 --split train --givens-min 12 --givens-max 15 --test-classes 8 --seed 0 -o data/sudoku6-hard-train.safetensors --quiet
+[[ -f data/sudoku6-easy-train.safetensors ]] || $shrink data sudoku --size 6 --count 60000 --split train --givens-min 18 --givens-max 22 --test-classes 8 --seed 0 -o data/sudoku6-easy-train.safetensors --quiet
+[[ -f data/maze11-train.safetensors ]] || $shrink data maze --size 11 --count 30000 --split train --min-path 14 --seed 0 -o data/maze11-train.safetensors --quiet
+
+train() {  # name config train-set test-set
+    local name="$1" config="$2" train="$3" test="$4"
+    "$py" tools/reference/train.py --config "tools/fixtures/$config.json" --train "data/$train.safetensors" \
+        --test "Fixtures/data/$test.safetensors" --out "data/runs/$name" --minutes 30 --threads 1 \
+        --eval-every-minutes 5 --eval-limit 500 --keep-checkpoints true
+    mkdir -p "Fixtures/models/$name"
+    cp "data/runs/$name/model.safetensors" "data/runs/$name/config.json" "data/runs/$name/train_log.json" "Fixtures/models/$name/"
+    "$py" tools/reference/goldens.py "Fixtures/models/$name" "Fixtures/data/$test.safetensors" \
+        -o "Fixtures/models/$name/golden.safetensors" --batch 4 --trace-steps 2
+}
+
+names=("$@")
+[[ ${#names[@]} -gt 0 ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze11)
+for n in "${names[@]}"; do
+    case "$n" in
+        trm_mlp_sudoku6) train "$n" trm_mlp_sudoku6 sudoku6-hard-train sudoku6-hard-test ;;
+        trm_att_sudoku6) train "$n" trm_att_sudoku6 sudoku6-easy-train sudoku6-easy-test ;;
+        hrm_sudoku6)     train "$n" hrm_sudoku6 sudoku6-easy-train sudoku6-easy-test ;;
+        trm_att_maze11)  train "$n" trm_att_maze11 maze11-train maze11-test ;;
+        *) echo "unknown fixture $n" >&2; exit 2 ;;
+    esac
+done
