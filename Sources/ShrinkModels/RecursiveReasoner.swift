@@ -109,6 +109,30 @@ public final class RecursiveReasoner: @unchecked Sendable {
         return try RecursiveReasoner(config: config, weights: weights, location: dir)
     }
 
+    /// Where an input-channel scale of a linear layer can be folded without
+    /// changing the function: layer → the producing layer and the rows of it whose
+    /// outputs are that layer's input channels, in order. down_proj's input is
+    /// silu(gate)·up, so dividing the `up` rows of gate_up_proj by s divides its
+    /// input by s; o_proj's input is a softmax-weighted sum of v, so the `v` rows of
+    /// qkv_proj carry it. Layers after a weightless RMSNorm have no such producer.
+    public static func scaleFoldTargets(_ c: ReasonerConfig) -> [String: (producer: String, rows: Range<Int>)] {
+        var map: [String: (String, Range<Int>)] = [:]
+        let modules = [("L_level", c.lLayers)] + (c.arch == .hrm ? [("H_level", c.hLayers)] : [])
+        let inter = c.swigluWidth(c.hiddenSize), interT = c.swigluWidth(c.positions), D = c.hiddenSize
+        for (module, layers) in modules {
+            for i in 0..<layers {
+                let p = "inner.\(module).layers.\(i)."
+                map[p + "mlp.down_proj.weight"] = (p + "mlp.gate_up_proj.weight", inter..<(2 * inter))
+                if c.mlpT {
+                    map[p + "mlp_t.down_proj.weight"] = (p + "mlp_t.gate_up_proj.weight", interT..<(2 * interT))
+                } else {
+                    map[p + "self_attn.o_proj.weight"] = (p + "self_attn.qkv_proj.weight", (2 * D)..<(3 * D))
+                }
+            }
+        }
+        return map
+    }
+
     static func missingKey(_ error: Error) -> String? {
         switch error as? DecodingError {
         case let .keyNotFound(k, _)?: k.stringValue

@@ -19,10 +19,13 @@ public struct QuantizeOptions: Sendable {
     public var clipping: RangeClipping = .minMax
     /// Quantize with GPTQ error feedback (needs layer statistics for every weight).
     public var gptq: GPTQ.Options?
+    /// Activation-aware scaling where the model can fold the scales (set up by the caller).
+    public var awq = false
 
     /// The recipe's name for the method.
     public var methodName: String {
         if gptq != nil { return "gptq" }
+        if awq { return "awq" }
         switch clipping {
         case .minMax: return "rtn"
         case .percentile: return "percentile"
@@ -102,7 +105,7 @@ public enum QuantizeJob {
     @discardableResult
     public static func run(_ source: any TensorSource, options: QuantizeOptions, outputDirectory: String,
                            overwrite: Bool = false, calibration: [String: LayerStatistics] = [:],
-                           calibrationSummary: Recipe.Calibration? = nil,
+                           calibrationSummary: Recipe.Calibration? = nil, tensorMethods: [String: String] = [:],
                            progress: (any ProgressSink)? = nil) throws -> Recipe {
         let decisions = try plan(source, options: options)
         if options.gptq != nil, let missing = decisions.first(where: { $0.scheme != nil && calibration[$0.info.name] == nil }) {
@@ -146,7 +149,7 @@ public enum QuantizeJob {
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
-                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: options.gptq?.description ?? options.clipping.description,
+                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: tensorMethods[info.name] ?? options.gptq?.description ?? options.clipping.description,
                     bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary))
             } else {
                 try writer.write(info.name, bytes: source.rawBytes(info.name))

@@ -102,13 +102,13 @@ struct Quantize: ParsableCommand {
     @Option(help: "Scale dtype: f32, f16 or bf16 (default: the weight's own half type, else f32).")
     var scaleDtype: String?
 
-    @Option(help: "Range per group: rtn (min-max), percentile, or mse (clip ratio searched to minimize squared error).")
+    @Option(help: "rtn (min-max), percentile, mse (searched clip ratio), awq or gptq (both need --calib).")
     var method = "rtn"
 
     @Option(help: "Quantile of |w| kept by --method percentile.")
     var percentile = 0.999
 
-    @Option(help: "Calibration puzzles (training split) for --method gptq.")
+    @Option(help: "Calibration puzzles (training split) for --method gptq or awq.")
     var calib: String?
 
     @Option(help: "Calibration puzzles to run.")
@@ -131,7 +131,10 @@ struct Quantize: ParsableCommand {
         case "gptq":
             guard calib != nil else { throw ValidationError("--method gptq needs --calib PUZZLES (a training split)") }
             o.gptq = GPTQ.Options(actOrder: actOrder)
-        default: throw ValidationError("--method '\(method)' is unknown; use rtn, percentile, mse or gptq")
+        case "awq":
+            guard calib != nil else { throw ValidationError("--method awq needs --calib PUZZLES (a training split)") }
+            o.awq = true
+        default: throw ValidationError("--method '\(method)' is unknown; use rtn, percentile, mse, awq or gptq")
         }
         o.bits = bits
         o.symmetric = !asym
@@ -160,7 +163,7 @@ struct Quantize: ParsableCommand {
     func run() throws {
         let opts = try options()
         let recipe: Recipe
-        if let calib, opts.gptq != nil {
+        if let calib, opts.gptq != nil || opts.awq {
             recipe = try CalibratedQuantization.run(modelDirectory: checkpoint, calibration: calib, calibrationCount: calibCount, options: opts,
                                                     outputDirectory: output, overwrite: force, progress: out.progress)
         } else {

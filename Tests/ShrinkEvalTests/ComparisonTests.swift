@@ -56,3 +56,22 @@ import Testing
         #expect(l.evidence == .validated && l.claim.hasPrefix("compression lowers"))
     }
 }
+
+@Suite struct AWQFoldTests {
+    @Test(arguments: ["trm-learned", "trm-mlp-t-puzzle-emb", "hrm-rope"])
+    func foldingTheScalesLeavesTheFunctionUnchanged(_ name: String) throws {
+        let dir = Fixtures.path("Tests/Fixtures/tiny/\(name)")
+        let model = try RecursiveReasoner.load(directory: dir)
+        let data = try PuzzleDataset(path: dir + "/data.safetensors")
+        let stats = try CalibrationCapture.capture(model, inputs: data.inputs, puzzleIdentifiers: data.puzzleIdentifiers, count: data.count)
+        var o = QuantizeOptions(); o.bits = 4; o.granularity = .channel; o.awq = true
+        let (folded, methods) = try CalibratedQuantization.applyAWQ(try Checkpoint.open(dir), model: model, statistics: stats, options: o)
+        #expect(methods.values.contains { $0.hasPrefix("awq(") })
+        let refolded = try RecursiveReasoner(config: model.config, weights: folded, location: "folded")
+        var a: [Float] = [], b: [Float] = []
+        try model.run(inputs: data.inputs, puzzleIdentifiers: data.puzzleIdentifiers, batch: data.count) { _, out in a = out.logits }
+        try refolded.run(inputs: data.inputs, puzzleIdentifiers: data.puzzleIdentifiers, batch: data.count) { _, out in b = out.logits }
+        let worst = zip(a, b).map { abs($0 - $1) }.max()!, scale = a.map { abs($0) }.max()!
+        #expect(worst <= 1e-4 * scale, "max |Δlogit| \(worst) of \(scale)")
+    }
+}

@@ -94,3 +94,20 @@ import ShrinkFormats
         #expect(zip(q.scales, scales).allSatisfy { abs($0 - $1) <= 1e-5 * abs($1) })
     }
 }
+
+@Suite struct AWQReferenceTests {
+    @Test func awqPicksTheReferenceExponentAndMatchesItsError() throws {
+        let layer = try SafetensorsFile(path: Fixtures.path("Tests/Fixtures/calib/layer.safetensors"))
+        let golden = try SafetensorsFile(path: Fixtures.path("Tests/Fixtures/calib/awq_w4_g32_sym.safetensors"))
+        let w = try layer.floats("W"), x = try layer.floats("X")
+        let stats = LayerStatistics(columns: 128)
+        x.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: 512) }
+        let r = try AWQ.search(w, rows: 48, columns: 128, statistics: stats, scheme: QuantScheme(bits: 4, granularity: .group(32)), name: "W")
+        #expect(abs(r.alpha - Double(try golden.floats("alpha")[0])) < 1e-6)
+        #expect(r.quantized.codes().map(Int64.init) == (try golden.integers("codes")))
+        let theirs = try golden.floats("error")[0]
+        #expect(abs(r.outputError - Double(theirs)) <= 0.01 * Double(theirs))
+        let rtn = try RoundToNearest.quantize(w, rows: 48, columns: 128, scheme: QuantScheme(bits: 4, granularity: .group(32)), name: "W")
+        #expect(r.outputError < relativeOutputError(w, rtn.dequantized(), rows: 48, columns: 128, hessian: stats.hessian))
+    }
+}
