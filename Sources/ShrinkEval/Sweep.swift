@@ -9,9 +9,15 @@ import ShrinkTensor
 /// (predictions and carries) is done once and reused; every supervision-step
 /// count 1…K comes from the same run, since step k of a K-step run is a k-step run.
 public enum Sweep {
+    /// A weight-quantization method of the grid.
+    public enum Method: String, Codable, Sendable, CaseIterable {
+        case rtn, percentile, mse, awq, gptq
+        public var needsCalibration: Bool { self == .awq || self == .gptq }
+    }
+
     public struct Options: Sendable {
         public var bits = [8, 6, 4, 3, 2]
-        public var clippings: [RangeClipping] = [.minMax, RangeClipping.defaultMSE]
+        public var methods: [Method] = [.rtn, .mse]
         public var granularities: [Granularity] = [.tensor, .channel, .group(32), .group(64), .group(128)]
         public var symmetric = true
         public var quantizeEmbeddings = false
@@ -60,7 +66,9 @@ public enum Sweep {
         var carries: [[Float]]          // per step, [fidelityPuzzles, 2, P, D] (z_H then z_L per puzzle)
     }
 
+    /// - Parameter calibration: layer statistics from training puzzles (needed by awq and gptq rows).
     public static func run(model: RecursiveReasoner, data: PuzzleDataset, options: Options,
+                           calibration: [String: LayerStatistics]? = nil,
                            progress: (any ProgressSink)? = nil) throws -> Report {
         try ReasonerEvaluation.checkCompatible(model, data)
         let t0 = Date()
@@ -72,11 +80,18 @@ public enum Sweep {
 
         var recipes: [(name: String, options: QuantizeOptions?)] = [("fp32", nil)]
         for bits in options.bits {
-            for clipping in options.clippings {
+            for method in options.methods where !method.needsCalibration || calibration != nil {
                 for granularity in options.granularities {
                     var o = QuantizeOptions()
                     o.bits = bits; o.granularity = granularity; o.symmetric = options.symmetric
-                    o.clipping = clipping; o.quantizeEmbeddings = options.quantizeEmbeddings
+                    o.quantizeEmbeddings = options.quantizeEmbeddings
+                    switch method {
+                    case .rtn: break
+                    case .percentile: o.clipping = .percentile(0.999)
+                    case .mse: o.clipping = RangeClipping.defaultMSE
+                    case .awq: o.awq = true
+                    case .gptq: o.gptq = GPTQ.Options()
+                    }
                     guard (try? QuantizeJob.plan(base, options: o)) != nil else { continue }  // group must divide every row
                     recipes.append(("int\(bits) \(granularity) \(o.methodName)", o))
                 }
@@ -90,12 +105,19 @@ public enum Sweep {
             var candidate = model
             var bytes = fp32Bytes
             if let o = recipe.options {
-                let overlay = OverlaySource(base: base)
+                // AWQ rows quantize the folded (function-preserving) weights.
+                let start: any TensorSource = o.awq ? try CalibratedQuantization.applyAWQ(base, model: model, statistics: calibration!, options: o).0 : base
+                let overlay = OverlaySource(base: start)
                 bytes = 0
-                for d in try QuantizeJob.plan(base, options: o) {
+                for d in try QuantizeJob.plan(start, options: o) {
                     guard let scheme = d.scheme else { bytes += d.info.byteCount; continue }
-                    let q = try RoundToNearest.quantize(try base.floats(d.info.name), rows: d.info.shape.dims[0], columns: d.info.shape.dims[1],
-                                                        scheme: scheme, clipping: o.clipping, name: d.info.name)
+                    let w = try start.floats(d.info.name), rows = d.info.shape.dims[0], columns = d.info.shape.dims[1]
+                    let q: QuantizedTensor
+                    if let g = o.gptq, let stats = calibration?[d.info.name] {
+                        q = try GPTQ.quantize(w, rows: rows, columns: columns, hessian: stats.hessian, scheme: scheme, options: g, name: d.info.name)
+                    } else {
+                        q = try RoundToNearest.quantize(w, rows: rows, columns: columns, scheme: scheme, clipping: o.clipping, name: d.info.name)
+                    }
                     try overlay.replace(d.info.name, with: q.dequantized())
                     bytes += q.layout.storedBytes
                 }

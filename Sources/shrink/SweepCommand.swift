@@ -19,8 +19,14 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Bit widths, comma-separated.")
     var bits = "8,6,4,3,2"
 
-    @Option(help: "Methods, comma-separated: rtn, mse, percentile.")
+    @Option(help: "Methods, comma-separated: rtn, mse, percentile, awq, gptq (the last two need --calib).")
     var methods = "rtn,mse"
+
+    @Option(help: "Calibration puzzles (training split) for awq and gptq.")
+    var calib: String?
+
+    @Option(help: "Calibration puzzles to run.")
+    var calibCount = 256
 
     @Option(help: "Granularities, comma-separated: tensor, channel, g32, g64, g128 …")
     var granularities = "tensor,channel,g32,g64,g128"
@@ -48,8 +54,9 @@ struct SweepCommand: ParsableCommand {
     func run() throws {
         var o = Sweep.Options()
         o.bits = try parse(bits, flag: "--bits") { Int($0).flatMap { QuantScheme.supportedBits.contains($0) ? $0 : nil } }
-        o.clippings = try parse(methods, flag: "--methods") {
-            switch $0 { case "rtn": .minMax; case "mse": RangeClipping.defaultMSE; case "percentile": .percentile(0.999); default: nil }
+        o.methods = try parse(methods, flag: "--methods") { Sweep.Method(rawValue: $0) }
+        if o.methods.contains(where: \.needsCalibration) && calib == nil {
+            throw ValidationError("--methods awq and gptq need --calib PUZZLES (a training split)")
         }
         o.granularities = try parse(granularities, flag: "--granularities") { g -> Granularity? in
             if g == "tensor" { return .tensor }
@@ -59,7 +66,15 @@ struct SweepCommand: ParsableCommand {
         }
         o.limit = limit
         o.fidelityPuzzles = fidelityPuzzles
-        let report = try Sweep.run(model: RecursiveReasoner.load(directory: model), data: PuzzleDataset(path: data), options: o, progress: out.progress)
+        let m = try RecursiveReasoner.load(directory: model)
+        var stats: [String: LayerStatistics]?
+        if let calib {
+            let c = try PuzzleDataset(path: calib)
+            if c.metadata["split"] == "test" { throw CalibratedQuantization.Failure.testSplit(path: calib) }
+            try ReasonerEvaluation.checkCompatible(m, c)
+            stats = try CalibrationCapture.capture(m, inputs: c.inputs, puzzleIdentifiers: c.puzzleIdentifiers, count: min(calibCount, c.count))
+        }
+        let report = try Sweep.run(model: m, data: PuzzleDataset(path: data), options: o, calibration: stats, progress: out.progress)
         let markdown = Format.sweep(report)
         if let output {
             try AtomicFile.write(markdown + "\n", to: output)

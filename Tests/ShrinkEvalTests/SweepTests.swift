@@ -16,7 +16,7 @@ import Testing
         let dir = Fixtures.path("Tests/Fixtures/tiny/trm-rope-puzzle-emb")
         var o = Sweep.Options()
         o.bits = [8, 2]
-        o.clippings = [.minMax]
+        o.methods = [.rtn]
         o.granularities = [.channel]
         let r = try Sweep.run(model: RecursiveReasoner.load(directory: dir), data: PuzzleDataset(path: dir + "/data.safetensors"), options: o)
         #expect(r.rows.count == 3 * 2)  // fp32, int8, int2 × 2 steps
