@@ -28,3 +28,18 @@ import Testing
         #expect(r.rows.first { $0.steps == 1 }!.flopsPerPuzzle * 2 == r.rows.first { $0.steps == 2 }!.flopsPerPuzzle)
     }
 }
+
+@Suite struct CostTests {
+    @Test func flopsOfATinyTRMMatchAHandCount() throws {
+        // P = 12, D = 16, 2 heads, 1 layer, SwiGLU width 256, V = 7, H = 2, L = 2 cycles.
+        let c = try RecursiveReasoner.load(directory: Fixtures.path("Tests/Fixtures/tiny/trm-learned")).config
+        let mlp = 2 * 12 * 16 * 512 + 2 * 12 * 256 * 16
+        let projections = 2 * 12 * 16 * 48 + 2 * 12 * 16 * 16
+        let attention = 2 * 2 * 12 * 12 * 16
+        #expect(ReasonerCost.blockFLOPs(c) == mlp + projections + attention)
+        let heads = 2 * 12 * 16 * 7 + 2 * 16 * 2
+        // TRM: H·(L + 1) module calls of one layer each.
+        #expect(ReasonerCost.stepFLOPs(c, hCycles: 2, lCycles: 2) == 6 * (mlp + projections + attention) + heads)
+        #expect(ReasonerCost.puzzleFLOPs(c, depth: RecursionDepth(steps: 3, hCycles: 1, lCycles: 1)) == 3 * (2 * (mlp + projections + attention) + heads))
+    }
+}
