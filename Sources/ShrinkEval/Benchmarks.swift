@@ -101,3 +101,54 @@ public enum Benchmarks {
 }
 
 import CShrinkKernels
+
+extension Benchmarks {
+    public struct GPTQResult: Codable, Sendable {
+        public struct Layer: Codable, Sendable {
+            public var name: String
+            public var shape: [Int]
+            public var error: Double
+            public var rtnError: Double
+            public var seconds: Double
+        }
+        public var model: String
+        public var puzzles: Int
+        public var threads: Int
+        public var captureSeconds: Double
+        public var gptqSeconds: Double
+        public var layers: [Layer]
+    }
+
+    /// Capture on calibration puzzles, then GPTQ of every linear layer from the FP32
+    /// statistics, timed separately (the same protocol as tools/reference/bench_gptq.py).
+    public static func gptq(modelDirectory: String, calibration: String, count: Int, scheme: QuantScheme,
+                            options: GPTQ.Options) throws -> GPTQResult {
+        let model = try RecursiveReasoner.load(directory: modelDirectory)
+        let data = try PuzzleDataset(path: calibration)
+        let n = min(count, data.count)
+        let t0 = now()
+        let stats = try CalibrationCapture.capture(model, inputs: data.inputs, puzzleIdentifiers: data.puzzleIdentifiers, count: n, batchSize: 256)
+        let capture = now() - t0
+        let source = try Checkpoint.open(modelDirectory)
+        var layers: [GPTQResult.Layer] = []
+        var total = 0.0
+        for name in stats.keys.sorted() {
+            let info = try source.requireInfo(name)
+            let rows = info.shape.dims[0], columns = info.shape.dims[1]
+            var s = scheme
+            if let g = s.granularity.groupSize, columns % g != 0 { s.granularity = .channel }
+            let w = try source.floats(name), h = stats[name]!.hessian
+            let t = now()
+            let q = try GPTQ.quantize(w, rows: rows, columns: columns, hessian: h, scheme: s, options: options, name: name)
+            let dt = now() - t
+            total += dt
+            let r = try RoundToNearest.quantize(w, rows: rows, columns: columns, scheme: s, name: name)
+            layers.append(.init(name: name, shape: [rows, columns],
+                                error: relativeOutputError(w, q.dequantized(), rows: rows, columns: columns, hessian: h),
+                                rtnError: relativeOutputError(w, r.dequantized(), rows: rows, columns: columns, hessian: h), seconds: dt))
+        }
+        return GPTQResult(model: modelDirectory, puzzles: n, threads: Parallel.workerCount, captureSeconds: capture, gptqSeconds: total, layers: layers)
+    }
+}
+
+import ShrinkModels

@@ -240,6 +240,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Scratch directory for end-to-end runs.")
     var scratch: String = "bench-scratch"
 
+    @Option(help: "Instead: time GPTQ on a model directory with these calibration puzzles.")
+    var gptqCalib: String?
+
+    @Option(help: "Calibration puzzles for --gptq-calib.")
+    var calibCount = 256
+
     @OptionGroup var out: OutputOptions
 
     struct Result: Codable {
@@ -253,6 +259,15 @@ struct Bench: ParsableCommand {
         o.bits = bits
         o.granularity = group.map { .group($0) } ?? .channel
         try o.validate()
+        if let gptqCalib {
+            let r = try Benchmarks.gptq(modelDirectory: checkpoint, calibration: gptqCalib, count: calibCount,
+                                        scheme: QuantScheme(bits: bits, granularity: o.granularity), options: GPTQ.Options())
+            try out.emit(r) {
+                "GPTQ of \(r.layers.count) layers: capture \(Format.fixed(r.captureSeconds, 2)) s, quantize \(Format.fixed(r.gptqSeconds, 3)) s on \(r.threads) threads\n"
+                    + r.layers.map { "  \($0.name)  error \(String(format: "%.3e", $0.error)) (rtn \(String(format: "%.3e", $0.rtnError)))" }.joined(separator: "\n")
+            }
+            return
+        }
         let q = try Benchmarks.quantize(checkpoint: checkpoint, options: o, repeats: repeats, scratch: scratch)
         let result = Result(quantize: q, memoryOneThread: Benchmarks.memoryBandwidth(threads: 1),
                             memoryAllThreads: Benchmarks.memoryBandwidth(threads: Parallel.workerCount))
