@@ -50,4 +50,18 @@ public enum FileSystem {
     }
 
     public static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+    /// mkdir -p: creates `dir` and missing parents; errors name `output`.
+    public static func makeDirectories(_ dir: String, for output: String) throws {
+        if isDirectory(dir) { return }
+        var exists = false
+        if FileSystem.exists(dir, isDirectory: &exists) {
+            throw FormatError.outputNotWritable(path: output, reason: "'\(dir)' exists and is not a directory")
+        }
+        let parent = directoryOf(dir)
+        if parent != dir { try makeDirectories(parent, for: output) }
+        guard mkdir(dir, 0o755) == 0 || errno == EEXIST else {
+            throw FormatError.outputNotWritable(path: output, reason: "cannot create '\(dir)': \(errorText(errno))")
+        }
+    }
 }

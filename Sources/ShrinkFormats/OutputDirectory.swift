@@ -26,9 +26,7 @@ public final class OutputDirectory {
             }
         }
         let parent = FileSystem.directoryOf(trimmed)
-        guard FileSystem.isDirectory(parent) else {
-            throw FormatError.outputNotWritable(path: trimmed, reason: "parent directory '\(parent)' does not exist")
-        }
+        try FileSystem.makeDirectories(parent, for: trimmed)
         path = parent + "/." + FileSystem.lastComponent(trimmed) + ".partial-\(getpid())"
         Self.removeFlat(path)
         guard mkdir(path, 0o755) == 0 else {

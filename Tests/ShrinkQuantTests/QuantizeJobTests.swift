@@ -176,3 +176,20 @@ import Testing
         #expect(r.tensors.isEmpty && r.overall == nil)
     }
 }
+
+@Suite struct OutputPathTests {
+    @Test func missingParentDirectoriesOfAnOutputDirectoryAreCreated() throws {
+        let dir = TemporaryDirectory()
+        try QuantizeJob.run(try Checkpoint.open(Fixtures.defaultModel), options: QuantizeOptions(), outputDirectory: dir.file("a/b/q"))
+        #expect(FileSystem.list(dir.file("a/b/q")) == ["config.json", "model.safetensors", "shrink.json"])
+        #expect(FileSystem.list(dir.file("a/b")) == ["q"])
+    }
+
+    @Test func anOutputDirectoryBelowAFileIsRefused() throws {
+        let dir = TemporaryDirectory()
+        try writeF32([("x", [1], [1])], to: dir.file("file"))
+        #expect(throws: FormatError.self) {
+            try QuantizeJob.run(try Checkpoint.open(Fixtures.defaultModel), options: QuantizeOptions(), outputDirectory: dir.file("file/q"))
+        }
+    }
+}
