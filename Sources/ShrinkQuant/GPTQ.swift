@@ -160,23 +160,28 @@ public enum GPTQ {
         return (p.scale, p.zeroPoint)
     }
 
-    /// U with H⁻¹ = UᵀU (upper Cholesky factor of the inverse), in double precision;
-    /// nil when H is not positive definite.
-    static func upperCholeskyOfInverse(_ h: [Double], _ n: Int) -> [Double]? {
-        // H = L Lᵀ
+    /// Lower Cholesky factor L of a symmetric positive definite A (A = LLᵀ); nil otherwise.
+    static func cholesky(_ a: [Double], _ n: Int) -> [Double]? {
         var l = [Double](repeating: 0, count: n * n)
         for j in 0..<n {
-            var d = h[j * n + j]
+            var d = a[j * n + j]
             for k in 0..<j { d -= l[j * n + k] * l[j * n + k] }
             guard d > 0 else { return nil }
             let ljj = d.squareRoot()
             l[j * n + j] = ljj
             for i in (j + 1)..<max(j + 1, n) {
-                var s = h[i * n + j]
+                var s = a[i * n + j]
                 for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
                 l[i * n + j] = s / ljj
             }
         }
+        return l
+    }
+
+    /// U with H⁻¹ = UᵀU (upper Cholesky factor of the inverse), in double precision;
+    /// nil when H is not positive definite.
+    static func upperCholeskyOfInverse(_ h: [Double], _ n: Int) -> [Double]? {
+        guard let l = cholesky(h, n) else { return nil }
         // L⁻¹ (lower triangular), then H⁻¹ = L⁻ᵀ L⁻¹.
         var li = [Double](repeating: 0, count: n * n)
         for i in 0..<n {
@@ -196,20 +201,8 @@ public enum GPTQ {
                 inv[j * n + i] = s
             }
         }
-        // Upper Cholesky of H⁻¹: H⁻¹ = UᵀU, i.e. the transpose of the lower factor.
-        var c = [Double](repeating: 0, count: n * n)
-        for j in 0..<n {
-            var d = inv[j * n + j]
-            for k in 0..<j { d -= c[j * n + k] * c[j * n + k] }
-            guard d > 0 else { return nil }
-            let cjj = d.squareRoot()
-            c[j * n + j] = cjj
-            for i in (j + 1)..<max(j + 1, n) {
-                var s = inv[i * n + j]
-                for k in 0..<j { s -= c[i * n + k] * c[j * n + k] }
-                c[i * n + j] = s / cjj
-            }
-        }
+        // H⁻¹ = C Cᵀ with C lower, so U = Cᵀ.
+        guard let c = cholesky(inv, n) else { return nil }
         var u = [Double](repeating: 0, count: n * n)
         for i in 0..<n { for j in i..<n { u[i * n + j] = c[j * n + i] } }
         return u

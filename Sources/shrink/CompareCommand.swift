@@ -16,20 +16,7 @@ struct Compare: ParsableCommand {
     @Option(help: "Puzzle set (held-out test split for validated results).")
     var data: String
 
-    @Option(help: "Supervision steps (default: the config's).")
-    var steps: Int?
-
-    @Option(name: .customLong("h-cycles"), help: "H cycles per step (default: the config's).")
-    var hCycles: Int?
-
-    @Option(name: .customLong("l-cycles"), help: "L cycles per H cycle (default: the config's).")
-    var lCycles: Int?
-
-    @Option(help: "Evaluate only the first N puzzles.")
-    var limit: Int?
-
-    @Option(help: "Puzzles per forward batch.")
-    var batchSize = 256
+    @OptionGroup var depth: RunOptions
 
     @Option(help: "Equivalence margin for puzzle-exact accuracy, as a fraction.")
     var margin = 0.02
@@ -38,8 +25,7 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         var o = Comparison.Options()
-        o.evaluation.steps = steps; o.evaluation.hCycles = hCycles; o.evaluation.lCycles = lCycles
-        o.evaluation.limit = limit; o.evaluation.batchSize = batchSize
+        o.evaluation = depth.evaluation
         o.equivalenceMargin = margin
         let r = try Comparison.compare(original: RecursiveReasoner.load(directory: original),
                                        compressed: RecursiveReasoner.load(directory: compressed),

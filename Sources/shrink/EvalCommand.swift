@@ -3,16 +3,8 @@ import Foundation
 import ShrinkEval
 import ShrinkModels
 
-struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run a recursive reasoner (TRM/HRM) on a puzzle set: cell and puzzle-exact accuracy with 95% intervals.")
-
-    @Argument(help: "Model directory (config.json + model.safetensors, or a compressed directory).")
-    var model: String
-
-    @Option(help: "Puzzle set (.safetensors from `shrink data`).")
-    var data: String
-
+/// Depth and batching flags shared by the commands that run a reasoner.
+struct RunOptions: ParsableArguments {
     @Option(help: "Supervision steps (default: the config's halt_max_steps).")
     var steps: Int?
 
@@ -28,15 +20,34 @@ struct Eval: ParsableCommand {
     @Option(help: "Evaluate only the first N puzzles.")
     var limit: Int?
 
+    var evaluation: ReasonerEvaluation.Options {
+        var o = ReasonerEvaluation.Options()
+        o.steps = steps; o.hCycles = hCycles; o.lCycles = lCycles
+        o.batchSize = batchSize; o.limit = limit
+        return o
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a recursive reasoner (TRM/HRM) on a puzzle set: cell and puzzle-exact accuracy with 95% intervals.")
+
+    @Argument(help: "Model directory (config.json + model.safetensors, or a compressed directory).")
+    var model: String
+
+    @Option(help: "Puzzle set (.safetensors from `shrink data`).")
+    var data: String
+
+    @OptionGroup var depth: RunOptions
+
     @Flag(help: "Include per-puzzle results (JSON).")
     var perPuzzle = false
 
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        var o = ReasonerEvaluation.Options()
-        o.steps = steps; o.hCycles = hCycles; o.lCycles = lCycles
-        o.batchSize = batchSize; o.limit = limit; o.perPuzzle = perPuzzle
+        var o = depth.evaluation
+        o.perPuzzle = perPuzzle
         let m = try RecursiveReasoner.load(directory: model)
         let d = try PuzzleDataset(path: data)
         let r = try ReasonerEvaluation.evaluate(m, on: d, options: o, progress: out.progress)
