@@ -110,3 +110,37 @@ SK_CLONES void sk_attention_head(const float *q, const float *k, const float *v,
         }
     }
 }
+
+void sk_transpose(const float *src, size_t rows, size_t cols, float *dst) {
+    // 32×32 tiles keep both sides in cache.
+    enum { T = 32 };
+    for (size_t r0 = 0; r0 < rows; r0 += T)
+        for (size_t c0 = 0; c0 < cols; c0 += T) {
+            size_t r1 = r0 + T < rows ? r0 + T : rows, c1 = c0 + T < cols ? c0 + T : cols;
+            for (size_t r = r0; r < r1; r++)
+                for (size_t c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c];
+        }
+}
+
+SK_CLONES void sk_column_abs_sums(const float *x, size_t rows, size_t cols, double *acc) {
+    // Double partial sums (the per-channel means feed AWQ's exponent search,
+    // which should not depend on summation order in float).
+    enum { R = 256 };
+    double part[1024];
+    for (size_t c0 = 0; c0 < cols; c0 += 1024) {
+        size_t w = cols - c0 < 1024 ? cols - c0 : 1024;
+        for (size_t r0 = 0; r0 < rows; r0 += R) {
+            size_t r1 = r0 + R < rows ? r0 + R : rows;
+            for (size_t j = 0; j < w; j++) part[j] = 0;
+            for (size_t r = r0; r < r1; r++) {
+                const float *row = x + r * cols + c0;
+                for (size_t j = 0; j < w; j++) part[j] += (double)fabsf(row[j]);
+            }
+            for (size_t j = 0; j < w; j++) acc[c0 + j] += part[j];
+        }
+    }
+}
+
+SK_CLONES void sk_accumulate_f64(const float *x, size_t n, double *acc) {
+    for (size_t i = 0; i < n; i++) acc[i] += x[i];
+}

@@ -30,16 +30,22 @@ public final class LayerStatistics: @unchecked Sendable {
         let packedCount = sk_gemm_packed_count(c, n)
         if scratchPacked.count < packedCount { scratchPacked = [Float](repeating: 0, count: packedCount) }
         scratchT.withUnsafeMutableBufferPointer { t in
-            for r in 0..<n { for j in 0..<c { t[j * n + r] = x[r * c + j] } }
+            sk_transpose(x, n, c, t.baseAddress!)
+            sk_column_abs_sums(x, n, c, &sumAbs)
             scratchPacked.withUnsafeMutableBufferPointer { p in
                 sk_gemm_pack(t.baseAddress!, c, n, n, p.baseAddress!)
                 scratchOut.withUnsafeMutableBufferPointer { y in
-                    sk_gemm(t.baseAddress!, c, n, n, p.baseAddress!, c, nil, y.baseAddress!, c, 0)
+                    // Rows of XᵀX split over the cores.
+                    let io = UnsafeSendable((t.baseAddress!, p.baseAddress!, y.baseAddress!))
+                    Parallel.forEachChunk(count: c, minChunk: 6) { r in
+                        sk_gemm(io.pointer.0 + r.lowerBound * n, r.count, n, n, io.pointer.1, c, nil, io.pointer.2 + r.lowerBound * c, c, 0)
+                    }
                 }
             }
         }
-        for i in 0..<(c * c) { sumOuter[i] += Double(scratchOut[i]) }
-        for r in 0..<n { for j in 0..<c { sumAbs[j] += Double(abs(x[r * c + j])) } }
+        scratchOut.withUnsafeBufferPointer { y in
+            sumOuter.withUnsafeMutableBufferPointer { sk_accumulate_f64(y.baseAddress!, c * c, $0.baseAddress!) }
+        }
         rows += n
     }
 

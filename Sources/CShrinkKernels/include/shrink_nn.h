@@ -27,6 +27,15 @@ void sk_rope_rows(float *x, size_t rows, size_t d, size_t ld, const float *cos_t
 void sk_attention_head(const float *q, const float *k, const float *v, size_t ld, size_t positions, size_t d,
                        float scale, float *out, size_t ldo, float *scratch);
 
+/// dst [cols, rows] = transpose of src [rows, cols].
+void sk_transpose(const float *src, size_t rows, size_t cols, float *dst);
+
+/// acc[j] += Σ_r |x[r, j]| for x [rows, cols].
+void sk_column_abs_sums(const float *x, size_t rows, size_t cols, double *acc);
+
+/// acc[i] += x[i] (widening to double).
+void sk_accumulate_f64(const float *x, size_t n, double *acc);
+
 /// exp(x) with ≤ 2 ulp error for x in [-87, 88] (inputs outside are clamped).
 float sk_expf(float x);
 
