@@ -215,7 +215,8 @@ def main(argv=None):
             model.load_state_dict(live)
 
     log = {
-        "command": " ".join([sys.executable] + sys.argv) if argv is None else " ".join(argv),
+        # Relative to the repository, so committed logs name no machine's paths.
+        "command": " ".join(["python"] + [os.path.relpath(a) if os.path.isabs(a) else a for a in sys.argv]) if argv is None else " ".join(argv),
         "config": cfg.to_dict(), "train": t, "params": n_params,
         "train_data": {"path": args.train, "n": train_ds.n, "meta": train_ds.meta},
         "test_data": {"path": args.test, "n": test_ds.n},
