@@ -44,7 +44,7 @@ extension Format {
         ]) + "\n"
         s += "Δ exact \(pts(r.exactDifference.estimate)) points [\(pts(r.exactDifference.lower)), \(pts(r.exactDifference.upper))], "
         s += "exact McNemar p = \(String(format: "%.3g", r.exactMcNemarP)) (\(r.discordant[0]) lost, \(r.discordant[1]) gained)\n"
-        s += "Δ cell  \(pts(r.cellDifference.estimate)) points [\(pts(r.cellDifference.lower)), \(pts(r.cellDifference.upper))], paired bootstrap p = \(String(format: "%.3g", r.cellP))\n"
+        s += "Δ cell  \(pts(r.cellDifference.estimate)) points [\(pts(r.cellDifference.lower)), \(pts(r.cellDifference.upper))], paired bootstrap p \(r.cellP == 0 ? "< 0.0005" : "= " + String(format: "%.3g", r.cellP)) (2,000 resamples)\n"
         s += "carry-trajectory fidelity (cosine to the original's carry, by step): "
         s += r.fidelity.map { "\($0.step): \(fixed($0.carry.estimate, 4))" }.joined(separator: "  ") + "\n"
         if let worst = r.layers.min(by: { $0.error.sqnrDB < $1.error.sqnrDB }) {
