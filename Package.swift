@@ -3,7 +3,7 @@ import PackageDescription
 
 // Release speed needs the host's vector units: build with
 //   swift build -c release -Xswiftc -target-cpu -Xswiftc native
-// (never via unsafeFlags here). The C kernels dispatch at run time, so the
+// (a command-line flag, not a package setting). The C kernels dispatch at run time, so the
 // baseline build stays correct and the hot loops stay vectorized either way.
 let package = Package(
     name: "Shrink",
