@@ -48,17 +48,25 @@ public enum CalibratedQuantization {
         return (overlay, methods)
     }
 
+    /// Layer statistics of `model` on the first `count` puzzles of a calibration
+    /// set, which must not be a test split and must fit the model.
+    public static func captureStatistics(_ model: RecursiveReasoner, calibration path: String, count: Int,
+                                         progress: (any ProgressSink)? = nil) throws -> ([String: LayerStatistics], Recipe.Calibration) {
+        guard count >= 1 else { throw ModelError.badRequest(flag: "--calib-count", reason: "\(count) must be at least 1") }
+        let data = try PuzzleDataset(path: path)
+        if data.metadata["split"] == "test" { throw Failure.testSplit(path: path) }
+        try ReasonerEvaluation.checkCompatible(model, data)
+        let n = min(count, data.count)
+        let stats = try CalibrationCapture.capture(model, inputs: data.inputs, puzzleIdentifiers: data.puzzleIdentifiers, count: n, progress: progress)
+        return (stats, .init(data: path, split: data.metadata["split"] ?? "unknown", puzzles: n))
+    }
+
     @discardableResult
     public static func run(modelDirectory: String, calibration path: String, calibrationCount: Int, options: QuantizeOptions,
                            outputDirectory: String, overwrite: Bool, progress: (any ProgressSink)? = nil) throws -> Recipe {
         guard FileSystem.exists(modelDirectory + "/config.json") else { throw Failure.notAModel(path: modelDirectory) }
-        let data = try PuzzleDataset(path: path)
-        if data.metadata["split"] == "test" { throw Failure.testSplit(path: path) }
-        guard calibrationCount >= 1 else { throw ModelError.badRequest(flag: "--calib-count", reason: "\(calibrationCount) must be at least 1") }
         let model = try RecursiveReasoner.load(directory: modelDirectory)
-        try ReasonerEvaluation.checkCompatible(model, data)
-        let count = min(calibrationCount, data.count)
-        let stats = try CalibrationCapture.capture(model, inputs: data.inputs, puzzleIdentifiers: data.puzzleIdentifiers, count: count, progress: progress)
+        let (stats, summary) = try captureStatistics(model, calibration: path, count: calibrationCount, progress: progress)
         var source: any TensorSource = try Checkpoint.open(modelDirectory)
         var methods: [String: String] = [:]
         if options.awq {
@@ -66,7 +74,7 @@ public enum CalibratedQuantization {
         }
         return try QuantizeJob.run(source, options: options, outputDirectory: outputDirectory, overwrite: overwrite,
                                    calibration: stats,
-                                   calibrationSummary: .init(data: path, split: data.metadata["split"] ?? "unknown", puzzles: count),
+                                   calibrationSummary: summary,
                                    tensorMethods: methods, progress: progress)
     }
 }

@@ -20,11 +20,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Grid size: 4 (2×2 boxes), 6 (2×3 boxes) or 9 (3×3 boxes).")
         var size = 9
 
-        @Option(help: "Number of puzzles.")
-        var count: Int
-
-        @Option(help: "train or test.")
-        var split = "train"
+        @OptionGroup var file: DatasetFileOptions
 
         @Option(help: "Fewest givens (default 4×4: 5, 6×6: 14, 9×9: 26).")
         var givensMin: Int?
@@ -38,21 +34,13 @@ struct DataCommand: ParsableCommand {
         @Option(help: "9×9: fraction of grid classes held out for test, by hash (default 0.1).")
         var testFraction: Double?
 
-        @Option(help: "Seed of the puzzles.")
-        var seed: UInt64 = 0
-
-        @Option(help: "Seed of the train/test class assignment; use the same for both splits.")
-        var splitSeed: UInt64 = 0
-
-        @Option(name: [.short, .long], help: "Output .safetensors file.")
-        var output: String
-
         @OptionGroup var out: OutputOptions
 
         func run() throws {
+            let output = file.output
             let options = SudokuDatasetOptions(
-                size: size, count: count, split: try parseSplit(split), givensMin: givensMin, givensMax: givensMax,
-                testClasses: testClasses, testFraction: testFraction, seed: seed, splitSeed: splitSeed)
+                size: size, count: file.count, split: try file.parsedSplit(), givensMin: givensMin, givensMax: givensMax,
+                testClasses: testClasses, testFraction: testFraction, seed: file.seed, splitSeed: file.splitSeed)
             let start = Date()
             let puzzles = try SudokuDataset.generate(options, progress: out.progress)
             let set = SudokuDataset.encode(puzzles, options: options)
@@ -76,11 +64,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Grid side, 7 to 64.")
         var size = 15
 
-        @Option(help: "Number of mazes.")
-        var count: Int
-
-        @Option(help: "train or test.")
-        var split = "train"
+        @OptionGroup var file: DatasetFileOptions
 
         @Option(help: "Keep mazes whose shortest path from S to G has at least this many moves (default: the size).")
         var minPath: Int?
@@ -91,20 +75,12 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Fraction of mazes held out for test, by hash.")
         var testFraction = 0.1
 
-        @Option(help: "Seed of the mazes.")
-        var seed: UInt64 = 0
-
-        @Option(help: "Seed of the train/test assignment; use the same for both splits.")
-        var splitSeed: UInt64 = 0
-
-        @Option(name: [.short, .long], help: "Output .safetensors file.")
-        var output: String
-
         @OptionGroup var out: OutputOptions
 
         func run() throws {
-            let options = MazeDatasetOptions(size: size, count: count, split: try parseSplit(split), minPath: minPath,
-                                              loopFraction: loopFraction, testFraction: testFraction, seed: seed, splitSeed: splitSeed)
+            let output = file.output
+            let options = MazeDatasetOptions(size: size, count: file.count, split: try file.parsedSplit(), minPath: minPath,
+                                              loopFraction: loopFraction, testFraction: testFraction, seed: file.seed, splitSeed: file.splitSeed)
             let start = Date()
             let mazes = try MazeDataset.generate(options, progress: out.progress)
             try MazeDataset.encode(mazes, options: options).write(to: output)
@@ -127,9 +103,27 @@ struct DataCommand: ParsableCommand {
     }
 }
 
-private func parseSplit(_ text: String) throws -> PuzzleSplit {
-    guard let s = PuzzleSplit(rawValue: text) else { throw PuzzleOptionsError.outOfRange(flag: "--split", value: text, allowed: "train or test") }
-    return s
+/// Flags every dataset generator shares.
+struct DatasetFileOptions: ParsableArguments {
+    @Option(help: "Number of puzzles.")
+    var count: Int
+
+    @Option(help: "train or test.")
+    var split = "train"
+
+    @Option(help: "Seed of the puzzles.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Seed of the train/test assignment; use the same for both splits.")
+    var splitSeed: UInt64 = 0
+
+    @Option(name: [.short, .long], help: "Output .safetensors file.")
+    var output: String
+
+    func parsedSplit() throws -> PuzzleSplit {
+        guard let s = PuzzleSplit(rawValue: split) else { throw PuzzleOptionsError.outOfRange(flag: "--split", value: split, allowed: "train or test") }
+        return s
+    }
 }
 
 private func fileBytes(_ path: String) -> Int {

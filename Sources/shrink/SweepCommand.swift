@@ -69,10 +69,7 @@ struct SweepCommand: ParsableCommand {
         let m = try RecursiveReasoner.load(directory: model)
         var stats: [String: LayerStatistics]?
         if let calib {
-            let c = try PuzzleDataset(path: calib)
-            if c.metadata["split"] == "test" { throw CalibratedQuantization.Failure.testSplit(path: calib) }
-            try ReasonerEvaluation.checkCompatible(m, c)
-            stats = try CalibrationCapture.capture(m, inputs: c.inputs, puzzleIdentifiers: c.puzzleIdentifiers, count: min(calibCount, c.count))
+            stats = try CalibratedQuantization.captureStatistics(m, calibration: calib, count: calibCount).0
         }
         let report = try Sweep.run(model: m, data: PuzzleDataset(path: data), options: o, calibration: stats, progress: out.progress)
         let markdown = Format.sweep(report)
