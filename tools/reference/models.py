@@ -456,15 +456,25 @@ def token_loss(logits, labels, kind: str):
     return torch.where(valid, nll, torch.zeros_like(nll))
 
 
-def act_loss(carry: Carry, out: Dict[str, torch.Tensor], loss_kind: str):
+def act_loss(carry: Carry, out: Dict[str, torch.Tensor], loss_kind: str, changed_weight: float = 1.0):
     """Returns (summed loss over the batch, metrics dict of sums).
-    loss = sum_b mean_t CE + 0.5 * (BCE(q_halt, seq_correct) + BCE(q_cont, target))"""
+    loss = sum_b mean_t CE + 0.5 * (BCE(q_halt, seq_correct) + BCE(q_cont, target))
+
+    changed_weight != 1 (not upstream; a training aid for tasks whose labels
+    mostly copy the input, e.g. mazes): cells whose label differs from the input
+    weigh `changed_weight` in the per-puzzle mean CE, the others 1, so the
+    model cannot settle in the copy-the-input minimum."""
     labels = carry.current_data["labels"]
     logits = out["logits"]
     with torch.no_grad():
         mask = labels != IGNORE_LABEL_ID
         counts = mask.sum(-1)
         divisor = counts.clamp_min(1).unsqueeze(-1)
+        weight = None
+        if changed_weight != 1.0:
+            changed = mask & (labels != carry.current_data["inputs"])
+            weight = torch.where(changed, changed_weight, 1.0) * mask
+            divisor = weight.sum(-1).clamp_min(1e-9).unsqueeze(-1)
         correct = mask & (logits.argmax(-1) == labels)
         seq_correct = correct.sum(-1) == counts
         valid = carry.halted & (counts > 0)
@@ -475,7 +485,10 @@ def act_loss(carry: Carry, out: Dict[str, torch.Tensor], loss_kind: str):
             "q_halt_accuracy": (valid & ((out["q_halt_logits"] >= 0) == seq_correct)).sum().item(),
             "steps": torch.where(valid, carry.steps, 0).sum().item(),
         }
-    lm_loss = (token_loss(logits, labels, loss_kind) / divisor).sum()
+    tl = token_loss(logits, labels, loss_kind)
+    if weight is not None:
+        tl = tl * weight
+    lm_loss = (tl / divisor).sum()
     q_halt_loss = F.binary_cross_entropy_with_logits(out["q_halt_logits"], seq_correct.float(), reduction="sum")
     loss = lm_loss + 0.5 * q_halt_loss
     metrics["lm_loss"] = lm_loss.item()

@@ -44,7 +44,7 @@ TRAIN_DEFAULTS = dict(
     beta1=0.9, beta2=0.95, grad_clip=1.0, loss="stablemax", minutes=30.0, max_steps=0,
     seed=0, augment=True, eval_every_minutes=5.0, eval_limit=1000, eval_batch=512,
     ema=0.0, threads=2, log_every=50, stop_at_exact=0.0, keep_checkpoints=False,
-    final_eval_limit=0,
+    final_eval_limit=0, changed_weight=1.0,
 )
 
 
@@ -73,6 +73,8 @@ def parse_args(argv=None):
     ap.add_argument("--eval-batch", type=int)
     ap.add_argument("--final-eval-limit", type=int, help="puzzles in the final eval (0 = whole test file)")
     ap.add_argument("--ema", type=float, help="EMA rate, e.g. 0.999 (0 = off); EMA weights are evaluated and saved")
+    ap.add_argument("--changed-weight", type=float,
+                    help="loss weight of cells whose label differs from the input (1 = upstream's plain mean)")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--log-every", type=int)
     ap.add_argument("--stop-at-exact", type=float,
@@ -240,7 +242,7 @@ def main(argv=None):
             g["lr"] = lr_at(step, progress, t)
         batch = sampler.next()
         carry, out = model(carry, batch)
-        loss, m = act_loss(carry, out, t["loss"])
+        loss, m = act_loss(carry, out, t["loss"], t["changed_weight"])
         (loss / t["batch_size"]).backward()
         if t["grad_clip"]:
             torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
