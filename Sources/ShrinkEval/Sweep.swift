@@ -47,6 +47,18 @@ public enum Sweep {
         public var exactVersusFP32: Statistics.Interval
         public var mcNemarP: Double
         public var label: Comparison.Label
+        /// Paired against the FP32 model at full depth (all supervision steps):
+        /// the question "does this recipe at `steps` match the full model?".
+        public var exactVersusFP32FullDepth: Statistics.Interval
+        public var mcNemarPFullDepth: Double
+        public var labelVersusFullDepth: Comparison.Label
+
+        // "FP32" spelled "Fp32" so that the snake_case JSON (exact_versus_fp32) decodes back.
+        enum CodingKeys: String, CodingKey {
+            case recipe, bits, method, granularity, steps, hCycles, lCycles, weightBytes, flopsPerPuzzle, exact, cell, fidelity
+            case exactVersusFP32 = "exactVersusFp32", mcNemarP, label
+            case exactVersusFP32FullDepth = "exactVersusFp32FullDepth", mcNemarPFullDepth, labelVersusFullDepth
+        }
     }
 
     public struct Report: Codable, Sendable {
@@ -125,13 +137,14 @@ public enum Sweep {
             }
             let outcome = try evaluate(candidate, data, count: count, depth: depth, options: options)
             if reference == nil { reference = outcome }
+            let (_, fullResults) = ReasonerEvaluation.score(reference!.predictions[depth.steps - 1], data, count: count, seed: options.seed)
+            let full = fullResults.map { $0.exact ? 1.0 : 0.0 }
             for s in 0..<depth.steps {
                 let (acc, results) = ReasonerEvaluation.score(outcome.predictions[s], data, count: count, seed: options.seed)
                 let (_, refResults) = ReasonerEvaluation.score(reference!.predictions[s], data, count: count, seed: options.seed)
-                let a = refResults.map { $0.exact ? 1.0 : 0.0 }, b = results.map { $0.exact ? 1.0 : 0.0 }
-                let diff = Statistics.pairedBootstrap(a, b, seed: options.seed &+ 5).difference
-                let p = Statistics.mcNemarExact(onlyFirstCorrect: zip(a, b).filter { $0 == 1 && $1 == 0 }.count,
-                                                onlySecondCorrect: zip(a, b).filter { $0 == 0 && $1 == 1 }.count)
+                let exact = results.map { $0.exact ? 1.0 : 0.0 }
+                let (diff, p) = paired(refResults.map { $0.exact ? 1.0 : 0.0 }, exact, seed: options.seed)
+                let (diffFull, pFull) = paired(full, exact, seed: options.seed)
                 let o = recipe.options
                 rows.append(Row(
                     recipe: recipe.name, bits: o?.bits, method: o?.methodName ?? "none",
@@ -141,7 +154,9 @@ public enum Sweep {
                     exact: acc.exact, cell: acc.cell,
                     fidelity: meanCosine(outcome.carries[s], reference!.carries[s], per: 2 * c.positions * c.hiddenSize),
                     exactVersusFP32: diff, mcNemarP: p,
-                    label: Comparison.label(exactDifference: diff, p: p, puzzles: count, split: data.metadata["split"], margin: 0.02)))
+                    label: Comparison.label(exactDifference: diff, p: p, puzzles: count, split: data.metadata["split"], margin: 0.02),
+                    exactVersusFP32FullDepth: diffFull, mcNemarPFullDepth: pFull,
+                    labelVersusFullDepth: Comparison.label(exactDifference: diffFull, p: pFull, puzzles: count, split: data.metadata["split"], margin: 0.02)))
             }
         }
         progress?.finish()
@@ -151,6 +166,14 @@ public enum Sweep {
                       fidelityExactSpearman: quantized.count >= 3
                           ? spearmanBootstrap(quantized.map(\.fidelity), quantized.map(\.exact.estimate), seed: options.seed) : nil,
                       seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// Paired bootstrap interval of mean(b − a) and the exact McNemar p of per-puzzle 0/1 outcomes.
+    static func paired(_ a: [Double], _ b: [Double], seed: UInt64) -> (Statistics.Interval, Double) {
+        let diff = Statistics.pairedBootstrap(a, b, seed: seed &+ 5).difference
+        let p = Statistics.mcNemarExact(onlyFirstCorrect: zip(a, b).filter { $0 == 1 && $1 == 0 }.count,
+                                        onlySecondCorrect: zip(a, b).filter { $0 == 0 && $1 == 1 }.count)
+        return (diff, p)
     }
 
     final class Collector: CarryObserver {
