@@ -20,7 +20,7 @@ public enum StudyReport {
         /// None of the above: the interval is too wide to say.
         case inconclusive
 
-        static func of(difference d: Statistics.Interval, p: Double, reference: Double, margin: Double) -> Verdict {
+        public static func of(difference d: Statistics.Interval, p: Double, reference: Double, margin: Double) -> Verdict {
             if p < 0.05 {
                 if d.estimate > 0 { return .gain }
                 return reference + d.estimate < reference / 2 ? .collapse : .drop

@@ -174,6 +174,7 @@ public enum MazeDataset {
         let stream = StableHash.fnv1a("maze-\(options.size)-\(options.split.rawValue)".utf8)
         return try CandidateCollector.collect(
             count: options.count, progress: progress, label: "maze \(options.size)×\(options.size) \(options.split.rawValue)",
+            widen: "lower --min-path, raise --test-fraction (test split), or use a larger --size",
             key: { $0.input }
         ) { range in
             var generator = MazeGenerator(size: options.size)

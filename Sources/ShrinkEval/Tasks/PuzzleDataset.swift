@@ -173,7 +173,7 @@ public enum PuzzleOptionsError: UserFacingError, Equatable, Sendable {
     case outOfRange(flag: String, value: String, allowed: String)
     case notForThisSize(flag: String, size: Int, instead: String)
     case unreachable(flag: String, detail: String)
-    case tooFewDistinct(requested: Int, found: Int, candidates: Int)
+    case tooFewDistinct(requested: Int, found: Int, candidates: Int, widen: String)
 
     public var description: String {
         switch self {
@@ -182,7 +182,7 @@ public enum PuzzleOptionsError: UserFacingError, Equatable, Sendable {
         case let .outOfRange(f, v, a): "\(f) \(v) is out of range; use \(a)"
         case let .notForThisSize(f, s, i): "\(f) does not apply to size \(s); use \(i)"
         case let .unreachable(f, d): "\(f): \(d)"
-        case let .tooFewDistinct(r, found, c): "only \(found) distinct puzzles among \(c) candidates, \(r) requested; lower --count or widen the givens or size"
+        case let .tooFewDistinct(r, found, c, w): "only \(found) distinct puzzles among \(c) candidates, \(r) requested; lower --count or \(w)"
         }
     }
 }
@@ -193,7 +193,7 @@ public enum PuzzleOptionsError: UserFacingError, Equatable, Sendable {
 /// depend on the number of threads or on batch sizes.
 enum CandidateCollector {
     static func collect<Item: Sendable>(
-        count: Int, progress: (any ProgressSink)?, label: String,
+        count: Int, progress: (any ProgressSink)?, label: String, widen: String,
         key: (Item) -> [UInt8],
         generate: @escaping @Sendable (Range<Int>) -> [Result<Item, PuzzleOptionsError>]
     ) throws -> [Item] {
@@ -203,7 +203,7 @@ enum CandidateCollector {
         var next = 0
         let candidateLimit = 20 * count + 10_000
         while accepted.count < count {
-            guard next < candidateLimit else { throw PuzzleOptionsError.tooFewDistinct(requested: count, found: accepted.count, candidates: next) }
+            guard next < candidateLimit else { throw PuzzleOptionsError.tooFewDistinct(requested: count, found: accepted.count, candidates: next, widen: widen) }
             let batch = min(1024, max(64, (count - accepted.count) * 17 / 16 + 8))
             let start = next
             let parts = ParallelReduce.map(count: batch, minChunk: 16) { generate((start + $0.lowerBound)..<(start + $0.upperBound)) }

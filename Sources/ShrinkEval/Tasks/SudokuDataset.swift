@@ -150,6 +150,7 @@ public enum SudokuDataset {
         let stream = StableHash.fnv1a("sudoku-\(layout.size)-\(options.split.rawValue)".utf8)
         return try CandidateCollector.collect(
             count: options.count, progress: progress, label: "sudoku \(layout.size)×\(layout.size) \(options.split.rawValue)",
+            widen: "widen --givens-min/--givens-max, or use a larger --size",
             key: { $0.puzzle }
         ) { range in
             let solver = SudokuSolver(layout: layout)
