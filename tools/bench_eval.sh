@@ -11,7 +11,7 @@ swift build -c release -Xswiftc -target-cpu -Xswiftc native >&2
 shrink=.build/release/shrink
 echo "| model | puzzles | Shrink puzzles/s | PyTorch puzzles/s | ratio | exact (Shrink / PyTorch) |"
 echo "|---|---|---|---|---|---|"
-for entry in trm_mlp_sudoku6:sudoku6-hard-test trm_att_sudoku6:sudoku6-easy-test hrm_sudoku6:sudoku6-easy-test trm_att_maze11:maze11-test; do
+for entry in trm_mlp_sudoku6:sudoku6-hard-test trm_att_sudoku6:sudoku6-easy-test hrm_sudoku6:sudoku6-easy-test trm_att_maze7:maze7-test; do
     name="${entry%%:*}"; data="Fixtures/data/${entry##*:}.safetensors"; dir="Fixtures/models/$name"
     [[ -f "$dir/model.safetensors" ]] || continue
     s=$(SHRINK_THREADS=$threads "$shrink" eval "$dir" --data "$data" --limit "$limit" --json --quiet)

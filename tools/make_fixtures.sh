@@ -13,29 +13,30 @@ shrink=.build/release/shrink
 mkdir -p data
 
 # Held-out test sets are committed in Fixtures/data; training sets are regenerated (same seeds).
-[[ -f data/sudoku6-hard-train.safetensors ]] || $shrink data sudoku --size 6 --count 60000 --split train --givens-min 12 --givens-max 15 --test-classes 8 --seed 0 -o data/sudoku6-hard-train.safetensors --quiet
-[[ -f data/sudoku6-easy-train.safetensors ]] || $shrink data sudoku --size 6 --count 60000 --split train --givens-min 18 --givens-max 22 --test-classes 8 --seed 0 -o data/sudoku6-easy-train.safetensors --quiet
-[[ -f data/maze11-train.safetensors ]] || $shrink data maze --size 11 --count 30000 --split train --min-path 14 --seed 0 -o data/maze11-train.safetensors --quiet
+source tools/datasets.sh
+for t in sudoku6-hard-train sudoku6-easy-train maze7-train; do ensure_train_set "$t"; done
 
-train() {  # name config train-set test-set
-    local name="$1" config="$2" train="$3" test="$4"
+train() {  # name config train-set test-set [extra goldens.py flags]
+    local name="$1" config="$2" train="$3" test="$4"; shift 4
     "$py" tools/reference/train.py --config "tools/fixtures/$config.json" --train "data/$train.safetensors" \
         --test "Fixtures/data/$test.safetensors" --out "data/runs/$name" --minutes 30 --threads 1 \
         --eval-every-minutes 5 --eval-limit 500 --keep-checkpoints true
     mkdir -p "Fixtures/models/$name"
     cp "data/runs/$name/model.safetensors" "data/runs/$name/config.json" "data/runs/$name/train_log.json" "Fixtures/models/$name/"
     "$py" tools/reference/goldens.py "Fixtures/models/$name" "Fixtures/data/$test.safetensors" \
-        -o "Fixtures/models/$name/golden.safetensors" --batch 4 --trace-steps 2
+        -o "Fixtures/models/$name/golden.safetensors" --batch 4 --trace-steps 2 --float64 "$@"
 }
 
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze11)
+[[ ${#names[@]} -gt 0 ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7)
 for n in "${names[@]}"; do
     case "$n" in
         trm_mlp_sudoku6) train "$n" trm_mlp_sudoku6 sudoku6-hard-train sudoku6-hard-test ;;
         trm_att_sudoku6) train "$n" trm_att_sudoku6 sudoku6-easy-train sudoku6-easy-test ;;
         hrm_sudoku6)     train "$n" hrm_sudoku6 sudoku6-easy-train sudoku6-easy-test ;;
-        trm_att_maze11)  train "$n" trm_att_maze11 maze11-train maze11-test ;;
+        # Goldens for 4 of 8 steps: past step 4 this model amplifies rounding (PyTorch FP32 vs FP64 differ
+        # 4% at step 7 and 49% at step 8), so element-wise parity there is meaningless in any FP32 code.
+        trm_att_maze7)   train "$n" trm_att_maze7 maze7-train maze7-test --steps 4 ;;
         *) echo "unknown fixture $n" >&2; exit 2 ;;
     esac
 done

@@ -50,10 +50,15 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="supervision steps (default halt_max_steps)")
     ap.add_argument("--trace-steps", type=int, default=-1, help="steps with full z_H/z_L trace (default all)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--float64", action="store_true",
+                    help="compute in float64 (stored as float32): the exact function, for models whose later steps "
+                         "amplify float32 rounding (see --steps)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
 
     model = load_model(a.model_dir)
+    if a.float64:
+        model = model.double()
     cfg = model.cfg
     ds = load_dataset(a.data)
     if ds.seq_len != cfg.seq_len or ds.vocab_size != cfg.vocab_size:
@@ -104,14 +109,14 @@ def main():
             zh.append(torch.stack([d[f"h{h}.z_H"] for h in range(Hc)]))
         t["trace.z_L"] = torch.stack(zl)
         t["trace.z_H"] = torch.stack(zh)
-    t = {k: v.contiguous() for k, v in t.items()}
+    t = {k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in t.items()}
 
     with open(os.path.join(a.model_dir, "model.safetensors"), "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
     # A single metadata key (JSON): several keys would be written in hash-map
     # order and the file would not be byte-stable.
     meta = {"golden": json.dumps({"config": cfg.to_dict(), "model_sha256": sha, "data": os.path.basename(a.data),
-                                  "steps": S, "traced_steps": T, "batch": int(b["inputs"].shape[0]),
+                                  "steps": S, "traced_steps": T, "float64": a.float64, "batch": int(b["inputs"].shape[0]),
                                   "torch": torch.__version__}, sort_keys=True)}
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     save_file(t, a.out, metadata=meta)

@@ -470,11 +470,11 @@ def act_loss(carry: Carry, out: Dict[str, torch.Tensor], loss_kind: str, changed
         mask = labels != IGNORE_LABEL_ID
         counts = mask.sum(-1)
         divisor = counts.clamp_min(1).unsqueeze(-1)
-        weight = None
+        weight, loss_divisor = None, divisor
         if changed_weight != 1.0:
             changed = mask & (labels != carry.current_data["inputs"])
             weight = torch.where(changed, changed_weight, 1.0) * mask
-            divisor = weight.sum(-1).clamp_min(1e-9).unsqueeze(-1)
+            loss_divisor = weight.sum(-1).clamp_min(1e-9).unsqueeze(-1)
         correct = mask & (logits.argmax(-1) == labels)
         seq_correct = correct.sum(-1) == counts
         valid = carry.halted & (counts > 0)
@@ -488,7 +488,7 @@ def act_loss(carry: Carry, out: Dict[str, torch.Tensor], loss_kind: str, changed
     tl = token_loss(logits, labels, loss_kind)
     if weight is not None:
         tl = tl * weight
-    lm_loss = (tl / divisor).sum()
+    lm_loss = (tl / loss_divisor).sum()
     q_halt_loss = F.binary_cross_entropy_with_logits(out["q_halt_logits"], seq_correct.float(), reduction="sum")
     loss = lm_loss + 0.5 * q_halt_loss
     metrics["lm_loss"] = lm_loss.item()
