@@ -37,7 +37,7 @@ struct Compare: ParsableCommand {
 extension Format {
     static func comparison(_ r: Comparison.Report) -> String {
         let pts = { (x: Double) in String(format: "%+.2f", 100 * x) }
-        var s = "\(r.puzzles) puzzles of \(r.data) (\(r.split ?? "unknown split")), \(r.depth.steps) steps × \(r.depth.hCycles) H × \(r.depth.lCycles) L\n"
+        var s = "\(r.puzzles) puzzles of \(r.data) (\(r.split ?? "unknown split")), \(r.depth.steps) step\(r.depth.steps == 1 ? "" : "s") × \(r.depth.hCycles) H × \(r.depth.lCycles) L\n"
         s += table(["model", "weights", "puzzle-exact (95%)", "cell (95%)"], [
             ["original", bytes(r.original.weightBytes), interval(r.original.accuracy.exact), interval(r.original.accuracy.cell)],
             ["compressed", bytes(r.compressed.weightBytes), interval(r.compressed.accuracy.exact), interval(r.compressed.accuracy.cell)],

@@ -62,7 +62,7 @@ extension Format {
 
     static func evaluation(_ r: ReasonerEvaluation.Report) -> String {
         var s = "\(r.model) on \(r.data): \(r.puzzles) \(r.task) puzzles, \(count(r.parameters)) parameters, "
-        s += "\(r.depth.steps) steps × \(r.depth.hCycles) H × \(r.depth.lCycles) L cycles\n"
+        s += "\(r.depth.steps) step\(r.depth.steps == 1 ? "" : "s") × \(r.depth.hCycles) H × \(r.depth.lCycles) L cycles\n"
         s += "  puzzle-exact   \(interval(r.accuracy.exact))  (Wilson 95%)\n"
         s += "  cell           \(interval(r.accuracy.cell))  (bootstrap over puzzles, 95%)\n"
         s += "  blank cells    \(interval(r.accuracy.blankCell))\n"
