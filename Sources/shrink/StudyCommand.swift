@@ -18,6 +18,9 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "The command that regenerates the study, quoted in its header.")
     var command = "shrink study"
 
+    @Option(help: "Markdown appended as a hand-written section (observations that the generated verdicts cannot state).")
+    var notes: String?
+
     @OptionGroup var out: OutputOptions
 
     func run() throws {
@@ -26,26 +29,35 @@ struct StudyCommand: ParsableCommand {
         d.keyDecodingStrategy = .convertFromSnakeCase
         let inputs = try sweeps.map { path -> StudyReport.Input in
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw StudyInputError(path: path, detail: "cannot be read")
+                throw StudyInputError.unreadable(path: path, flag: "sweep file")
             }
             let report: Sweep.Report
             do { report = try d.decode(Sweep.Report.self, from: data) } catch {
-                throw StudyInputError(path: path, detail: "\(error)")
+                throw StudyInputError.notASweep(path: path, detail: "\(error)")
             }
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             let table = String(path.dropLast(path.hasSuffix(".json") ? 5 : 0)) + ".md"
             return StudyReport.Input(name: name, report: report, tablePath: table)
         }
-        let markdown = StudyReport.markdown(inputs, command: command)
+        var markdown = StudyReport.markdown(inputs, command: command)
+        if let notes {
+            guard let text = FileManager.default.contents(atPath: notes) else { throw StudyInputError.unreadable(path: notes, flag: "--notes") }
+            markdown += "\n## Observations (hand-written from the tables above; `\(notes)`)\n\n" + String(decoding: text, as: UTF8.self)
+        }
         try AtomicFile.write(markdown, to: output)
         try out.emit(["output": output]) { "wrote \(output)" }
     }
 }
 
-struct StudyInputError: UserFacingError {
-    var path: String
-    var detail: String
+enum StudyInputError: UserFacingError {
+    case unreadable(path: String, flag: String)
+    case notASweep(path: String, detail: String)
+
     var description: String {
-        "\(path): not a `shrink sweep` JSON report of this version (\(detail)); rerun `shrink sweep ... -o NAME.md` to regenerate it"
+        switch self {
+        case let .unreadable(path, flag): "\(path) (\(flag)): cannot be read; check the path"
+        case let .notASweep(path, detail):
+            "\(path): not a `shrink sweep` JSON report of this version (\(detail)); rerun `shrink sweep ... -o NAME.md` to regenerate it"
+        }
     }
 }

@@ -157,6 +157,18 @@ struct CLI {
         #expect(r.stderr.contains(message), "\(r.stderr)")
     }
 
+    @Test func studyRefusesFilesThatAreNotSweeps() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("study-\(UInt32.random(in: 0...UInt32.max)).md").path
+        let notSweep = Fixtures.path("Tests/Fixtures/tiny/trm-learned/config.json")
+        let r = try CLI.run(["study", notSweep, "-o", out])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("config.json: not a `shrink sweep` JSON report"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let missing = try CLI.run(["study", Fixtures.path("study/trm_mlp_sudoku6.json"), "-o", out, "--notes", "/nonexistent/notes.md"])
+        #expect(missing.status == 1 && missing.stderr.contains("--notes"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
     @Test func dataIsByteIdenticalForTheSameSeed() throws {
         let dir = TemporaryDirectory()
         for name in ["a", "b"] {
