@@ -34,4 +34,4 @@ for n in "${names[@]}"; do
         *) echo "unknown fixture $n" >&2; exit 2 ;;
     esac
 done
-$shrink study study/*.json -o STUDY.md --command "tools/run_study.sh"
+$shrink study study/*.json -o STUDY.md --command "tools/run_study.sh" --notes study/NOTES.md
