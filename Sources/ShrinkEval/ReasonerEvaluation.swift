@@ -1,4 +1,5 @@
 import Foundation
+import ShrinkFormats
 import ShrinkModels
 import ShrinkTensor
 
@@ -14,6 +15,8 @@ public enum ReasonerEvaluation {
         public var perPuzzle = false
         /// Seed of the bootstrap resampling.
         public var seed: UInt64 = 0
+        /// Write the last step's predicted tokens ([puzzles, seq_len] I32 `predictions`) to this .safetensors file.
+        public var predictionsPath: String?
         public init() {}
     }
 
@@ -153,6 +156,11 @@ public enum ReasonerEvaluation {
         let t0 = Date()
         let perStep = try predictions(model, data, count: count, depth: depth, batchSize: options.batchSize, progress: progress)
         let seconds = Date().timeIntervalSince(t0)
+        if let path = options.predictionsPath, let last = perStep.last {
+            let w = try SafetensorsWriter(path: path, tensors: [TensorInfo(name: "predictions", dtype: .i32, shape: Shape([count, data.sequenceLength]))])
+            try w.write("predictions", values: last)
+            try w.commit()
+        }
         var steps: [StepAccuracy] = []
         var last: (Accuracy, [PuzzleResult])!
         for (s, predicted) in perStep.enumerated() {

@@ -73,8 +73,13 @@ public final class RecursiveReasoner: @unchecked Sendable {
         hLevel = c.arch == .hrm ? try module("H_level", layers: c.hLayers) : nil
         try bind.finish()
 
-        // RoPE tables [P, d], float32 as the reference computes them.
-        let d = c.headDim
+        (ropeCos, ropeSin) = Self.ropeTables(c)
+    }
+
+    /// RoPE tables (cos, sin), each [positions, head_dim], float32 as the reference
+    /// computes them; zeros when the config uses no RoPE.
+    public static func ropeTables(_ c: ReasonerConfig) -> (cos: [Float], sin: [Float]) {
+        let P = c.positions, d = c.headDim
         var cosT = [Float](repeating: 0, count: P * d), sinT = cosT
         if c.usesRoPE {
             let half = d / 2
@@ -88,8 +93,7 @@ public final class RecursiveReasoner: @unchecked Sendable {
                 }
             }
         }
-        ropeCos = cosT
-        ropeSin = sinT
+        return (cosT, sinT)
     }
 
     /// Loads `config.json` and the checkpoint from a model directory (a compressed

@@ -1,0 +1,34 @@
+import ArgumentParser
+import ShrinkExport
+
+struct ExportCCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "c",
+        abstract: "Write a self-contained C99 inference (const weights, static arena, shrink_run) for microcontrollers.")
+
+    @Argument(help: "Model directory (compressed: weights stay packed; FP32: float weights).")
+    var model: String
+
+    @Option(name: [.short, .long], help: "Output directory (model.h, model.c, model_internal.h, model_config.h, weights.c).")
+    var output: String
+
+    @Option(help: "Supervision steps shrink_run runs (default: the config's halt_max_steps).")
+    var steps: Int?
+
+    @Flag(help: "Replace a non-empty output directory.")
+    var force = false
+
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        let s = try CExport.run(model: model, output: output, steps: steps, overwrite: force)
+        try out.emit(s) {
+            var lines = ["wrote \(s.output): \(s.files.joined(separator: ", "))"]
+            lines.append("  \(s.architecture), \(s.steps) steps × \(s.hCycles) H × \(s.lCycles) L cycles; const data \(Format.bytes(s.constantBytes)), arena \(s.arena.totalBytes) bytes")
+            lines.append(Format.table(["linear", "shape", "bits", "groups/row", "bytes"],
+                                      s.linears.map { [$0.name, "\($0.rows)×\($0.columns)", $0.bits == 32 ? "f32" : String($0.bits), String($0.groupsPerRow), String($0.bytes)] },
+                                      rightAligned: [2, 3, 4]))
+            return lines.joined(separator: "\n")
+        }
+    }
+}
