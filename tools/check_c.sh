@@ -16,7 +16,7 @@ SANITIZE_PUZZLES=${SANITIZE_PUZZLES:-20}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
-for spec in trm_mlp_sudoku6:sudoku6-hard-test trm_att_sudoku6:sudoku6-easy-test hrm_sudoku6:sudoku6-easy-test; do
+for spec in trm_mlp_sudoku6:sudoku6-hard-test trm_att_sudoku6:sudoku6-easy-test hrm_sudoku6:sudoku6-easy-test trm_att_maze7:maze7-test; do
   fixture=${spec%%:*}
   data=Fixtures/data/${spec##*:}.safetensors
   "$PY" tools/check_c.py to-bin "$data" "$PUZZLES" "$tmp/$fixture.in"

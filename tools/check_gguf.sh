@@ -8,7 +8,7 @@ PY=${PYTHON:-.venv-tools/bin/python}
 SHRINK=${SHRINK:-$(swift build --show-bin-path)/shrink}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for fixture in trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6; do
+for fixture in trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7; do
   model=Fixtures/models/$fixture
   "$SHRINK" quantize "$model" -o "$tmp/$fixture-int4" --bits 4 --granularity channel --quiet > /dev/null
   for dir in "$model" "$tmp/$fixture-int4"; do
