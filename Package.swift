@@ -22,10 +22,11 @@ let package = Package(
         .target(name: "ShrinkQuant", dependencies: ["ShrinkTensor", "ShrinkFormats", "CShrinkKernels"]),
         .target(name: "ShrinkModels", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "CShrinkKernels"]),
         .target(name: "ShrinkEval", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels"]),
+        .target(name: "ShrinkPlan", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval"]),
         .executableTarget(
             name: "shrink",
             dependencies: [
-                "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval",
+                "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval", "ShrinkPlan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -35,6 +36,7 @@ let package = Package(
         .testTarget(name: "ShrinkQuantTests", dependencies: ["ShrinkQuant", "ShrinkFormats", "ShrinkEval", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkCLITests", dependencies: ["shrink", "ShrinkFormats", "ShrinkQuant", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkEvalTests", dependencies: ["ShrinkEval", "ShrinkFormats", "ShrinkModels", "ShrinkQuant", "ShrinkTestSupport"]),
+        .testTarget(name: "ShrinkPlanTests", dependencies: ["ShrinkPlan", "ShrinkEval", "ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkModelsTests", dependencies: ["ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTensor", "ShrinkTestSupport"]),
     ]
 )

@@ -133,7 +133,7 @@ public final class RecursiveReasoner: @unchecked Sendable {
         return map
     }
 
-    static func missingKey(_ error: Error) -> String? {
+    public static func missingKey(_ error: Error) -> String? {
         switch error as? DecodingError {
         case let .keyNotFound(k, _)?: k.stringValue
         case let .typeMismatch(_, ctx)?: ctx.codingPath.last?.stringValue
