@@ -78,13 +78,13 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
     /// This machine, measured: RAM from /proc/meminfo (MemTotal), read bandwidth
     /// with one thread from `Benchmarks.memoryBandwidth`, FP32 rate from a timed
     /// 256×256×256 GEMM on one thread (batch-1 inference here runs on one core).
-    public static func measureThisMachine() -> DeviceProfile {
+    public static func measureThisMachine(bandwidthMegabytes: Int = 256) -> DeviceProfile {
         var ram = 0
         if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
            let kb = Int(line.split(separator: " ").dropFirst().first ?? "") { ram = kb * 1024 }
         if ram == 0 { ram = Int(ProcessInfo.processInfo.physicalMemory) }
-        let bandwidth = Benchmarks.memoryBandwidth(megabytes: 256, threads: 1, repeats: 3).readGBPerSecond * 1e9
+        let bandwidth = Benchmarks.memoryBandwidth(megabytes: bandwidthMegabytes, threads: 1, repeats: 3).readGBPerSecond * 1e9
         let flops = gemmFLOPsPerSecond(size: 256, repeats: 5)
         return DeviceProfile(
             name: "this-machine", description: "The machine running shrink, measured now", ramBytes: ram,
@@ -92,7 +92,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
             flashBandwidthBytesPerSecond: bandwidth,
             sources: ["ram_bytes": "/proc/meminfo MemTotal", "flash_bytes": "no flash: streamed tables are mapped from disk, counted against RAM size",
                       "flops_per_second": "timed 256x256x256 FP32 GEMM (PackedLinear, C kernels), one thread, best of 5",
-                      "bandwidth_bytes_per_second": "Benchmarks.memoryBandwidth read, 256 MB, one thread, best of 3",
+                      "bandwidth_bytes_per_second": "Benchmarks.memoryBandwidth read, \(bandwidthMegabytes) MB, one thread, best of 3",
                       "flash_bandwidth_bytes_per_second": "same as RAM (page cache)"])
     }
 

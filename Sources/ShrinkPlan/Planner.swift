@@ -30,7 +30,9 @@ public enum Planner {
         /// nil: kept as stored.
         public var choice: TensorChoice?
         public var bytes: Int
-        /// Mean over calibration puzzles of 1 − cos(carry, FP32 carry), per supervision step.
+        /// Per supervision step, mean over calibration puzzles of (1 − cos(carry, FP32
+        /// carry)) + (1 − cos(logits, FP32 logits)): the carry for the reasoning, the
+        /// logits because lm_head never touches the carry.
         public var error: [Double]
     }
 
@@ -42,7 +44,7 @@ public enum Planner {
         public var flopsPerPuzzle: Int
         public var bytesMovedPerPuzzle: Int
         public var latencySeconds: Double
-        /// Additive model: depth error + Σ tensor errors (1 − carry cosine).
+        /// Additive model: depth error + Σ tensor errors (1 − carry cosine + 1 − logit cosine).
         public var carryError: Double
     }
 
@@ -105,7 +107,7 @@ public enum Planner {
         var model: RecursiveReasoner
         var account: ModelAccount
         var items: [[Candidate]]
-        /// 1 − cos(FP32 carry at step s, FP32 carry at full depth).
+        /// The same error of the FP32 model at step s against full depth.
         var depthError: [Double]
     }
 
@@ -113,7 +115,13 @@ public enum Planner {
                            progress: (any ProgressSink)? = nil) throws -> Plan {
         let t0 = Date()
         guard !requests.isEmpty else { throw PlanError.badRequest(flag: "MODEL", reason: "give at least one model directory") }
-        let prepared = try requests.map { try prepare($0, options: options, progress: progress) }
+        // Sensitivities are measured only when the unquantized models do not fit:
+        // otherwise keeping every tensor (zero error) is the optimum at any depth.
+        var prepared = try requests.map { try prepare($0, options: options, sensitivities: false, progress: progress) }
+        let full = prepared.map { $0.model.config.haltMaxSteps }
+        if !(try choose(prepared, steps: full, device: device, options: options).1) {
+            prepared = try requests.map { try prepare($0, options: options, sensitivities: true, progress: progress) }
+        }
         let maxSteps = prepared.map { $0.model.config.haltMaxSteps }
         // Steps tried: full depth, or with --min-exact every depth from 1 up (one per model, the same index).
         let ladder: [[Int]] = options.minExact == nil ? [maxSteps] : (1...maxSteps.max()!).map { s in maxSteps.map { min(s, $0) } }
@@ -136,7 +144,7 @@ public enum Planner {
         return plan
     }
 
-    static func prepare(_ r: Request, options: Options, progress: (any ProgressSink)?) throws -> Prepared {
+    static func prepare(_ r: Request, options: Options, sensitivities: Bool, progress: (any ProgressSink)?) throws -> Prepared {
         let model = try RecursiveReasoner.load(directory: r.directory)
         let calib = try PuzzleDataset(path: r.calibration)
         if calib.metadata["split"] == "test" { throw CalibratedQuantization.Failure.testSplit(path: r.calibration) }
@@ -147,13 +155,19 @@ public enum Planner {
         let L = calib.sequenceLength
         let inputs = Array(calib.inputs[0..<(n * L)]), ids = Array(calib.puzzleIdentifiers[0..<n])
         let per = 2 * c.positions * c.hiddenSize
-        func carries(_ m: RecursiveReasoner) throws -> [[Float]] {
+        let logitsPer = L * c.vocabSize
+        /// Per step: the carries ([2, n, P·D]) and the logits ([n, L·V]).
+        func trajectory(_ m: RecursiveReasoner) throws -> (carries: [[Float]], logits: [[Float]]) {
             let collector = CarryCollector()
-            try m.run(inputs: inputs, puzzleIdentifiers: ids, batch: n, depth: depth, observer: collector) { _, _ in }
-            return collector.steps
+            var logits: [[Float]] = []
+            try m.run(inputs: inputs, puzzleIdentifiers: ids, batch: n, depth: depth, observer: collector) { _, out in logits.append(out.logits) }
+            return (collector.steps, logits)
         }
-        let reference = try carries(model)
-        let depthError = reference.map { 1 - meanCosine($0, reference[depth.steps - 1], per: per, count: n) }
+        let reference = try trajectory(model)
+        let depthError = (0..<depth.steps).map {
+            2 - meanCosine(reference.carries[$0], reference.carries[depth.steps - 1], per: per, count: n)
+                - meanCosine(reference.logits[$0], reference.logits[depth.steps - 1], per: logitsPer, count: n, halves: false)
+        }
 
         let base = try Checkpoint.open(r.directory)
         let account = ReasonerAccounting.account(c, dtype: base.infos.first?.dtype ?? .f32)
@@ -162,7 +176,7 @@ public enum Planner {
         for (ti, t) in quantizable.enumerated() {
             let w = try base.floats(t.name)
             var list = [Candidate(tensor: t.name, choice: nil, bytes: t.storedBytes(nil), error: [Double](repeating: 0, count: depth.steps))]
-            for bits in options.bits {
+            for bits in sensitivities ? options.bits : [] {
                 for g in options.granularities where g.groupSize.map({ t.shape[1] % $0 == 0 }) ?? true {
                     for method in options.methods {
                         progress?.update(done: ti, total: quantizable.count, item: "\(t.name) int\(bits) \(g) \(method.rawValue)")
@@ -172,9 +186,11 @@ public enum Planner {
                         let overlay = OverlaySource(base: base)
                         try overlay.replace(t.name, with: q.dequantized())
                         let m = try RecursiveReasoner(config: c, weights: overlay, location: r.directory)
-                        let got = try carries(m)
-                        list.append(Candidate(tensor: t.name, choice: choice, bytes: t.storedBytes(choice),
-                                              error: (0..<depth.steps).map { 1 - meanCosine(got[$0], reference[$0], per: per, count: n) }))
+                        let got = try trajectory(m)
+                        list.append(Candidate(tensor: t.name, choice: choice, bytes: t.storedBytes(choice), error: (0..<depth.steps).map {
+                            2 - meanCosine(got.carries[$0], reference.carries[$0], per: per, count: n)
+                                - meanCosine(got.logits[$0], reference.logits[$0], per: logitsPer, count: n, halves: false)
+                        }))
                     }
                 }
             }
@@ -273,7 +289,7 @@ public enum Planner {
         q.perTensor = plan.quantize
         try QuantizeJob.run(try Checkpoint.open(m.request.directory), options: q, outputDirectory: scratch)
         let written = try SafetensorsFile(path: scratch + "/model.safetensors").totalBytes
-        let compressed = try RecursiveReasoner.load(directory: scratch)
+        let compressed = try RecursiveReasoner.load(directory: scratch, streamPuzzleEmbedding: plan.streamedTables.contains("inner.puzzle_emb.weights"))
         var o = Comparison.Options()
         o.evaluation.limit = options.limit
         o.evaluation.steps = plan.steps
@@ -292,14 +308,14 @@ public enum Planner {
         }
     }
 
-    /// Mean over puzzles of the cosine of their carries; buffers hold all puzzles'
-    /// z_H then all puzzles' z_L ([2, n, P·D]).
-    static func meanCosine(_ a: [Float], _ b: [Float], per: Int, count n: Int) -> Double {
-        let half = per / 2
+    /// Mean over puzzles of the cosine of their `per` values. With `halves` the
+    /// buffers hold all puzzles' z_H then all puzzles' z_L ([2, n, per/2]), else [n, per].
+    static func meanCosine(_ a: [Float], _ b: [Float], per: Int, count n: Int, halves: Bool = true) -> Double {
+        let half = halves ? per / 2 : per
         var total = 0.0
         for i in 0..<n {
             var dot = 0.0, na = 0.0, nb = 0.0
-            for offset in [i * half, n * half + i * half] {
+            for offset in halves ? [i * half, n * half + i * half] : [i * per] {
                 for j in offset..<(offset + half) {
                     let x = Double(a[j]), y = Double(b[j])
                     dot += x * y; na += x * x; nb += y * y

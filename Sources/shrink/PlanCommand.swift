@@ -99,7 +99,7 @@ extension Format {
             s += "  | flash | \(pr.flashBytes) | |\n"
             s += "  | MFLOP/puzzle | \(fixed(Double(pr.flopsPerPuzzle) / 1e6, 1)) | |\n"
             s += "  | latency on \(p.device.name) | \(fixed(pr.latencySeconds * 1e3, 3)) ms | |\n"
-            s += "  | carry error (1 − cos) | \(fixed(pr.carryError, 5)) | \(m.measurement.map { fixed(1 - $0.carryFidelity, 5) } ?? "–") |\n"
+            s += "  | error (carry + logit 1 − cos) | \(fixed(pr.carryError, 5)) | carry fidelity \(m.measurement.map { fixed($0.carryFidelity, 5) } ?? "–") |\n"
             if let me = m.measurement {
                 s += "  | exact | | \(interval(me.exact)) (FP32 \(interval(me.fp32Exact))) |\n"
                 s += "  | cell | | \(interval(me.cell)) |\n"
