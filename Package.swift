@@ -23,10 +23,11 @@ let package = Package(
         .target(name: "ShrinkModels", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "CShrinkKernels"]),
         .target(name: "ShrinkEval", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels"]),
         .target(name: "ShrinkExport", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels"]),
+        .target(name: "ShrinkPlan", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval"]),
         .executableTarget(
             name: "shrink",
             dependencies: [
-                "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval", "ShrinkExport",
+                "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval", "ShrinkExport", "ShrinkPlan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +38,7 @@ let package = Package(
         .testTarget(name: "ShrinkCLITests", dependencies: ["shrink", "ShrinkFormats", "ShrinkQuant", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkEvalTests", dependencies: ["ShrinkEval", "ShrinkFormats", "ShrinkModels", "ShrinkQuant", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkExportTests", dependencies: ["ShrinkExport", "ShrinkEval", "ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTestSupport"]),
+        .testTarget(name: "ShrinkPlanTests", dependencies: ["ShrinkPlan", "ShrinkEval", "ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkModelsTests", dependencies: ["ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTensor", "ShrinkTestSupport"]),
     ]
 )

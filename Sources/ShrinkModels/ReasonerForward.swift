@@ -120,8 +120,7 @@ final class Workspace {
         var e = [Float](repeating: 0, count: B * P * D)
         for b in 0..<B {
             if let pe = m.puzzleEmbedding {
-                let id = Int(ids[b]), n = c.puzzleEmbNdim
-                for i in 0..<n { e[b * P * D + i] = pe[id * n + i] }
+                e.withUnsafeMutableBufferPointer { pe.copyRow(Int(ids[b]), into: $0.baseAddress! + b * P * D) }
             }
             for t in 0..<L {
                 let tok = Int(inputs[b * L + t]), dst = (b * P + E + t) * D

@@ -13,7 +13,8 @@ public final class RecursiveReasoner: @unchecked Sendable {
     public let config: ReasonerConfig
     public let location: String
     let embedTokens: [Float]
-    let puzzleEmbedding: [Float]?
+    /// Puzzle embeddings: resident, or streamed a row at a time from the file.
+    public let puzzleEmbedding: (any EmbeddingRows)?
     let positionEmbedding: [Float]?
     let hInit: [Float], lInit: [Float]
     let lmHead: PackedLinear
@@ -38,7 +39,9 @@ public final class RecursiveReasoner: @unchecked Sendable {
     struct ReasoningModule { var blocks: [Block] }
 
     /// Binds a checkpoint (names as the upstream PyTorch modules) to `config`.
-    public init(config: ReasonerConfig, weights: any TensorSource, location: String) throws {
+    /// - Parameter streamPuzzleEmbedding: read puzzle-embedding rows from the
+    ///   source on demand instead of loading the table (it must stay alive and mapped).
+    public init(config: ReasonerConfig, weights: any TensorSource, location: String, streamPuzzleEmbedding: Bool = false) throws {
         try config.validate(file: location)
         self.config = config
         self.location = location
@@ -49,7 +52,14 @@ public final class RecursiveReasoner: @unchecked Sendable {
         embedTokens = try bind.tensor("inner.embed_tokens.embedding_weight", shape: [c.vocabSize, D])
         lmHead = try bind.linear("inner.lm_head.weight", out: c.vocabSize, in: D)
         qHead = try bind.linear("inner.q_head.weight", out: 2, in: D, bias: "inner.q_head.bias")
-        puzzleEmbedding = c.puzzleEmbNdim > 0 ? try bind.tensor("inner.puzzle_emb.weights", shape: [c.numPuzzleIdentifiers, c.puzzleEmbNdim]) : nil
+        if c.puzzleEmbNdim == 0 {
+            puzzleEmbedding = nil
+        } else if streamPuzzleEmbedding {
+            puzzleEmbedding = try bind.rows("inner.puzzle_emb.weights", shape: [c.numPuzzleIdentifiers, c.puzzleEmbNdim])
+        } else {
+            puzzleEmbedding = ResidentRows(values: try bind.tensor("inner.puzzle_emb.weights", shape: [c.numPuzzleIdentifiers, c.puzzleEmbNdim]),
+                                           rows: c.numPuzzleIdentifiers, width: c.puzzleEmbNdim)
+        }
         positionEmbedding = c.posEncodings == .learned ? try bind.tensor("inner.embed_pos.embedding_weight", shape: [P, D]) : nil
 
         func module(_ name: String, layers: Int) throws -> ReasoningModule {
@@ -98,7 +108,7 @@ public final class RecursiveReasoner: @unchecked Sendable {
 
     /// Loads `config.json` and the checkpoint from a model directory (a compressed
     /// pack-quantized directory works too: its weights are dequantized on load).
-    public static func load(directory: String) throws -> RecursiveReasoner {
+    public static func load(directory: String, streamPuzzleEmbedding: Bool = false) throws -> RecursiveReasoner {
         let dir = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         let configPath = dir + "/config.json"
         guard let data = FileManager.default.contents(atPath: configPath) else {
@@ -110,7 +120,7 @@ public final class RecursiveReasoner: @unchecked Sendable {
         }
         try config.validate(file: configPath)
         let weights: any TensorSource = CompressedCheckpoint.isCompressed(dir) ? try CompressedCheckpoint(directory: dir) : try Checkpoint.open(dir)
-        return try RecursiveReasoner(config: config, weights: weights, location: dir)
+        return try RecursiveReasoner(config: config, weights: weights, location: dir, streamPuzzleEmbedding: streamPuzzleEmbedding)
     }
 
     /// Where an input-channel scale of a linear layer can be folded without
@@ -137,7 +147,7 @@ public final class RecursiveReasoner: @unchecked Sendable {
         return map
     }
 
-    static func missingKey(_ error: Error) -> String? {
+    public static func missingKey(_ error: Error) -> String? {
         switch error as? DecodingError {
         case let .keyNotFound(k, _)?: k.stringValue
         case let .typeMismatch(_, ctx)?: ctx.codingPath.last?.stringValue
@@ -154,7 +164,7 @@ public final class RecursiveReasoner: @unchecked Sendable {
                 s + [b.qkv, b.output, b.tokenMLP?.gateUp, b.tokenMLP?.down, b.mlp.gateUp, b.mlp.down].compactMap { $0 }.reduce(0) { $0 + count($1) }
             }
         }
-        return hInit.count + lInit.count + embedTokens.count + count(lmHead) + count(qHead) + (puzzleEmbedding?.count ?? 0)
+        return hInit.count + lInit.count + embedTokens.count + count(lmHead) + count(qHead) + (puzzleEmbedding.map { $0.rows * $0.width } ?? 0)
             + (positionEmbedding?.count ?? 0) + module(lLevel) + (hLevel.map(module) ?? 0)
     }
 }

@@ -23,6 +23,15 @@ public final class WeightBinder {
         return values
     }
 
+    /// A lookup table left in the source and read a row at a time (not scanned
+    /// for NaN: that would read the whole table).
+    public func rows(_ name: String, shape dims: [Int]) throws -> StreamedRows {
+        guard let info = source.info(name) else { throw ModelError.missingTensor(file: file, tensor: name) }
+        guard info.shape == Shape(dims) else { throw ModelError.wrongShape(file: file, tensor: name, expected: Shape(dims), actual: info.shape) }
+        taken.insert(name)
+        return try StreamedRows(source: source, name: name)
+    }
+
     public func linear(_ name: String, out: Int, in inFeatures: Int, bias: String? = nil) throws -> PackedLinear {
         let w = try tensor(name, shape: [out, inFeatures])
         let b = try bias.map { try tensor($0, shape: [out]) }

@@ -21,9 +21,14 @@ public struct QuantizeOptions: Sendable {
     public var gptq: GPTQ.Options?
     /// Activation-aware scaling where the model can fold the scales (set up by the caller).
     public var awq = false
+    /// A per-tensor recipe (from `shrink plan`): exactly these tensors are
+    /// quantized, each with its own bits, granularity and clipping; the global
+    /// bits, granularity, clipping and patterns do not apply.
+    public var perTensor: [String: TensorChoice]?
 
     /// The recipe's name for the method.
     public var methodName: String {
+        if perTensor != nil { return "recipe" }
         if gptq != nil { return "gptq" }
         if awq { return "awq" }
         switch clipping {
@@ -74,6 +79,7 @@ public enum QuantizeJob {
         try options.validate()
         let include = try options.include.map { try QuantizeOptions.compile($0, flag: "--include") }
         let keep = try options.keep.map { try QuantizeOptions.compile($0, flag: "--keep") }
+        if let per = options.perTensor { return try plan(source, recipe: per, scaleDType: options.scaleDType) }
         var decisions: [TensorDecision] = []
         for info in source.infos {
             let name = info.name
@@ -97,6 +103,24 @@ public enum QuantizeJob {
             decisions.append(TensorDecision(info: info, scheme: scheme, reason: "2-D weight"))
         }
         return decisions
+    }
+
+    static func plan(_ source: any TensorSource, recipe: [String: TensorChoice], scaleDType: DType?) throws -> [TensorDecision] {
+        if let unknown = recipe.keys.sorted().first(where: { source.info($0) == nil }) {
+            throw FormatError.missingTensor(source: source.location, tensor: unknown)
+        }
+        return try source.infos.map { info in
+            guard let choice = recipe[info.name] else { return TensorDecision(info: info, scheme: nil, reason: "not in the recipe") }
+            guard info.shape.rank == 2, info.dtype.isFloatingPoint else { throw QuantizationError.notAMatrix(tensor: info.name, shape: info.shape) }
+            let dtype = scaleDType ?? ([.f16, .bf16].contains(info.dtype) ? info.dtype : .f32)
+            guard let scheme = choice.scheme(scaleDType: dtype) else {
+                throw QuantizationError.badPattern(flag: "--recipe", pattern: info.name, reason: "strategy '\(choice.strategy)' is not tensor, channel or group")
+            }
+            if case let .group(g) = scheme.granularity, info.shape.dims[1] % g != 0 {
+                throw QuantizationError.badGroup(flag: "--recipe", group: g, tensor: info.name, columns: info.shape.dims[1])
+            }
+            return TensorDecision(info: info, scheme: scheme, reason: "recipe: \(choice)")
+        }
     }
 
     /// Writes `model.safetensors`, `config.json` and `shrink.json` into
@@ -141,7 +165,7 @@ public enum QuantizeJob {
                 } else {
                     q = try withFloats(source, info) { w in
                         try RoundToNearest.quantize(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
-                                                    clipping: options.clipping, name: info.name)
+                                                    clipping: options.perTensor?[info.name]?.clipping ?? options.clipping, name: info.name)
                     }
                 }
                 try write(q, name: info.name, to: writer)
@@ -149,7 +173,7 @@ public enum QuantizeJob {
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
-                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: tensorMethods[info.name] ?? options.gptq?.description ?? options.clipping.description,
+                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: tensorMethods[info.name] ?? options.gptq?.description ?? (options.perTensor?[info.name]?.clipping ?? options.clipping).description,
                     bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary))
             } else {
                 try writer.write(info.name, bytes: source.rawBytes(info.name))

@@ -10,7 +10,7 @@ struct Shrink: ParsableCommand {
         commandName: "shrink",
         abstract: "Compress trained neural networks for edge devices and measure what survived.",
         version: ShrinkVersion.current,
-        subcommands: [Inspect.self, Quantize.self, Dequantize.self, Diff.self, Eval.self, Compare.self, SweepCommand.self, StudyCommand.self, Bench.self, DataCommand.self, ExportCommand.self]
+        subcommands: [Inspect.self, Quantize.self, Dequantize.self, Diff.self, Eval.self, Compare.self, SweepCommand.self, StudyCommand.self, PlanCommand.self, Bench.self, DataCommand.self, ExportCommand.self]
     )
 }
 
@@ -120,6 +120,9 @@ struct Quantize: ParsableCommand {
     @Flag(help: "Replace an existing, non-empty output directory.")
     var force = false
 
+    @Option(help: "A plan from `shrink plan`: quantize exactly its tensors with its per-tensor bits, granularity and method.")
+    var recipe: String?
+
     @OptionGroup var out: OutputOptions
 
     func options() throws -> QuantizeOptions {
@@ -157,6 +160,9 @@ struct Quantize: ParsableCommand {
             o.scaleDType = d
         }
         try o.validate()
+        if let recipe {
+            o.perTensor = try TensorChoice.loadRecipe(path: recipe, model: URL(fileURLWithPath: checkpoint).standardizedFileURL.lastPathComponent)
+        }
         return o
     }
 

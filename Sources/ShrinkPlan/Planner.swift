@@ -1,0 +1,328 @@
+import Foundation
+import ShrinkEval
+import ShrinkFormats
+import ShrinkModels
+import ShrinkQuant
+import ShrinkTensor
+
+/// `shrink plan`: a per-tensor recipe and recursion depth that fits a device,
+/// chosen from measured sensitivities, then applied and measured.
+public enum Planner {
+    public struct Options: Sendable {
+        public var bits = [8, 6, 4, 3, 2]
+        public var granularities: [Granularity] = [.channel, .group(32)]
+        public var methods: [TensorChoice.Method] = [.rtn, .mse]
+        /// Weight bytes allowed (all models together), on top of what the device allows.
+        public var maxBytes: Int?
+        /// Least puzzle-exact accuracy: depths are tried from fewest steps up and the
+        /// first measured at or above it is taken (without it: full depth).
+        public var minExact: Double?
+        public var calibrationCount = 32
+        /// Test puzzles per evaluation.
+        public var limit: Int?
+        public var seed: UInt64 = 0
+        public init() {}
+    }
+
+    /// One tensor option with its measured sensitivity.
+    public struct Candidate: Codable, Sendable {
+        public var tensor: String
+        /// nil: kept as stored.
+        public var choice: TensorChoice?
+        public var bytes: Int
+        /// Per supervision step, mean over calibration puzzles of (1 − cos(carry, FP32
+        /// carry)) + (1 − cos(logits, FP32 logits)): the carry for the reasoning, the
+        /// logits because lm_head never touches the carry.
+        public var error: [Double]
+    }
+
+    public struct Prediction: Codable, Sendable {
+        public var weightBytes: Int
+        public var ramBytes: Int
+        public var flashBytes: Int
+        public var activationBytes: Int
+        public var flopsPerPuzzle: Int
+        public var bytesMovedPerPuzzle: Int
+        public var latencySeconds: Double
+        /// Additive model: depth error + Σ tensor errors (1 − carry cosine + 1 − logit cosine).
+        public var carryError: Double
+    }
+
+    public struct Measurement: Codable, Sendable {
+        public var writtenTensorBytes: Int
+        public var exact: Statistics.Interval
+        public var cell: Statistics.Interval
+        public var fp32Exact: Statistics.Interval
+        public var exactDifference: Statistics.Interval
+        /// Carry-trajectory fidelity (cosine to FP32) at the last step.
+        public var carryFidelity: Double
+        public var label: Comparison.Label
+    }
+
+    public struct ModelPlan: Codable, Sendable {
+        public var name: String
+        public var model: String
+        public var family: String
+        public var parameters: Int
+        public var fp32Bytes: Int
+        public var steps: Int
+        public var hCycles: Int
+        public var lCycles: Int
+        public var streamedTables: [String]
+        /// Tensor name → choice: what `shrink quantize --recipe` applies.
+        public var quantize: [String: TensorChoice]
+        public var prediction: Prediction
+        public var measurement: Measurement?
+    }
+
+    public struct Plan: Codable, Sendable {
+        public var device: DeviceProfile
+        public var fits: Bool
+        public var verdict: String
+        public var budget: Budget
+        public var models: [ModelPlan]
+        public var seconds: Double
+    }
+
+    public struct Budget: Codable, Sendable {
+        public var ramBytes: Int
+        public var flashBytes: Int
+        public var maxWeightBytes: Int?
+        /// Bytes left for the chosen weights (all models) after activations and streamed tables.
+        public var weightBytes: Int
+    }
+
+    /// One model to plan: a directory, its calibration and test sets.
+    public struct Request: Sendable {
+        public var directory: String
+        public var calibration: String
+        public var data: String
+        public init(directory: String, calibration: String, data: String) {
+            self.directory = directory; self.calibration = calibration; self.data = data
+        }
+    }
+
+    struct Prepared {
+        var request: Request
+        var model: RecursiveReasoner
+        var account: ModelAccount
+        var items: [[Candidate]]
+        /// The same error of the FP32 model at step s against full depth.
+        var depthError: [Double]
+    }
+
+    public static func run(_ requests: [Request], device: DeviceProfile, options: Options,
+                           progress: (any ProgressSink)? = nil) throws -> Plan {
+        let t0 = Date()
+        guard !requests.isEmpty else { throw PlanError.badRequest(flag: "MODEL", reason: "give at least one model directory") }
+        // Sensitivities are measured only when the unquantized models do not fit:
+        // otherwise keeping every tensor (zero error) is the optimum at any depth.
+        var prepared = try requests.map { try prepare($0, options: options, sensitivities: false, progress: progress) }
+        let full = prepared.map { $0.model.config.haltMaxSteps }
+        if !(try choose(prepared, steps: full, device: device, options: options).1) {
+            prepared = try requests.map { try prepare($0, options: options, sensitivities: true, progress: progress) }
+        }
+        let maxSteps = prepared.map { $0.model.config.haltMaxSteps }
+        // Steps tried: full depth, or with --min-exact every depth from 1 up (one per model, the same index).
+        let ladder: [[Int]] = options.minExact == nil ? [maxSteps] : (1...maxSteps.max()!).map { s in maxSteps.map { min(s, $0) } }
+
+        // The budget does not depend on the depth, so either every rung fits or none does.
+        var closest: Plan?
+        for steps in ladder {
+            var (plan, fitted) = try choose(prepared, steps: steps, device: device, options: options)
+            for i in plan.models.indices {
+                plan.models[i].measurement = try measure(prepared[i], plan.models[i], options: options)
+            }
+            plan.seconds = Date().timeIntervalSince(t0)
+            let meets = options.minExact.map { m in plan.models.allSatisfy { ($0.measurement?.exact.estimate ?? 0) >= m } } ?? true
+            if !fitted || meets { return plan }
+            closest = plan
+        }
+        var plan = closest!
+        plan.verdict = "no depth reaches --min-exact \(options.minExact!) within the budget; the closest (full depth) is shown: " + plan.verdict
+        plan.fits = false
+        return plan
+    }
+
+    static func prepare(_ r: Request, options: Options, sensitivities: Bool, progress: (any ProgressSink)?) throws -> Prepared {
+        let model = try RecursiveReasoner.load(directory: r.directory)
+        let calib = try PuzzleDataset(path: r.calibration)
+        if calib.metadata["split"] == "test" { throw CalibratedQuantization.Failure.testSplit(path: r.calibration) }
+        try ReasonerEvaluation.checkCompatible(model, calib)
+        let n = min(options.calibrationCount, calib.count)
+        let c = model.config
+        let depth = model.fullDepth
+        let L = calib.sequenceLength
+        let inputs = Array(calib.inputs[0..<(n * L)]), ids = Array(calib.puzzleIdentifiers[0..<n])
+        let per = 2 * c.positions * c.hiddenSize
+        let logitsPer = L * c.vocabSize
+        /// Per step: the carries ([2, n, P·D]) and the logits ([n, L·V]).
+        func trajectory(_ m: RecursiveReasoner) throws -> (carries: [[Float]], logits: [[Float]]) {
+            let collector = CarryCollector()
+            var logits: [[Float]] = []
+            try m.run(inputs: inputs, puzzleIdentifiers: ids, batch: n, depth: depth, observer: collector) { _, out in logits.append(out.logits) }
+            return (collector.steps, logits)
+        }
+        let reference = try trajectory(model)
+        let depthError = (0..<depth.steps).map {
+            2 - meanCosine(reference.carries[$0], reference.carries[depth.steps - 1], per: per, count: n)
+                - meanCosine(reference.logits[$0], reference.logits[depth.steps - 1], per: logitsPer, count: n, halves: false)
+        }
+
+        let base = try Checkpoint.open(r.directory)
+        let account = ReasonerAccounting.account(c, dtype: base.infos.first?.dtype ?? .f32)
+        var items: [[Candidate]] = []
+        let quantizable = account.tensors.filter(\.quantizable)
+        for (ti, t) in quantizable.enumerated() {
+            let w = try base.floats(t.name)
+            var list = [Candidate(tensor: t.name, choice: nil, bytes: t.storedBytes(nil), error: [Double](repeating: 0, count: depth.steps))]
+            for bits in sensitivities ? options.bits : [] {
+                for g in options.granularities where g.groupSize.map({ t.shape[1] % $0 == 0 }) ?? true {
+                    for method in options.methods {
+                        progress?.update(done: ti, total: quantizable.count, item: "\(t.name) int\(bits) \(g) \(method.rawValue)")
+                        let choice = TensorChoice(bits: bits, granularity: g, method: method)
+                        let q = try RoundToNearest.quantize(w, rows: t.shape[0], columns: t.shape[1], scheme: choice.scheme(scaleDType: .f32)!,
+                                                            clipping: choice.clipping, name: t.name)
+                        let overlay = OverlaySource(base: base)
+                        try overlay.replace(t.name, with: q.dequantized())
+                        let m = try RecursiveReasoner(config: c, weights: overlay, location: r.directory)
+                        let got = try trajectory(m)
+                        list.append(Candidate(tensor: t.name, choice: choice, bytes: t.storedBytes(choice), error: (0..<depth.steps).map {
+                            2 - meanCosine(got.carries[$0], reference.carries[$0], per: per, count: n)
+                                - meanCosine(got.logits[$0], reference.logits[$0], per: logitsPer, count: n, halves: false)
+                        }))
+                    }
+                }
+            }
+            items.append(list)
+        }
+        return Prepared(request: r, model: model, account: account, items: items, depthError: depthError)
+    }
+
+    /// Solves the knapsack over every model's tensors under the device's memory at
+    /// the given steps, with row-read tables streamed from flash when that is what
+    /// lets it fit. Returns the plan and whether it fits.
+    static func choose(_ models: [Prepared], steps: [Int], device: DeviceProfile, options: Options) throws -> (Plan, Bool) {
+        let activations = models.reduce(0) { $0 + $1.account.activationBytes }
+        // Bytes of tensors no option changes (norms, inits, embedding tables), split into row-read and the rest.
+        let fixedTables = models.reduce(0) { $0 + $1.account.rowReadBytes([:]) }
+        let fixedOther = models.reduce(0) { s, m in s + m.account.tensors.filter { !$0.quantizable && !$0.rowRead }.reduce(0) { $0 + $1.storedBytes(nil) } }
+        // Streaming moves the tables to flash; it is chosen whenever flash holds them
+        // (a row per token costs less than keeping the table in scarce RAM).
+        let stream = fixedTables > 0 && (device.weightMemory == .flash || fixedTables <= device.flashBytes)
+        var weightBudget: Int
+        switch device.weightMemory {
+        case .ram:
+            weightBudget = device.ramBytes - activations - fixedOther - (stream ? 0 : fixedTables)
+        case .flash:
+            weightBudget = activations <= device.ramBytes ? device.flashBytes - fixedOther - fixedTables : -1
+        }
+        if let m = options.maxBytes { weightBudget = min(weightBudget, m - fixedOther - fixedTables) }
+
+        var items: [[MultipleChoiceKnapsack.Option]] = []
+        var owners: [(model: Int, item: Int)] = []
+        for (mi, m) in models.enumerated() {
+            for (ii, list) in m.items.enumerated() {
+                items.append(list.map { .init(cost: $0.bytes, error: $0.error[steps[mi] - 1]) })
+                owners.append((mi, ii))
+            }
+        }
+        var fits = true
+        var solution = weightBudget >= 0
+            ? MultipleChoiceKnapsack.solve(items, budget: weightBudget, unit: MultipleChoiceKnapsack.unit(budget: weightBudget)) : nil
+        if solution == nil {
+            // Nothing fits: the smallest recipe (cheapest option everywhere, least error among equals).
+            fits = false
+            let choices = items.map { opts in opts.indices.min { (opts[$0].cost, opts[$0].error) < (opts[$1].cost, opts[$1].error) }! }
+            solution = .init(choices: choices, cost: zip(items, choices).reduce(0) { $0 + $1.0[$1.1].cost },
+                             error: zip(items, choices).reduce(0) { $0 + $1.0[$1.1].error })
+        }
+        var plans: [ModelPlan] = []
+        for (mi, m) in models.enumerated() {
+            var recipe: [String: TensorChoice] = [:]
+            var error = m.depthError[steps[mi] - 1]
+            for (k, owner) in owners.enumerated() where owner.model == mi {
+                let cand = m.items[owner.item][solution!.choices[k]]
+                if let c = cand.choice { recipe[cand.tensor] = c }
+                error += cand.error[steps[mi] - 1]
+            }
+            let c = m.model.config
+            let depth = RecursionDepth(steps: steps[mi], hCycles: c.hCycles, lCycles: c.lCycles)
+            let weights = m.account.weightBytes(recipe)
+            let tables = m.account.rowReadBytes(recipe)
+            let resident = weights - (stream ? tables : 0)
+            let ram = m.account.activationBytes + (device.weightMemory == .ram ? resident : 0)
+            let flash = (stream ? tables : 0) + (device.weightMemory == .flash ? resident : 0)
+            let flops = ReasonerCost.puzzleFLOPs(c, depth: depth)
+            let moved = ReasonerAccounting.bytesMovedPerPuzzle(c, account: m.account, recipe: recipe, depth: depth)
+            plans.append(ModelPlan(
+                name: FileSystem.lastComponent(m.request.directory.hasSuffix("/") ? String(m.request.directory.dropLast()) : m.request.directory), model: m.request.directory, family: m.account.family,
+                parameters: m.account.parameters, fp32Bytes: m.account.weightBytes([:]), steps: steps[mi], hCycles: c.hCycles, lCycles: c.lCycles,
+                streamedTables: stream ? m.account.tensors.filter(\.rowRead).map(\.name) : [], quantize: recipe,
+                prediction: Prediction(weightBytes: weights, ramBytes: ram, flashBytes: flash, activationBytes: m.account.activationBytes,
+                                       flopsPerPuzzle: flops, bytesMovedPerPuzzle: moved,
+                                       latencySeconds: max(Double(flops) / device.flopsPerSecond, Double(moved) / device.bandwidthBytesPerSecond),
+                                       carryError: error),
+                measurement: nil))
+        }
+        let totalRAM = plans.reduce(0) { $0 + $1.prediction.ramBytes }, totalFlash = plans.reduce(0) { $0 + $1.prediction.flashBytes }
+        let totalWeights = plans.reduce(0) { $0 + $1.prediction.weightBytes }
+        let verdict: String
+        if fits {
+            verdict = "fits \(device.name): RAM \(totalRAM) of \(device.ramBytes) bytes, flash \(totalFlash) of \(device.flashBytes) bytes"
+                + (options.maxBytes.map { ", weights \(totalWeights) of --max-bytes \($0)" } ?? "")
+        } else {
+            let limit = options.maxBytes.map { "--max-bytes \($0)" } ?? "the device"
+            verdict = "nothing fits \(limit) on \(device.name): the smallest recipe needs RAM \(totalRAM) (has \(device.ramBytes)), "
+                + "flash \(totalFlash) (has \(device.flashBytes)), weights \(totalWeights) bytes; its measured accuracy is below"
+        }
+        let budget = Budget(ramBytes: device.ramBytes, flashBytes: device.flashBytes, maxWeightBytes: options.maxBytes, weightBytes: weightBudget)
+        return (Plan(device: device, fits: fits, verdict: verdict, budget: budget, models: plans, seconds: 0), fits)
+    }
+
+    /// Applies the recipe with `QuantizeJob` (the same code `shrink quantize --recipe`
+    /// runs), reads the written model back and compares it with FP32 on the test set.
+    static func measure(_ m: Prepared, _ plan: ModelPlan, options: Options) throws -> Measurement {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("shrink-plan-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var q = QuantizeOptions()
+        q.perTensor = plan.quantize
+        try QuantizeJob.run(try Checkpoint.open(m.request.directory), options: q, outputDirectory: scratch)
+        let written = try SafetensorsFile(path: scratch + "/model.safetensors").totalBytes
+        let compressed = try RecursiveReasoner.load(directory: scratch, streamPuzzleEmbedding: plan.streamedTables.contains("inner.puzzle_emb.weights"))
+        var o = Comparison.Options()
+        o.evaluation.limit = options.limit
+        o.evaluation.steps = plan.steps
+        o.evaluation.seed = options.seed
+        let report = try Comparison.compare(original: m.model, compressed: compressed, data: PuzzleDataset(path: m.request.data), options: o)
+        return Measurement(writtenTensorBytes: written, exact: report.compressed.accuracy.exact, cell: report.compressed.accuracy.cell,
+                           fp32Exact: report.original.accuracy.exact, exactDifference: report.exactDifference,
+                           carryFidelity: report.finalFidelity.carry.estimate, label: report.label)
+    }
+
+    final class CarryCollector: CarryObserver {
+        var steps: [[Float]] = []
+        func observe(_ point: CarryPoint, zH: UnsafeBufferPointer<Float>?, zL: UnsafeBufferPointer<Float>?) {
+            guard case .stepEnd = point, let zH, let zL else { return }
+            steps.append(Array(zH) + Array(zL))
+        }
+    }
+
+    /// Mean over puzzles of the cosine of their `per` values. With `halves` the
+    /// buffers hold all puzzles' z_H then all puzzles' z_L ([2, n, per/2]), else [n, per].
+    static func meanCosine(_ a: [Float], _ b: [Float], per: Int, count n: Int, halves: Bool = true) -> Double {
+        let half = halves ? per / 2 : per
+        var total = 0.0
+        for i in 0..<n {
+            var dot = 0.0, na = 0.0, nb = 0.0
+            for offset in halves ? [i * half, n * half + i * half] : [i * per] {
+                for j in offset..<(offset + half) {
+                    let x = Double(a[j]), y = Double(b[j])
+                    dot += x * y; na += x * x; nb += y * y
+                }
+            }
+            total += na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : (na == nb ? 1 : 0)
+        }
+        return total / Double(n)
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import ShrinkEval
+import ShrinkFormats
+import ShrinkPlan
+import ShrinkQuant
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Choose per-tensor bits and recursion depth that fit a device, apply them and measure the result.",
+        discussion: "Several MODEL directories are planned to co-reside on the device. The plan JSON is a recipe for `shrink quantize --recipe`.")
+
+    @Argument(help: "Model directories (a stack when more than one).")
+    var models: [String]
+
+    @Option(help: "Device: jetson-orin-nano-8gb, soc-8mb-sram, mcu-4mb, this-machine, or a profile JSON file.")
+    var device: String
+
+    @Option(help: "Least puzzle-exact accuracy; depths are tried from one step up and the first measured at or above it is taken.")
+    var minExact: Double?
+
+    @Option(help: "Cap on all weight bytes together, e.g. 4MB, 512KB, 1500000.")
+    var maxBytes: String?
+
+    @Option(help: "Calibration puzzles (training split), one per model or one for all, comma-separated.")
+    var calib: String?
+
+    @Option(help: "Held-out puzzles, one per model or one for all, comma-separated.")
+    var data: String?
+
+    @Option(help: "Calibration puzzles run per sensitivity measurement.")
+    var calibCount = 32
+
+    @Option(help: "Test puzzles per evaluation.")
+    var limit: Int?
+
+    @Option(help: "Bit widths to consider, comma-separated.")
+    var bits = "8,6,4,3,2"
+
+    @Option(name: [.short, .long], help: "Write the plan (JSON) here.")
+    var output: String?
+
+    @Flag(help: "Print the device profile JSON (to copy and edit) and stop.")
+    var printDevice = false
+
+    @OptionGroup var out: OutputOptions
+
+    static func parseBytes(_ text: String) throws -> Int {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        for (suffix, factor) in [("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("B", 1), ("", 1)] where t.hasSuffix(suffix) {
+            if let v = Double(t.dropLast(suffix.count)), v > 0 { return Int(v * Double(factor)) }
+        }
+        throw ValidationError("--max-bytes '\(text)' is not a size; use e.g. 4MB, 512KB or 1500000")
+    }
+
+    func perModel(_ list: String?, flag: String) throws -> [String] {
+        guard let list else { throw ValidationError("\(flag) is required (one per model, or one for all)") }
+        let items = list.split(separator: ",").map(String.init)
+        if items.count == 1 { return Array(repeating: items[0], count: models.count) }
+        guard items.count == models.count else { throw ValidationError("\(flag) lists \(items.count) files for \(models.count) models") }
+        return items
+    }
+
+    func run() throws {
+        let profile = try DeviceProfile.resolve(device)
+        if printDevice { print(try profile.json(), terminator: ""); return }
+        var o = Planner.Options()
+        o.maxBytes = try maxBytes.map(Self.parseBytes)
+        o.minExact = minExact
+        o.calibrationCount = calibCount
+        o.limit = limit
+        o.bits = try bits.split(separator: ",").map {
+            guard let b = Int($0), QuantScheme.supportedBits.contains(b) else { throw ValidationError("--bits '\($0)' is not 2 to 8") }
+            return b
+        }
+        let calibs = try perModel(calib, flag: "--calib"), tests = try perModel(data, flag: "--data")
+        let requests = models.indices.map { Planner.Request(directory: models[$0], calibration: calibs[$0], data: tests[$0]) }
+        let plan = try Planner.run(requests, device: profile, options: o, progress: out.progress)
+        if let output {
+            try AtomicFile.write(String(decoding: try Recipe.encoder().encode(plan), as: UTF8.self) + "\n", to: output)
+        }
+        try out.emit(plan) { Format.plan(plan) }
+    }
+}
+
+extension Format {
+    static func plan(_ p: Planner.Plan) -> String {
+        var s = "\(p.verdict)\n"
+        for m in p.models {
+            let pr = m.prediction
+            s += "\n\(m.name) (\(m.family), \(m.parameters) parameters): \(m.steps) supervision steps, H_cycles \(m.hCycles), L_cycles \(m.lCycles)\n"
+            let counts = Dictionary(grouping: m.quantize.values, by: \.description).map { "\($0.value.count)× \($0.key)" }.sorted()
+            s += "  recipe: \(counts.isEmpty ? "all kept" : counts.joined(separator: ", "))"
+            s += m.streamedTables.isEmpty ? "\n" : "; streamed from flash: \(m.streamedTables.joined(separator: ", "))\n"
+            s += "  | | predicted | measured |\n  |---|---|---|\n"
+            s += "  | weight bytes | \(pr.weightBytes) | \(m.measurement.map { String($0.writtenTensorBytes) } ?? "–") |\n"
+            s += "  | RAM peak | \(pr.ramBytes) (activations \(pr.activationBytes)) | |\n"
+            s += "  | flash | \(pr.flashBytes) | |\n"
+            s += "  | MFLOP/puzzle | \(fixed(Double(pr.flopsPerPuzzle) / 1e6, 1)) | |\n"
+            s += "  | latency on \(p.device.name) | \(fixed(pr.latencySeconds * 1e3, 3)) ms | |\n"
+            s += "  | error (carry + logit 1 − cos) | \(fixed(pr.carryError, 5)) | carry fidelity \(m.measurement.map { fixed($0.carryFidelity, 5) } ?? "–") |\n"
+            if let me = m.measurement {
+                s += "  | exact | | \(interval(me.exact)) (FP32 \(interval(me.fp32Exact))) |\n"
+                s += "  | cell | | \(interval(me.cell)) |\n"
+                s += "  | label | | \(me.label.evidence.rawValue): \(me.label.claim) |\n"
+            }
+        }
+        return s
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import ShrinkFormats
+import ShrinkModels
+import ShrinkPlan
+import ShrinkQuant
+import ShrinkTestSupport
+import Testing
+
+let fixtureModels = ["trm_mlp_sudoku6", "trm_att_sudoku6", "hrm_sudoku6"]
+
+func reasonerConfig(_ fixture: String) throws -> ReasonerConfig {
+    guard case let .reasoner(c) = try AccountedModel.load(Fixtures.path("Fixtures/models/\(fixture)")) else {
+        throw PlanError.badRequest(flag: fixture, reason: "is not a reasoner")
+    }
+    return c
+}
+
+@Test(arguments: fixtureModels)
+func tensorListMatchesTheCheckpoint(fixture: String) throws {
+    let account = ReasonerAccounting.account(try reasonerConfig(fixture))
+    let file = try Checkpoint.open(Fixtures.path("Fixtures/models/\(fixture)"))
+    #expect(account.tensors.map(\.name) == file.tensorNames)
+    #expect(account.tensors.map(\.info) == file.infos)
+    #expect(account.parameters == (try RecursiveReasoner.load(directory: Fixtures.path("Fixtures/models/\(fixture)"))).parameterCount)
+    #expect(account.weightBytes([:]) == file.totalBytes)
+}
+
+/// Per-tensor recipes whose predicted bytes must equal the tensor bytes of the file QuantizeJob writes.
+func recipes(_ account: ModelAccount) -> [[String: TensorChoice]] {
+    let names = account.tensors.filter(\.quantizable).map(\.name)
+    let all4 = Dictionary(uniqueKeysWithValues: names.map { ($0, TensorChoice(bits: 4, granularity: .channel, method: .rtn)) })
+    let mixes: [TensorChoice] = [.init(bits: 8, granularity: .group(32), method: .mse), .init(bits: 3, granularity: .tensor, method: .rtn),
+                                 .init(bits: 2, granularity: .group(64), method: .rtn), .init(bits: 6, granularity: .channel, method: .mse),
+                                 .init(bits: 5, granularity: .group(32), method: .rtn)]
+    let columns = Dictionary(uniqueKeysWithValues: account.tensors.map { ($0.name, $0.shape.last!) })
+    let mixed = Dictionary(uniqueKeysWithValues: names.enumerated().map { i, name in
+        var c = mixes[i % mixes.count]
+        if let g = c.groupSize, columns[name]! % g != 0 { c = TensorChoice(bits: c.bits, granularity: .group(4), method: c.method) }
+        return (name, c)
+    })
+    let partial = Dictionary(uniqueKeysWithValues: names.prefix(3).map { ($0, TensorChoice(bits: 3, granularity: .group(32), method: .rtn)) })
+    return [all4, mixed, partial]
+}
+
+@Test(arguments: fixtureModels)
+func predictedBytesEqualWrittenTensorBytes(fixture: String) throws {
+    let account = ReasonerAccounting.account(try reasonerConfig(fixture))
+    let tmp = TemporaryDirectory()
+    for (i, recipe) in recipes(account).enumerated() {
+        var o = QuantizeOptions()
+        o.perTensor = recipe
+        let out = tmp.file("q\(i)")
+        try QuantizeJob.run(try Checkpoint.open(Fixtures.path("Fixtures/models/\(fixture)")), options: o, outputDirectory: out)
+        let written = try SafetensorsFile(path: out + "/model.safetensors")
+        #expect(account.weightBytes(recipe) == written.totalBytes, "recipe \(i)")
+        // The written file is read back as the model the recipe describes.
+        #expect(try RecursiveReasoner.load(directory: out).parameterCount == account.parameters)
+    }
+}
+
+@Test func flopsMatchPyTorchsFlopCounter() throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("Tests/Fixtures/plan/reference_flops.json")))
+    let golden = try JSONSerialization.jsonObject(with: data) as! [String: [String: Int]]
+    for fixture in fixtureModels {
+        let c = try reasonerConfig(fixture)
+        let full = RecursionDepth(steps: c.haltMaxSteps, hCycles: c.hCycles, lCycles: c.lCycles)
+        var one = full
+        one.steps = 1
+        #expect(ReasonerCost.puzzleFLOPs(c, depth: one) == golden[fixture]!["one_step"]!, "\(fixture)")
+        #expect(ReasonerCost.puzzleFLOPs(c, depth: full) == golden[fixture]!["all_steps"]!, "\(fixture)")
+    }
+}
+
+@Test func workingMemoryLayoutOfTheAttentionFixture() throws {
+    let c = try reasonerConfig("trm_att_sudoku6")
+    // P = 36, D = 64, I = 256, d = 16: 5·P·D + P·3I + P·3D + P·D + P·(d+1) + L·V + 2 floats.
+    let floats = 5 * 36 * 64 + 36 * 3 * 256 + 36 * 3 * 64 + 36 * 64 + 36 * 17 + 36 * 8 + 2
+    #expect(ReasonerAccounting.account(c).activationBytes == 4 * floats)
+}
+
+/// TRM on ARC-AGI-1 as upstream publishes it: config/arch/trm.yaml (hidden_size 512,
+/// 8 heads, expansion 4, L_layers 2, H_cycles 3, L_cycles 6, puzzle_emb_ndim =
+/// hidden_size, puzzle_emb_len 16, halt_max_steps 16), seq_len 900 and vocab 12 of
+/// the 30×30 ARC grids, num_puzzle_identifiers 876,406 of the released
+/// arc1concept-aug-1000 dataset.
+let trmARC = """
+{"arch": "trm", "seq_len": 900, "vocab_size": 12, "num_puzzle_identifiers": 876406, "puzzle_emb_ndim": 512, "puzzle_emb_len": 16,
+ "H_cycles": 3, "L_cycles": 6, "H_layers": 0, "L_layers": 2, "hidden_size": 512, "num_heads": 8, "expansion": 4,
+ "pos_encodings": "rope", "halt_max_steps": 16, "mlp_t": false}
+"""
+
+@Test func trmARCFromItsBareConfig() throws {
+    let tmp = TemporaryDirectory()
+    try trmARC.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
+    guard case let .reasoner(c) = try AccountedModel.load(tmp.file("config.json")) else { Issue.record("not a reasoner"); return }
+    let account = ReasonerAccounting.account(c)
+    let table = try #require(account.tensors.first { $0.name == "inner.puzzle_emb.weights" })
+    #expect(table.rowRead)
+    // The network without the table: the paper's 6.83M parameters (arXiv 2606.26488 §1).
+    #expect(account.parameters - table.parameters == 6_830_082)
+    #expect(table.storedBytes(nil) == 876_406 * 512 * 4)
+    // 99.4 MB is a table of 48,535 F32 rows of 512 (or 97,070 BF16 rows).
+    var small = c
+    small.numPuzzleIdentifiers = 48_535
+    let smallTable = try #require(ReasonerAccounting.account(small).tensors.first { $0.name == "inner.puzzle_emb.weights" })
+    #expect((Double(smallTable.storedBytes(nil)) / 1e6 * 10).rounded() / 10 == 99.4)
+}
+
+@Test func qwenDecoderFromItsConfig() throws {
+    let tmp = TemporaryDirectory()
+    // Qwen/Qwen2.5-0.5B config.json (the fields accounting reads).
+    try """
+    {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864,
+     "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 151936,
+     "tie_word_embeddings": true, "torch_dtype": "bfloat16"}
+    """.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
+    guard case let .decoder(d) = try AccountedModel.load(tmp.path) else { Issue.record("not a decoder"); return }
+    let account = d.account(context: 1024)
+    #expect(account.parameters == 494_032_768)  // the model card's 0.49B; safetensors holds exactly this many
+    #expect(account.weightBytes([:]) == 2 * 494_032_768)
+    #expect(!account.tensors.contains { $0.rowRead })  // the tied table is also the output projection
+    #expect(account.buffers.first { $0.name == "kv_cache" }!.floats == 2 * 24 * 1024 * 128)
+}
+
+@Test func badConfigNamesTheField() throws {
+    let tmp = TemporaryDirectory()
+    try #"{"H_cycles": 2, "seq_len": 4}"#.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
+    #expect(throws: ModelError.badConfig(file: tmp.file("config.json"), field: "vocab_size", reason: "is missing or has the wrong type")) {
+        try AccountedModel.load(tmp.path)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import ShrinkEval
+import ShrinkFormats
+import ShrinkModels
+import ShrinkPlan
+import ShrinkQuant
+import ShrinkTestSupport
+import Testing
+
+/// A small planning problem: a random TRM (hidden 16, one layer) on 4×4 Sudoku,
+/// two options per tensor (INT8 or INT2 per channel), two calibration puzzles.
+func smallOptions(maxBytes: Int) -> Planner.Options {
+    var o = Planner.Options()
+    o.bits = [8, 2]
+    o.granularities = [.channel]
+    o.methods = [.rtn]
+    o.calibrationCount = 2
+    o.limit = 8
+    o.maxBytes = maxBytes
+    return o
+}
+
+func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
+    let dir = tmp.file("tiny_trm")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let config = """
+    {"arch": "trm", "seq_len": 16, "vocab_size": 6, "H_cycles": 2, "L_cycles": 2, "L_layers": 1, "hidden_size": 16,
+     "expansion": 2, "num_heads": 2, "pos_encodings": "rope", "halt_max_steps": 2}
+    """
+    try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+    let c = try JSONDecoder().decode(ReasonerConfig.self, from: Data(config.utf8))
+    var rng = TestRandom(seed: 3)
+    try writeF32(ReasonerAccounting.tensors(c).map { ($0.name, $0.shape, rng.normals($0.parameters, scale: 0.3)) }, to: dir + "/model.safetensors")
+    for split in [PuzzleSplit.train, .test] {
+        let o = SudokuDatasetOptions(size: 4, count: 8, split: split)
+        try SudokuDataset.encode(try SudokuDataset.generate(o), options: o).write(to: tmp.file("\(split).safetensors"))
+    }
+    return Planner.Request(directory: dir, calibration: tmp.file("train.safetensors"), data: tmp.file("test.safetensors"))
+}
+
+@Test func planFitsItsBudgetAndItsRecipeWritesThePredictedBytes() throws {
+    let tmp = TemporaryDirectory()
+    let request = try syntheticRequest(tmp)
+    guard case let .reasoner(c) = try AccountedModel.load(request.directory) else { Issue.record("not a reasoner"); return }
+    let account = ReasonerAccounting.account(c)
+    let int8 = Dictionary(uniqueKeysWithValues: account.tensors.filter(\.quantizable).map { ($0.name, TensorChoice(bits: 8, granularity: .channel, method: .rtn)) })
+    let budget = account.weightBytes(int8) - 1  // all-INT8 does not fit: some tensor must go to INT2
+    let plan = try Planner.run([request], device: DeviceProfile.resolve("soc-8mb-sram"), options: smallOptions(maxBytes: budget))
+    #expect(plan.fits)
+    let m = try #require(plan.models.first)
+    #expect(m.prediction.weightBytes <= budget)
+    let measured = try #require(m.measurement)
+    #expect(measured.writtenTensorBytes == m.prediction.weightBytes)
+    #expect(m.quantize.values.contains { $0.bits == 2 })
+    #expect(m.quantize.count == int8.count)  // kept FP32 costs more than either option
+
+    // The plan file is a recipe `shrink quantize --recipe` applies exactly.
+    try Recipe.encoder().encode(plan).write(to: URL(fileURLWithPath: tmp.file("plan.json")))
+    var q = QuantizeOptions()
+    q.perTensor = try TensorChoice.loadRecipe(path: tmp.file("plan.json"), model: "tiny_trm")
+    #expect(q.perTensor == m.quantize)
+    try QuantizeJob.run(try Checkpoint.open(request.directory), options: q, outputDirectory: tmp.file("out"))
+    #expect(try SafetensorsFile(path: tmp.file("out/model.safetensors")).totalBytes == m.prediction.weightBytes)
+}
+
+@Test func nothingFitsSaysSoAndMeasuresTheClosest() throws {
+    let tmp = TemporaryDirectory()
+    let plan = try Planner.run([try syntheticRequest(tmp)], device: DeviceProfile.resolve("soc-8mb-sram"), options: smallOptions(maxBytes: 1000))
+    #expect(!plan.fits)
+    #expect(plan.verdict.hasPrefix("nothing fits --max-bytes 1000"))
+    let m = try #require(plan.models.first)
+    #expect(m.quantize.values.allSatisfy { $0.bits == 2 })  // the smallest recipe
+    #expect(m.measurement != nil)
+}
