@@ -145,11 +145,14 @@ public final class SafetensorsWriter {
 /// Writes a small file atomically (temporary file, then rename).
 public enum AtomicFile {
     public static func write(_ text: String, to path: String) throws {
+        try write(bytes: Array(text.utf8), to: path)
+    }
+
+    public static func write(bytes: [UInt8], to path: String) throws {
         if FileSystem.isDirectory(path) { throw FormatError.outputIsDirectory(path: path) }
         let tmp = FileSystem.directoryOf(path) + "/." + FileSystem.lastComponent(path) + ".partial-\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(errno)) }
-        let bytes = Array(text.utf8)
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc_write(fd, $0.baseAddress! + done, bytes.count - done) }

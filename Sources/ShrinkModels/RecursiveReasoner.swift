@@ -73,23 +73,23 @@ public final class RecursiveReasoner: @unchecked Sendable {
         hLevel = c.arch == .hrm ? try module("H_level", layers: c.hLayers) : nil
         try bind.finish()
 
-        // RoPE tables [P, d], float32 as the reference computes them.
-        let d = c.headDim
+        (ropeCos, ropeSin) = c.usesRoPE ? Self.ropeTables(c) : ([Float](repeating: 0, count: P * c.headDim), [Float](repeating: 0, count: P * c.headDim))
+    }
+
+    /// RoPE tables cos, sin [P, head_dim], float32 as the reference computes them (ARCHITECTURE.md §5).
+    public static func ropeTables(_ c: ReasonerConfig) -> (cos: [Float], sin: [Float]) {
+        let P = c.positions, d = c.headDim, half = d / 2
         var cosT = [Float](repeating: 0, count: P * d), sinT = cosT
-        if c.usesRoPE {
-            let half = d / 2
-            for p in 0..<P {
-                for i in 0..<d {
-                    let j = i % half
-                    let invFreq = Float(1) / Float(pow(c.ropeTheta, Double(Float(2 * j) / Float(d))))
-                    let angle = Float(p) * invFreq
-                    cosT[p * d + i] = cos(angle)
-                    sinT[p * d + i] = sin(angle)
-                }
+        for p in 0..<P {
+            for i in 0..<d {
+                let j = i % half
+                let invFreq = Float(1) / Float(pow(c.ropeTheta, Double(Float(2 * j) / Float(d))))
+                let angle = Float(p) * invFreq
+                cosT[p * d + i] = cos(angle)
+                sinT[p * d + i] = sin(angle)
             }
         }
-        ropeCos = cosT
-        ropeSin = sinT
+        return (cosT, sinT)
     }
 
     /// Loads `config.json` and the checkpoint from a model directory (a compressed

@@ -43,11 +43,15 @@ struct Eval: ParsableCommand {
     @Flag(help: "Include per-puzzle results (JSON).")
     var perPuzzle = false
 
+    @Option(help: "Write the last step's logits (F32 [N, L, V]) and predictions (I32 [N, L]) to this .safetensors file.")
+    var predictions: String?
+
     @OptionGroup var out: OutputOptions
 
     func run() throws {
         var o = depth.evaluation
         o.perPuzzle = perPuzzle
+        o.predictionsPath = predictions
         let m = try RecursiveReasoner.load(directory: model)
         let d = try PuzzleDataset(path: data)
         let r = try ReasonerEvaluation.evaluate(m, on: d, options: o, progress: out.progress)
