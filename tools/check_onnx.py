@@ -7,7 +7,7 @@ MatMulNBits) it quantizes the fixture with `shrink quantize`, exports it, runs
 `onnx.checker.check_model(full_check=True)`, runs the test set in onnxruntime and
 compares with `shrink eval --predictions` of the same directory:
 
-  * logits: max |ORT - Shrink| <= LOGIT_TOL (absolute; logits here are O(10)),
+  * logits: max |ORT - Shrink| <= LOGIT_RTOL * max |Shrink logit|,
   * predicted tokens identical on >= 99.9% of cells,
   * the same number of puzzles solved exactly.
 
@@ -28,10 +28,10 @@ import onnx
 import onnxruntime as ort
 from safetensors.numpy import load_file
 
-# Shrink's kernels and ORT's MLAS round differently (reassociated sums, exp);
-# through 6 steps x 15-18 module calls the recursion amplifies that. Measured
-# worst case on the fixtures: see BENCHMARKS.md; this bound leaves margin.
-LOGIT_TOL = 5e-2
+# Shrink's kernels and ORT's MLAS round differently (reassociated sums, exp, fused
+# kernels); 6 steps x 15-18 module calls amplify that. As ARCHITECTURE.md §9a does
+# for free-running comparisons, bound max |ORT - Shrink| relative to max |logit|.
+LOGIT_RTOL = 1e-2
 CELL_AGREEMENT = 0.999
 
 FIXTURES = [
@@ -136,14 +136,14 @@ def main():
                            nodes=summary["nodes"], max_abs_dlogit=dlogit, max_abs_logit=float(np.abs(ref["logits"]).max()),
                            cells_identical=same, exact_ort=ex_ort / n, exact_shrink=ex_shrink / n,
                            exact_shrink_eval=ev["accuracy"]["exact"]["estimate"])
-                ok = (dlogit <= LOGIT_TOL and same >= CELL_AGREEMENT and ex_ort == ex_shrink
+                ok = (dlogit <= LOGIT_RTOL * row["max_abs_logit"] and same >= CELL_AGREEMENT and ex_ort == ex_shrink
                       and abs(row["exact_shrink_eval"] - ex_shrink / n) < 1e-12)
                 if a.bench:
                     row["ms_per_puzzle_b1"] = latency(sess, inputs, 1)
                     row["ms_per_puzzle_b64"] = latency(sess, inputs, 64)
                 results.append(row)
                 status = "ok    " if ok else "FAILED"
-                print(f"{status}  {tag:45s} max|dlogit| {dlogit:.2e}  cells identical {100 * same:.3f}%  "
+                print(f"{status}  {tag:45s} max|dlogit| {dlogit:.2e} (max|logit| {row['max_abs_logit']:.1f})  cells identical {100 * same:.3f}%  "
                       f"exact ORT {100 * ex_ort / n:.1f}% Shrink {100 * ex_shrink / n:.1f}%  ({n} puzzles)", flush=True)
             except Exception as e:  # noqa: BLE001 - report and count every failure
                 ok = False
