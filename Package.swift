@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(name: "CShrinkKernels"),
@@ -22,7 +23,10 @@ let package = Package(
         .target(name: "ShrinkQuant", dependencies: ["ShrinkTensor", "ShrinkFormats", "CShrinkKernels"]),
         .target(name: "ShrinkModels", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "CShrinkKernels"]),
         .target(name: "ShrinkEval", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels"]),
-        .target(name: "ShrinkExport", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels"]),
+        .target(
+            name: "ShrinkExport",
+            dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .target(name: "ShrinkPlan", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval"]),
         .executableTarget(
             name: "shrink",
@@ -37,7 +41,7 @@ let package = Package(
         .testTarget(name: "ShrinkQuantTests", dependencies: ["ShrinkQuant", "ShrinkFormats", "ShrinkEval", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkCLITests", dependencies: ["shrink", "ShrinkFormats", "ShrinkQuant", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkEvalTests", dependencies: ["ShrinkEval", "ShrinkFormats", "ShrinkModels", "ShrinkQuant", "ShrinkTestSupport"]),
-        .testTarget(name: "ShrinkExportTests", dependencies: ["ShrinkExport", "ShrinkEval", "ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTestSupport"]),
+        .testTarget(name: "ShrinkExportTests", dependencies: ["ShrinkExport", "ShrinkEval", "ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTensor", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkPlanTests", dependencies: ["ShrinkPlan", "ShrinkEval", "ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkModelsTests", dependencies: ["ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTensor", "ShrinkTestSupport"]),
     ]

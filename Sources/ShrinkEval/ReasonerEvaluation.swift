@@ -15,7 +15,7 @@ public enum ReasonerEvaluation {
         public var perPuzzle = false
         /// Seed of the bootstrap resampling.
         public var seed: UInt64 = 0
-        /// Write the last step's predicted tokens ([puzzles, seq_len] I32 `predictions`) to this .safetensors file.
+        /// Where to write the last step's logits and predictions (safetensors), if anywhere.
         public var predictionsPath: String?
         public init() {}
     }
@@ -91,8 +91,10 @@ public enum ReasonerEvaluation {
     }
 
     /// Argmax predictions [count, L] after every step, evaluated in batches.
+    /// `lastLogits`, when given, receives each batch's last-step logits [n, L, V] with its first puzzle's index.
     public static func predictions(_ model: RecursiveReasoner, _ data: PuzzleDataset, count: Int, depth: RecursionDepth,
-                                   batchSize: Int, progress: (any ProgressSink)? = nil) throws -> [[Int32]] {
+                                   batchSize: Int, progress: (any ProgressSink)? = nil,
+                                   lastLogits: ((_ first: Int, _ logits: [Float]) -> Void)? = nil) throws -> [[Int32]] {
         let L = data.sequenceLength, V = model.config.vocabSize
         var perStep = [[Int32]](repeating: [Int32](repeating: 0, count: count * L), count: depth.steps)
         var start = 0
@@ -102,6 +104,7 @@ public enum ReasonerEvaluation {
             let inputs = Array(data.inputs[(start * L)..<((start + n) * L)])
             let ids = Array(data.puzzleIdentifiers[start..<(start + n)])
             try model.run(inputs: inputs, puzzleIdentifiers: ids, batch: n, depth: depth) { s, out in
+                if s == depth.steps - 1 { lastLogits?(start, out.logits) }
                 out.logits.withUnsafeBufferPointer { lg in
                     for cell in 0..<(n * L) {
                         var best = 0
@@ -146,6 +149,18 @@ public enum ReasonerEvaluation {
         return (acc, results)
     }
 
+    /// Writes `predictions` I32 [count, L] and `logits` F32 [count, L, V] of the last step, atomically.
+    public static func writePredictions(to path: String, predictions: [Int32], logits: [Float], count: Int, positions L: Int,
+                                        vocabulary V: Int) throws {
+        let writer = try SafetensorsWriter(path: path, tensors: [
+            TensorInfo(name: "logits", dtype: .f32, shape: Shape([count, L, V])),
+            TensorInfo(name: "predictions", dtype: .i32, shape: Shape([count, L])),
+        ])
+        try writer.write("logits", values: logits.map { $0.bitPattern.littleEndian })
+        try writer.write("predictions", values: predictions.map { $0.littleEndian })
+        try writer.commit()
+    }
+
     public static func evaluate(_ model: RecursiveReasoner, on data: PuzzleDataset, options: Options,
                                 progress: (any ProgressSink)? = nil) throws -> Report {
         try checkCompatible(model, data)
@@ -154,12 +169,16 @@ public enum ReasonerEvaluation {
         if count < 1 { throw ModelError.badRequest(flag: "--limit", reason: "leaves no puzzles to evaluate") }
         if options.batchSize < 1 { throw ModelError.badRequest(flag: "--batch-size", reason: "\(options.batchSize) must be at least 1") }
         let t0 = Date()
-        let perStep = try predictions(model, data, count: count, depth: depth, batchSize: options.batchSize, progress: progress)
+        let V = model.config.vocabSize, L = data.sequenceLength
+        var logits: [Float] = []
+        if options.predictionsPath != nil { logits = [Float](repeating: 0, count: count * L * V) }
+        let perStep = try predictions(model, data, count: count, depth: depth, batchSize: options.batchSize, progress: progress,
+                                      lastLogits: options.predictionsPath == nil ? nil : { first, batch in
+                                          logits.replaceSubrange((first * L * V)..<(first * L * V + batch.count), with: batch)
+                                      })
         let seconds = Date().timeIntervalSince(t0)
-        if let path = options.predictionsPath, let last = perStep.last {
-            let w = try SafetensorsWriter(path: path, tensors: [TensorInfo(name: "predictions", dtype: .i32, shape: Shape([count, data.sequenceLength]))])
-            try w.write("predictions", values: last)
-            try w.commit()
+        if let path = options.predictionsPath {
+            try writePredictions(to: path, predictions: perStep[perStep.count - 1], logits: logits, count: count, positions: L, vocabulary: V)
         }
         var steps: [StepAccuracy] = []
         var last: (Accuracy, [PuzzleResult])!

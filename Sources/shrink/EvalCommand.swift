@@ -43,7 +43,7 @@ struct Eval: ParsableCommand {
     @Flag(help: "Include per-puzzle results (JSON).")
     var perPuzzle = false
 
-    @Option(help: "Write the last step's predicted tokens ([puzzles, seq_len] I32 'predictions') to this .safetensors file.")
+    @Option(help: "Write the last step's logits (F32 [N, L, V]) and predictions (I32 [N, L]) to this .safetensors file.")
     var predictions: String?
 
     @OptionGroup var out: OutputOptions

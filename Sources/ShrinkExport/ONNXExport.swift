@@ -1,0 +1,324 @@
+import Foundation
+import ShrinkFormats
+import ShrinkModels
+import ShrinkQuant
+import ShrinkTensor
+import SwiftProtobuf
+
+public enum ExportError: UserFacingError, Equatable, Sendable {
+    case badRequest(flag: String, reason: String)
+    case styleCannotExpress(tensor: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .badRequest(flag, reason): "\(flag) \(reason)"
+        case let .styleCannotExpress(t, r): "tensor '\(t)' \(r); export it with --style qdq, or re-quantize it so it fits"
+        }
+    }
+}
+
+/// `shrink export onnx`: a TRM/HRM reasoner (FP32 or compressed) as one ONNX graph.
+///
+/// The recursion is unrolled: K supervision steps × H cycles × (L cycles + 1)
+/// module applications become straight-line nodes that all read the same shared
+/// initializers. The depth is small and fixed at export (≤ a few hundred block
+/// applications), so unrolling costs only graph size, never weight bytes; it lets
+/// onnxruntime fuse and plan memory across the whole chain, and avoids a `Loop`
+/// whose body runs as a subgraph with per-iteration overhead and no cross-iteration
+/// fusion. Inputs: `inputs` int64 [batch, seq_len] (+ `puzzle_identifiers` int64
+/// [batch] when the config has a puzzle embedding). Outputs: `logits` float
+/// [batch, seq_len, vocab] of the last step and `predictions` int64 [batch, seq_len]
+/// (argmax, first maximum on ties, as ARCHITECTURE.md §8).
+public enum ONNXExport {
+    /// How quantized weights are written.
+    public enum Style: String, CaseIterable, Codable, Sendable {
+        /// int8/int4 initializers + DequantizeLinear (opset 21) feeding float MatMul.
+        case qdq
+        /// com.microsoft MatMulNBits for every linear layer (4- or 8-bit); embeddings stay QDQ.
+        case matmulnbits
+    }
+
+    public struct Options: Sendable {
+        public var style: Style = .qdq
+        /// Supervision steps to unroll (default: the config's halt_max_steps).
+        public var steps: Int?
+        public init(style: Style = .qdq, steps: Int? = nil) { self.style = style; self.steps = steps }
+    }
+
+    public struct Summary: Codable, Sendable {
+        public var model: String
+        public var output: String
+        public var bytes: Int
+        public var style: Style
+        public var steps: Int
+        public var nodes: Int
+        public var initializers: Int
+        public var quantizedWeights: Int
+        public var floatWeights: Int
+        public var operators: [String: Int]
+    }
+
+    public static let opset = 21
+    public static let irVersion: Int64 = 10
+    public static let microsoftDomain = "com.microsoft"
+
+    /// Builds the graph for the model in `directory` (FP32 or compressed).
+    public static func model(directory: String, options: Options = Options()) throws -> (Onnx_ModelProto, Summary) {
+        let reasoner = try RecursiveReasoner.load(directory: directory)
+        let source: any TensorSource = CompressedCheckpoint.isCompressed(reasoner.location)
+            ? try CompressedCheckpoint(directory: reasoner.location) : try Checkpoint.open(reasoner.location)
+        let steps = options.steps ?? reasoner.config.haltMaxSteps
+        guard steps >= 1 else { throw ExportError.badRequest(flag: "--steps", reason: "\(steps) must be at least 1") }
+        let compressed = source as? CompressedCheckpoint
+        if options.style == .matmulnbits && (compressed?.packedWeights.isEmpty ?? true) {
+            throw ExportError.badRequest(flag: "--style matmulnbits",
+                                         reason: "needs quantized weights, and '\(reasoner.location)' has none; quantize it with `shrink quantize --bits 4` or use --style qdq")
+        }
+        var emitter = GraphEmitter(config: reasoner.config, source: source, compressed: compressed, style: options.style)
+        try emitter.emitGraph(steps: steps)
+
+        var graph = Onnx_GraphProto()
+        graph.name = "shrink_" + reasoner.config.arch.rawValue
+        graph.node = emitter.g.nodes
+        graph.initializer = emitter.g.initializers
+        graph.input = emitter.inputs
+        graph.output = emitter.outputs
+        var model = Onnx_ModelProto()
+        model.irVersion = irVersion
+        model.producerName = "shrink"
+        model.producerVersion = ShrinkVersion.current
+        model.graph = graph
+        var onnx = Onnx_OperatorSetIdProto()
+        onnx.domain = ""; onnx.version = Int64(opset)
+        model.opsetImport = [onnx]
+        if emitter.usesMicrosoftDomain {
+            var ms = Onnx_OperatorSetIdProto()
+            ms.domain = microsoftDomain; ms.version = 1
+            model.opsetImport.append(ms)
+        }
+        var ops: [String: Int] = [:]
+        for n in graph.node { ops[n.opType, default: 0] += 1 }
+        let summary = Summary(model: reasoner.location, output: "", bytes: 0, style: options.style, steps: steps,
+                              nodes: graph.node.count, initializers: graph.initializer.count,
+                              quantizedWeights: emitter.quantizedWeights, floatWeights: emitter.floatWeights, operators: ops)
+        return (model, summary)
+    }
+
+    /// Writes the ONNX file atomically.
+    @discardableResult
+    public static func export(directory: String, to path: String, options: Options = Options()) throws -> Summary {
+        var (model, summary) = try Self.model(directory: directory, options: options)
+        let bytes: [UInt8] = try model.serializedBytes()
+        try AtomicFile.write(bytes: bytes, to: path)
+        summary.output = path
+        summary.bytes = bytes.count
+        return summary
+    }
+}
+
+/// Emits ARCHITECTURE.md §4–7 as ONNX nodes.
+struct GraphEmitter {
+    let c: ReasonerConfig
+    let source: any TensorSource
+    let compressed: CompressedCheckpoint?
+    let style: ONNXExport.Style
+    var g = ONNXGraphBuilder()
+    var inputs: [Onnx_ValueInfoProto] = []
+    var outputs: [Onnx_ValueInfoProto] = []
+    var usesMicrosoftDomain = false
+    var quantizedWeights = 0, floatWeights = 0
+    /// Weight name (+ layout) → the graph value holding it as float.
+    private var floatValues: [String: String] = [:]
+    private var nbits: [String: (ONNXWeightEncoding.NBits, [String])] = [:]
+    private var unpacked: [String: UnpackedWeight] = [:]
+
+    init(config: ReasonerConfig, source: any TensorSource, compressed: CompressedCheckpoint?, style: ONNXExport.Style) {
+        c = config; self.source = source; self.compressed = compressed; self.style = style
+    }
+
+    mutating func emitGraph(steps: Int) throws {
+        let D = c.hiddenSize, P = c.positions, E = c.puzzleEmbLen, L = c.seqLen
+        inputs.append(.tensor("inputs", .int64, [.symbolic("batch"), .fixed(L)]))
+        var e = try g.node("Gather", [weight("inner.embed_tokens.embedding_weight", transposed: false), "inputs"], [.int("axis", 0)])
+        if c.puzzleEmbNdim > 0 {
+            inputs.append(.tensor("puzzle_identifiers", .int64, [.symbolic("batch")]))
+            var pe = try g.node("Gather", [weight("inner.puzzle_emb.weights", transposed: false), "puzzle_identifiers"], [.int("axis", 0)])
+            if E * D > c.puzzleEmbNdim {
+                pe = g.node("Pad", [pe, g.int64Vector([0, 0, 0, E * D - c.puzzleEmbNdim])])
+            }
+            pe = g.node("Reshape", [pe, g.int64Vector([0, E, D])])
+            e = g.node("Concat", [pe, e], [.int("axis", 1)])
+        }
+        if c.posEncodings == .learned {
+            let pos = try weight("inner.embed_pos.embedding_weight", transposed: false)
+            e = g.node("Mul", [g.node("Add", [e, pos]), g.scalar(0.707106781)])
+        }
+        let x = g.node("Mul", [e, g.scalar(Float(Double(D).squareRoot()))], output: "input_embeddings")
+
+        // The initial carry is one [D] vector; broadcasting in the first Add makes it [B, P, D].
+        var zH = try weight("inner.H_init", transposed: false)
+        var zL = try weight("inner.L_init", transposed: false)
+        let high = c.arch == .hrm ? "H_level" : "L_level"
+        let highLayers = c.arch == .hrm ? c.hLayers : c.lLayers
+        for _ in 0..<steps {
+            for _ in 0..<c.hCycles {
+                for _ in 0..<c.lCycles {
+                    zL = try module("L_level", layers: c.lLayers, hidden: zL, injection: g.node("Add", [zH, x]))
+                }
+                zH = try module(high, layers: highLayers, hidden: zH, injection: zL)
+            }
+        }
+        let tokens = E == 0 ? zH : g.node("Slice", [zH, g.int64Vector([E]), g.int64Vector([P]), g.int64Vector([1])])
+        try linear(tokens, "inner.lm_head.weight", output: "logits")
+        g.node("ArgMax", ["logits"], [.int("axis", -1), .int("keepdims", 0), .int("select_last_index", 0)], output: "predictions")
+        outputs = [.tensor("logits", .float, [.symbolic("batch"), .fixed(L), .fixed(c.vocabSize)]),
+                   .tensor("predictions", .int64, [.symbolic("batch"), .fixed(L)])]
+    }
+
+    /// Module(hidden, injection) of §6.
+    private mutating func module(_ name: String, layers: Int, hidden: String, injection: String) throws -> String {
+        var h = g.node("Add", [hidden, injection])
+        for i in 0..<layers {
+            let prefix = "inner.\(name).layers.\(i)."
+            if c.mlpT {
+                let t = g.node("Transpose", [h], [.ints("perm", [0, 2, 1])])
+                let mixed = residualNorm(t, try swiglu(t, prefix + "mlp_t."))
+                h = g.node("Transpose", [mixed], [.ints("perm", [0, 2, 1])])
+            } else {
+                h = residualNorm(h, try attention(h, prefix + "self_attn."))
+            }
+            h = residualNorm(h, try swiglu(h, prefix + "mlp."))
+        }
+        return h
+    }
+
+    /// rms_norm(v + u) over the last axis: (v+u)·1/sqrt(mean((v+u)²) + ε), as the kernel computes it.
+    private mutating func residualNorm(_ v: String, _ u: String) -> String {
+        let s = g.node("Add", [v, u])
+        let meanSquare = g.node("ReduceMean", [g.node("Mul", [s, s]), g.int64Vector([-1])], [.int("keepdims", 1)])
+        let inv = g.node("Reciprocal", [g.node("Sqrt", [g.node("Add", [meanSquare, g.scalar(Float(c.rmsNormEps))])])])
+        return g.node("Mul", [s, inv])
+    }
+
+    /// §3: Linear(silu(gate)·up; down) with gate/up the two halves of gate_up_proj's output.
+    private mutating func swiglu(_ v: String, _ prefix: String) throws -> String {
+        let gateUp = try linear(v, prefix + "gate_up_proj.weight")
+        let halves = g.multiOutput("Split", [gateUp], [.int("axis", -1), .int("num_outputs", 2)], count: 2)
+        let silu = g.node("Mul", [halves[0], g.node("Sigmoid", [halves[0]])])
+        return try linear(g.node("Mul", [silu, halves[1]]), prefix + "down_proj.weight")
+    }
+
+    /// §5: multi-head attention over all positions, RoPE on q and k.
+    private mutating func attention(_ h: String, _ prefix: String) throws -> String {
+        let nH = c.numHeads, d = c.headDim, D = c.hiddenSize
+        let qkv = try linear(h, prefix + "qkv_proj.weight")
+        // [B, P, 3D] → [B, P, 3, nH, d] → [3, B, nH, P, d]
+        let heads = g.node("Transpose", [g.node("Reshape", [qkv, g.int64Vector([0, 0, 3, nH, d])])], [.ints("perm", [2, 0, 3, 1, 4])])
+        let parts = g.multiOutput("Split", [heads], [.int("axis", 0), .int("num_outputs", 3)], count: 3)
+        var (q, k, v) = (squeeze(parts[0]), squeeze(parts[1]), squeeze(parts[2]))
+        if c.usesRoPE {
+            q = try rope(q); k = try rope(k)
+        }
+        let kT = g.node("Transpose", [k], [.ints("perm", [0, 1, 3, 2])])
+        // The kernel scales q before the dot products.
+        let scores = g.node("MatMul", [g.node("Mul", [q, g.scalar(1 / Float(Double(d).squareRoot()))]), kT])
+        let weights = g.node("Softmax", [scores], [.int("axis", -1)])
+        let o = g.node("Transpose", [g.node("MatMul", [weights, v])], [.ints("perm", [0, 2, 1, 3])])
+        return try linear(g.node("Reshape", [o, g.int64Vector([0, 0, D])]), prefix + "o_proj.weight")
+    }
+
+    private mutating func squeeze(_ v: String) -> String { g.node("Squeeze", [v, g.int64Vector([0])]) }
+
+    /// rope(z) = z·cos + rotate_half(z)·sin with float32 tables [P, d] (§5).
+    private mutating func rope(_ z: String) throws -> String {
+        let (cosName, sinName) = ropeTables()
+        let halves = g.multiOutput("Split", [z], [.int("axis", -1), .int("num_outputs", 2)], count: 2)
+        let rotated = g.node("Concat", [g.node("Neg", [halves[1]]), halves[0]], [.int("axis", -1)])
+        return g.node("Add", [g.node("Mul", [z, cosName]), g.node("Mul", [rotated, sinName])])
+    }
+
+    private mutating func ropeTables() -> (String, String) {
+        if floatValues["rope.cos"] != nil { return ("rope.cos", "rope.sin") }
+        let (P, d) = (c.positions, c.headDim)
+        let (cosT, sinT) = RecursiveReasoner.ropeTables(c)
+        floatValues["rope.cos"] = g.floats("rope.cos", dims: [P, d], cosT)
+        floatValues["rope.sin"] = g.floats("rope.sin", dims: [P, d], sinT)
+        return ("rope.cos", "rope.sin")
+    }
+
+    /// x·Wᵀ for the [out, in] weight `name`.
+    @discardableResult
+    private mutating func linear(_ x: String, _ name: String, output: String? = nil) throws -> String {
+        if style == .matmulnbits, let w = try quantizedWeight(name) {
+            let (enc, names) = try nbitsInitializers(w)
+            usesMicrosoftDomain = true
+            return g.node("MatMulNBits", [x] + names,
+                          [.int("K", enc.K), .int("N", enc.N), .int("bits", enc.bits), .int("block_size", enc.blockSize), .int("accuracy_level", 0)],
+                          domain: ONNXExport.microsoftDomain, output: output)
+        }
+        return g.node("MatMul", [x, try weight(name, transposed: true)], output: output)
+    }
+
+    private mutating func quantizedWeight(_ name: String) throws -> UnpackedWeight? {
+        if let w = unpacked[name] { return w }
+        guard let compressed, let packed = compressed.packedWeights[name] else { return nil }
+        let w = UnpackedWeight(name: name, try compressed.quantized(packed))
+        unpacked[name] = w
+        return w
+    }
+
+    private mutating func nbitsInitializers(_ w: UnpackedWeight) throws -> (ONNXWeightEncoding.NBits, [String]) {
+        if let done = nbits[w.name] { return done }
+        let enc: ONNXWeightEncoding.NBits
+        switch ONNXWeightEncoding.nbits(w) {
+        case let .success(e): enc = e
+        case let .failure(error): throw error
+        }
+        g.initializer(w.name + ".nbits", .uint8, dims: [enc.N, enc.kBlocks, enc.blockSize * enc.bits / 8], raw: Data(enc.b))
+        var names = [w.name + ".nbits", g.floats(w.name + ".nbits_scales", dims: [enc.N, enc.kBlocks], enc.scales)]
+        if let z = enc.zeroPoints {
+            g.initializer(w.name + ".nbits_zero_points", .uint8, dims: [enc.N, z.count / enc.N], raw: Data(z))
+            names.append(w.name + ".nbits_zero_points")
+        }
+        quantizedWeights += 1
+        nbits[w.name] = (enc, names)
+        return (enc, names)
+    }
+
+    /// The float value of weight `name` ([out, in], or [in, out] when `transposed`):
+    /// an initializer for float tensors, DequantizeLinear of int8/int4 ones.
+    private mutating func weight(_ name: String, transposed: Bool) throws -> String {
+        let key = name + (transposed ? ".T" : "")
+        if let v = floatValues[key] { return v }
+        let value: String
+        if let w = try quantizedWeight(name) {
+            let q = ONNXWeightEncoding.qdq(w, transposed: transposed)
+            g.initializer(key + ".quantized", q.codeType, dims: q.dims, raw: Data(q.codes))
+            var args = [key + ".quantized", g.floats(key + ".scale", dims: q.scaleDims, q.scales)]
+            if let z = q.zeroPoints {
+                g.initializer(key + ".zero_point", q.codeType, dims: q.scaleDims, raw: Data(z))
+                args.append(key + ".zero_point")
+            }
+            var attributes: [Onnx_AttributeProto] = []
+            if let axis = q.axis { attributes.append(.int("axis", axis)) }
+            if let b = q.blockSize { attributes.append(.int("block_size", b)) }
+            value = g.node("DequantizeLinear", args, attributes, output: key)
+            quantizedWeights += 1
+        } else {
+            guard let info = source.info(name) else { throw ModelError.missingTensor(file: source.location, tensor: name) }
+            var values = try source.floats(name)
+            var dims = info.shape.dims
+            if transposed {
+                let (R, C) = (dims[0], dims[1])
+                var t = values
+                for r in 0..<R { for j in 0..<C { t[j * R + r] = values[r * C + j] } }
+                values = t
+                dims = [C, R]
+            }
+            value = g.floats(key, dims: dims, values)
+            floatWeights += 1
+        }
+        floatValues[key] = value
+        return value
+    }
+}
