@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Interop checks: what Shrink writes must load, unchanged, in the runtimes that
-# read it. Today: compressed-tensors 0.20.0 decompresses `shrink quantize`
-# outputs of the bundled default model (every bit width and granularity,
-# symmetric and asymmetric, f16/bf16 scales) and must agree with
-# `shrink dequantize`. Needs the tools venv (created on first use, ~1 minute).
+# read it, and agree with Shrink's own results:
+#   - compressed-tensors 0.20.0 decompresses `shrink quantize` outputs of the
+#     bundled default model (every bit width and granularity, symmetric and
+#     asymmetric, f16/bf16 scales) and must agree with `shrink dequantize`;
+#   - the gguf package reads `shrink export gguf` files (tools/check_gguf.sh);
+#   - onnx.checker and onnxruntime run `shrink export onnx` graphs (tools/check_onnx.sh);
+#   - the system C compiler builds and runs `shrink export c` (tools/check_c.sh);
+#   - PyTorch's FLOP counter agrees with the committed FLOP goldens (tools/check_flops.sh).
+# Needs the tools venv (created on first use, ~1 minute) and a release build
+# (made here; the debug build evaluates puzzles ~50x slower). CI runs smaller
+# puzzle counts than the defaults of the individual scripts (see below).
 #
 # Usage: tools/check_interop.sh [path/to/shrink]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shrink="${1:-}"
 if [[ -z "$shrink" ]]; then
-    swift build --product shrink >&2
-    shrink="$(swift build --show-bin-path)/shrink"
+    swift build -c release --product shrink >&2
+    shrink="$(swift build -c release --show-bin-path)/shrink"
 fi
 py="$(tools/setup_venv.sh | tail -1)"
 work="$(mktemp -d)"
@@ -44,3 +51,9 @@ check w4-g64-bf16scales 0.0078125 --bits 4 --group 64 --scale-dtype bf16 --asym
 
 echo "interop: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
+
+export SHRINK="$shrink" PYTHON="$py" PYTHON_TOOLS="$py"
+tools/check_gguf.sh
+ONNX_CHECK_LIMIT="${ONNX_CHECK_LIMIT:-128}" tools/check_onnx.sh "$shrink"
+PUZZLES="${PUZZLES:-200}" SANITIZE_PUZZLES="${SANITIZE_PUZZLES:-5}" tools/check_c.sh
+tools/check_flops.sh
