@@ -157,6 +157,22 @@ struct CLI {
         #expect(r.stderr.contains(message), "\(r.stderr)")
     }
 
+    @Test func accountFromAConfigAloneEqualsTheBytesQuantizeWrites() throws {
+        let model = Fixtures.path("Fixtures/models/trm_att_maze7")
+        let dir = TemporaryDirectory()
+        let q = try CLI.run(["quantize", model, "-o", dir.file("q"), "--bits", "4", "--group", "32", "--quiet"])
+        #expect(q.status == 0, "\(q.stderr)")
+        let written = try SafetensorsFile(path: dir.file("q/model.safetensors")).infos.reduce(0) { $0 + $1.byteCount }
+        let r = try CLI.run(["account", model + "/config.json", "--bits", "4", "--group", "32", "--device", "mcu-4mb", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect(json["weight_bytes"] as? Int == written)
+        #expect(json["parameters"] as? Int == 132_098)
+        #expect((json["fit"] as? [String: Any])?["fits"] as? Bool == true)
+        let bad = try CLI.run(["account", model, "--group", "32"])
+        #expect(bad.status != 0 && bad.stderr.contains("--group needs --bits"), "\(bad.stderr)")
+    }
+
     @Test func studyRefusesFilesThatAreNotSweeps() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("study-\(UInt32.random(in: 0...UInt32.max)).md").path
         let notSweep = Fixtures.path("Tests/Fixtures/tiny/trm-learned/config.json")
