@@ -16,15 +16,19 @@ SANITIZE_PUZZLES=${SANITIZE_PUZZLES:-20}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
-for spec in trm_mlp_sudoku6:sudoku6-hard-test trm_att_sudoku6:sudoku6-easy-test hrm_sudoku6:sudoku6-easy-test trm_att_maze7:maze7-test; do
-  fixture=${spec%%:*}
-  data=Fixtures/data/${spec##*:}.safetensors
+# fixture:test-set[:steps]. The maze model runs its 4 well-conditioned steps: past step 4 it
+# amplifies rounding (PyTorch FP32 vs FP64 differ by 49% at step 8), so two correct FP32
+# programs (C with libm, Swift with its kernels) legitimately disagree on some late-step outcomes.
+for spec in trm_mlp_sudoku6:sudoku6-hard-test trm_att_sudoku6:sudoku6-easy-test hrm_sudoku6:sudoku6-easy-test trm_att_maze7:maze7-test:4; do
+  IFS=: read -r fixture set steps <<< "$spec"
+  data=Fixtures/data/$set.safetensors
+  stepflag=(); [[ -n "${steps:-}" ]] && stepflag=(--steps "$steps")
   "$PY" tools/check_c.py to-bin "$data" "$PUZZLES" "$tmp/$fixture.in"
   for bits in 8 4; do
     q="$tmp/$fixture-int$bits"
     c="$q-c"
     "$SHRINK" quantize "Fixtures/models/$fixture" -o "$q" --bits "$bits" --granularity channel --quiet > /dev/null
-    "$SHRINK" export c "$q" -o "$c" --quiet > /dev/null
+    "$SHRINK" export c "$q" -o "$c" "${stepflag[@]}" --quiet > /dev/null
     "$CC" -std=c99 -O2 -Wall -Wextra -Werror -I"$c" -c "$c/model.c" -o "$c/model.o"
     "$CC" -std=c99 -O2 -Wall -Wextra -Werror -I"$c" -c "$c/weights.c" -o "$c/weights.o"
     "$CC" -std=c99 -O2 -Wall -Wextra -Werror -I"$c" tools/c_driver.c "$c/model.o" "$c/weights.o" -lm -o "$c/run"
@@ -32,7 +36,7 @@ for spec in trm_mlp_sudoku6:sudoku6-hard-test trm_att_sudoku6:sudoku6-easy-test 
       tools/c_driver.c "$c/model.c" "$c/weights.c" -lm -o "$c/run-san"
     "$c/run-san" "$tmp/$fixture.in" "$c/san.out" "$SANITIZE_PUZZLES"
     "$c/run" "$tmp/$fixture.in" "$c/c.out" "$PUZZLES"
-    "$SHRINK" eval "$q" --data "$data" --limit "$PUZZLES" --predictions "$c/shrink.safetensors" --quiet > /dev/null
+    "$SHRINK" eval "$q" --data "$data" --limit "$PUZZLES" "${stepflag[@]}" --predictions "$c/shrink.safetensors" --quiet > /dev/null
     "$PY" tools/check_c.py compare "$data" "$c/c.out" "$c/shrink.safetensors" "$fixture INT$bits" || status=1
     cmp -s <(head -c $(stat -c %s "$c/san.out") "$c/c.out") "$c/san.out" || { echo "FAIL $fixture INT$bits: sanitizer build predicts differently"; status=1; }
     size -A "$c/model.o" "$c/weights.o" | awk -v label="$fixture INT$bits host" '
