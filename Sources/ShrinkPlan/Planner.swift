@@ -81,7 +81,10 @@ public enum Planner {
         public var verdict: String
         public var budget: Budget
         public var models: [ModelPlan]
-        public var seconds: Double
+        /// Wall time of planning; not written to the plan file, which stays byte-identical for the same inputs.
+        public var seconds: Double = 0
+
+        enum CodingKeys: String, CodingKey { case device, fits, verdict, budget, models }
     }
 
     public struct Budget: Codable, Sendable {
