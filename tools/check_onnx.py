@@ -34,10 +34,14 @@ from safetensors.numpy import load_file
 LOGIT_RTOL = 1e-2
 CELL_AGREEMENT = 0.999
 
+# (fixture, test set, supervision steps or None for the config's halt_max_steps). The maze
+# model runs its 4 well-conditioned steps: past step 4 it amplifies rounding (PyTorch FP32
+# vs FP64 differ by 49% at step 8), so two correct FP32 runtimes part ways there.
 FIXTURES = [
-    ("trm_mlp_sudoku6", "sudoku6-hard-test"),
-    ("trm_att_sudoku6", "sudoku6-easy-test"),
-    ("hrm_sudoku6", "sudoku6-easy-test"),
+    ("trm_mlp_sudoku6", "sudoku6-hard-test", None),
+    ("trm_att_sudoku6", "sudoku6-easy-test", None),
+    ("hrm_sudoku6", "sudoku6-easy-test", None),
+    ("trm_att_maze7", "maze7-test", 4),
 ]
 
 # name, quantize flags (None = FP32 as trained), export style
@@ -95,14 +99,18 @@ def main():
     ap.add_argument("--limit", type=int, default=1000)
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--json")
-    ap.add_argument("--fixtures", default=",".join(f for f, _ in FIXTURES))
+    # The maze is opt-in (--fixtures trm_att_maze7): on 1,000 mazes at 4 steps every variant has
+    # 100% identical cells and the same exact accuracy, but max |dlogit| reaches 2-6% of the
+    # logit scale on a few ill-conditioned mazes, beyond LOGIT_RTOL.
+    ap.add_argument("--fixtures", default=",".join(f for f, _, _ in FIXTURES if f != "trm_att_maze7"))
     a = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     wanted = a.fixtures.split(",")
     results, passed, failed, evaluations = [], 0, 0, {}
-    for fixture, data_name in FIXTURES:
+    for fixture, data_name, steps in FIXTURES:
         if fixture not in wanted:
             continue
+        step_flags = ["--steps", str(steps)] if steps else []
         model_dir = os.path.join(root, "Fixtures/models", fixture)
         data = os.path.join(root, "Fixtures/data", data_name + ".safetensors")
         d = load_file(data)
@@ -118,13 +126,13 @@ def main():
                         # mlp_t's gate_up_proj has seq_len (36) inputs: no group of 16/32 divides it.
                         run([a.shrink, "quantize", model_dir, "-o", src, "--keep", r"mlp_t\.gate_up", "--quiet", *qflags])
                 onnx_path = os.path.join(a.workdir, f"{fixture}-{name}.onnx")
-                summary = json.loads(run([a.shrink, "export", "onnx", src, "-o", onnx_path, "--style", style, "--json"]))
+                summary = json.loads(run([a.shrink, "export", "onnx", src, "-o", onnx_path, "--style", style, *step_flags, "--json"]))
                 onnx.checker.check_model(onnx.load(onnx_path), full_check=True)
                 # Both styles of one compressed directory share Shrink's evaluation.
                 pred_path = src.rstrip("/") + f".{fixture}.pred.safetensors" if qflags else os.path.join(a.workdir, f"{fixture}-fp32.pred.safetensors")
                 if pred_path not in evaluations:
                     evaluations[pred_path] = json.loads(run([a.shrink, "eval", src, "--data", data, "--limit", str(n),
-                                                             "--predictions", pred_path, "--json"]))
+                                                             *step_flags, "--predictions", pred_path, "--json"]))
                 ev = evaluations[pred_path]
                 ref = load_file(pred_path)
                 sess = session(onnx_path)
