@@ -137,7 +137,7 @@ public enum StudyReport {
         var s = "## 3. Does INT8 at fewer supervision steps match full depth?\n\n"
         s += "Paper: INT8 at one cycle can match full depth at a fraction of the FLOPs. Per fixture: INT8 per-channel RTN at each number of "
         s += "supervision steps, paired against the **FP32 model at full depth**; \"matches\" = the 95% interval of Δexact lies above −\(pts(margin)) points "
-        s += "(non-inferiority) or the verdict is unchanged.\n\n"
+        s += "(non-inferiority).\n\n"
         s += "| fixture | steps | MFLOP/puzzle | exact | Δ vs FP32 full [95%] | McNemar p | matches full depth |\n|---|---|---|---|---|---|---|\n"
         var summary: [String] = []
         for i in inputs {

@@ -70,10 +70,7 @@ struct PlanCommand: ParsableCommand {
         o.minExact = minExact
         o.calibrationCount = calibCount
         o.limit = limit
-        o.bits = try bits.split(separator: ",").map {
-            guard let b = Int($0), QuantScheme.supportedBits.contains(b) else { throw ValidationError("--bits '\($0)' is not 2 to 8") }
-            return b
-        }
+        o.bits = try bitWidths(bits)
         let calibs = try perModel(calib, flag: "--calib"), tests = try perModel(data, flag: "--data")
         let requests = models.indices.map { Planner.Request(directory: models[$0], calibration: calibs[$0], data: tests[$0]) }
         let plan = try Planner.run(requests, device: profile, options: o, progress: out.progress)

@@ -14,6 +14,21 @@ struct Shrink: ParsableCommand {
     )
 }
 
+/// A comma-separated flag value, each item checked by `parse` (nil: not understood).
+func commaList<T>(_ list: String, flag: String, _ parse: (String) -> T?) throws -> [T] {
+    try list.split(separator: ",").map { item in
+        guard let v = parse(String(item).trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("\(flag): '\(item)' is not understood")
+        }
+        return v
+    }
+}
+
+/// Bit widths in a comma-separated flag value: 2 to 8 each.
+func bitWidths(_ list: String, flag: String = "--bits") throws -> [Int] {
+    try commaList(list, flag: flag) { Int($0).flatMap { QuantScheme.supportedBits.contains($0) ? $0 : nil } }
+}
+
 /// Flags every command shares.
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the result as JSON on stdout (no progress, no tables).")

@@ -42,23 +42,14 @@ struct SweepCommand: ParsableCommand {
 
     @OptionGroup var out: OutputOptions
 
-    func parse<T>(_ list: String, flag: String, _ f: (String) -> T?) throws -> [T] {
-        try list.split(separator: ",").map { item in
-            guard let v = f(String(item).trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("\(flag): '\(item)' is not understood")
-            }
-            return v
-        }
-    }
-
     func run() throws {
         var o = Sweep.Options()
-        o.bits = try parse(bits, flag: "--bits") { Int($0).flatMap { QuantScheme.supportedBits.contains($0) ? $0 : nil } }
-        o.methods = try parse(methods, flag: "--methods") { Sweep.Method(rawValue: $0) }
+        o.bits = try bitWidths(bits)
+        o.methods = try commaList(methods, flag: "--methods") { Sweep.Method(rawValue: $0) }
         if o.methods.contains(where: \.needsCalibration) && calib == nil {
             throw ValidationError("--methods awq and gptq need --calib PUZZLES (a training split)")
         }
-        o.granularities = try parse(granularities, flag: "--granularities") { g -> Granularity? in
+        o.granularities = try commaList(granularities, flag: "--granularities") { g -> Granularity? in
             if g == "tensor" { return .tensor }
             if g == "channel" { return .channel }
             if g.hasPrefix("g"), let n = Int(g.dropFirst()), n > 0 { return .group(n) }
