@@ -28,22 +28,16 @@ public struct TensorAccount: Codable, Sendable, Equatable {
     }
 }
 
-/// One buffer of the batch-1 working memory.
-public struct Buffer: Codable, Sendable, Equatable {
-    public var name: String
-    public var floats: Int
-    public var bytes: Int { floats * 4 }
-}
-
 /// Parameters, bytes, working memory and FLOPs of a model, counted from its config.
 public struct ModelAccount: Codable, Sendable {
     public var family: String
     public var tensors: [TensorAccount]
-    /// The working memory of one batch-1 forward pass, all buffers live at once
-    /// (see `ReasonerAccounting.buffers` for the layout).
-    public var buffers: [Buffer]
+    /// The working memory of one batch-1 forward pass, with buffer reuse: buffers
+    /// of different phases share memory (see `ActivationArena`).
+    public var arena: ActivationArena
     public var parameters: Int { tensors.reduce(0) { $0 + $1.parameters } }
-    public var activationBytes: Int { buffers.reduce(0) { $0 + $1.bytes } }
+    /// Peak activation bytes: persistent buffers plus the largest phase.
+    public var activationBytes: Int { arena.totalBytes }
 
     /// File bytes of all tensors under a per-tensor recipe (missing names kept as stored).
     public func weightBytes(_ recipe: [String: TensorChoice]) -> Int {
@@ -86,33 +80,9 @@ public enum ReasonerAccounting {
         return list.sorted { $0.name < $1.name }
     }
 
-    /// Working memory of one puzzle (batch 1, F32), as `ReasonerForward`'s
-    /// workspace allocates it. Every buffer is live for the whole run; each is
-    /// reused by every block, cycle and step:
-    /// - x (input embedding), z_H, z_L, injection (z_H + x or z_L sum), tmp (sub-layer output): P·D each
-    /// - gate_up [P, 2I] and act [P, I] of the channel SwiGLU
-    /// - attention: qkv [P, 3D], attention output [P, D], one head's scratch P·(d+1)
-    ///   (keys transposed and one row of scores: heads run one after another)
-    /// - mlp_t: tokens [D, P], token tmp [D, P], token gate_up [D, 2I_t], token act [D, I_t]
-    /// - logits [L, V] and q [2]
-    public static func buffers(_ c: ReasonerConfig) -> [Buffer] {
-        let D = c.hiddenSize, P = c.positions, I = c.swigluWidth(D)
-        var b = ["x", "z_H", "z_L", "injection", "tmp"].map { Buffer(name: $0, floats: P * D) }
-        b += [Buffer(name: "gate_up", floats: P * 2 * I), Buffer(name: "act", floats: P * I)]
-        if c.mlpT {
-            let It = c.swigluWidth(P)
-            b += [Buffer(name: "tokens", floats: D * P), Buffer(name: "token_tmp", floats: D * P),
-                  Buffer(name: "token_gate_up", floats: D * 2 * It), Buffer(name: "token_act", floats: D * It)]
-        } else {
-            b += [Buffer(name: "qkv", floats: P * 3 * D), Buffer(name: "attention", floats: P * D),
-                  Buffer(name: "head_scratch", floats: P * (c.headDim + 1))]
-        }
-        b += [Buffer(name: "logits", floats: c.seqLen * c.vocabSize), Buffer(name: "q", floats: 2)]
-        return b
-    }
-
     public static func account(_ c: ReasonerConfig, dtype: DType = .f32) -> ModelAccount {
-        ModelAccount(family: c.arch == .hrm ? "hrm" : (c.mlpT ? "trm-mlp" : "trm-attention"), tensors: tensors(c, dtype: dtype), buffers: buffers(c))
+        ModelAccount(family: c.arch == .hrm ? "hrm" : (c.mlpT ? "trm-mlp" : "trm-attention"), tensors: tensors(c, dtype: dtype),
+                     arena: ActivationArena.layout(config: c, batch: 1))
     }
 
     /// Weight bytes read from memory per puzzle at `depth` when nothing stays in
@@ -190,14 +160,15 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         return list.sorted { $0.name < $1.name }
     }
 
-    /// Batch-1 working memory at `context` tokens (F32 activations): the KV cache
-    /// (K and V per layer, `context` × kv_dim), the hidden state, residual, q,
-    /// attention scores of one head, the MLP's gate and up, and the logits.
-    public func buffers(context: Int) -> [Buffer] {
-        [Buffer(name: "kv_cache", floats: 2 * numHiddenLayers * context * kvDim),
-         Buffer(name: "hidden", floats: hiddenSize), Buffer(name: "residual", floats: hiddenSize), Buffer(name: "q", floats: hiddenSize),
-         Buffer(name: "scores", floats: context), Buffer(name: "gate", floats: intermediateSize), Buffer(name: "up", floats: intermediateSize),
-         Buffer(name: "logits", floats: vocabSize)]
+    /// Batch-1 working memory at `context` tokens (F32 activations). Persistent:
+    /// the KV cache (K and V per layer, `context` × kv_dim), the hidden state and
+    /// the residual. Phases sharing one region: attention (q and one head's
+    /// scores: heads run one after another), the MLP (gate and up), the head (logits).
+    public func arena(context: Int) -> ActivationArena {
+        ActivationArena(persistent: [("kv_cache", 2 * numHiddenLayers * context * kvDim), ("hidden", hiddenSize), ("residual", hiddenSize)],
+                        phases: [("attention", [("q", hiddenSize), ("scores", context)]),
+                                 ("mlp", [("gate", intermediateSize), ("up", intermediateSize)]),
+                                 ("head", [("logits", vocabSize)])])
     }
 
     /// FLOPs to decode one token at position `context` (multiply-add = 2): every
@@ -209,7 +180,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
     }
 
     public func account(context: Int) -> ModelAccount {
-        ModelAccount(family: "decoder(\(modelType ?? "unknown"))", tensors: tensors(), buffers: buffers(context: context))
+        ModelAccount(family: "decoder(\(modelType ?? "unknown"))", tensors: tensors(), arena: arena(context: context))
     }
 }
 

@@ -25,7 +25,11 @@ public struct ConfigAccount: Codable, Sendable {
     public var recipe: String
     public var weightBytes: Int
     public var rowReadBytes: Int
+    /// Peak batch-1 activation bytes with buffer reuse (`ActivationArena`).
     public var activationBytes: Int
+    /// Of which persistent (carries, KV cache, ...); the rest is `largestPhase`.
+    public var persistentActivationBytes: Int
+    public var largestPhase: String?
     /// FLOPs per puzzle at `steps` (reasoners) or per decoded token at `context` (decoders).
     public var flops: Int
     public var flopsUnit: String
@@ -81,6 +85,7 @@ public struct ConfigAccount: Codable, Sendable {
         return ConfigAccount(family: account.family, parameters: account.parameters, fp32Bytes: account.parameters * 4,
                              recipe: recipe.isEmpty ? "as stored" : "\(choice!) on \(recipe.count) tensors",
                              weightBytes: weights, rowReadBytes: rows, activationBytes: account.activationBytes,
+                             persistentActivationBytes: account.arena.persistentBytes, largestPhase: account.arena.largestPhase,
                              flops: flops, flopsUnit: unit, largestTensors: Array(largest), fit: fit)
     }
 }

@@ -11,12 +11,13 @@ public enum Planner {
     public struct Options: Sendable {
         public var bits = [8, 6, 4, 3, 2]
         public var granularities: [Granularity] = [.channel, .group(32)]
-        public var methods: [TensorChoice.Method] = [.rtn, .mse]
+        public var methods: [TensorChoice.Method] = [.rtn, .mse, .gptq]
         /// Weight bytes allowed (all models together), on top of what the device allows.
         public var maxBytes: Int?
         /// Least puzzle-exact accuracy: depths are tried from fewest steps up and the
         /// first measured at or above it is taken (without it: full depth).
         public var minExact: Double?
+        /// Calibration puzzles per sensitivity run and for GPTQ's Hessians.
         public var calibrationCount = 32
         /// Test puzzles per evaluation.
         public var limit: Int?
@@ -71,6 +72,9 @@ public enum Planner {
         public var streamedTables: [String]
         /// Tensor name → choice: what `shrink quantize --recipe` applies.
         public var quantize: [String: TensorChoice]
+        /// Calibration puzzles GPTQ's statistics came from (the first N of the
+        /// training split); nil when no choice needs calibration.
+        public var calibrationPuzzles: Int?
         public var prediction: Prediction
         public var measurement: Measurement?
     }
@@ -112,6 +116,9 @@ public enum Planner {
         var items: [[Candidate]]
         /// The same error of the FP32 model at step s against full depth.
         var depthError: [Double]
+        /// Layer statistics for GPTQ, captured on the first `calibrationCount` puzzles.
+        var statistics: [String: LayerStatistics]
+        var calibrationPuzzles: Int
     }
 
     public static func run(_ requests: [Request], device: DeviceProfile, options: Options,
@@ -172,6 +179,8 @@ public enum Planner {
                 - meanCosine(reference.logits[$0], reference.logits[depth.steps - 1], per: logitsPer, count: n, halves: false)
         }
 
+        let calibrated = sensitivities && options.methods.contains(where: { TensorChoice(bits: 8, granularity: .channel, method: $0).needsCalibration })
+        let statistics = calibrated ? try CalibratedQuantization.captureStatistics(model, calibration: r.calibration, count: n).0 : [:]
         let base = try Checkpoint.open(r.directory)
         let account = ReasonerAccounting.account(c, dtype: base.infos.first?.dtype ?? .f32)
         var items: [[Candidate]] = []
@@ -184,8 +193,16 @@ public enum Planner {
                     for method in options.methods {
                         progress?.update(done: ti, total: quantizable.count, item: "\(t.name) int\(bits) \(g) \(method.rawValue)")
                         let choice = TensorChoice(bits: bits, granularity: g, method: method)
-                        let q = try RoundToNearest.quantize(w, rows: t.shape[0], columns: t.shape[1], scheme: choice.scheme(scaleDType: .f32)!,
+                        let scheme = choice.scheme(scaleDType: .f32)!
+                        let q: QuantizedTensor
+                        if choice.needsCalibration {
+                            guard let stats = statistics[t.name] else { continue }  // never ran on calibration: no GPTQ option
+                            q = try GPTQ.quantize(w, rows: t.shape[0], columns: t.shape[1], hessian: stats.hessian, scheme: scheme,
+                                                  options: GPTQ.Options(), name: t.name)
+                        } else {
+                            q = try RoundToNearest.quantize(w, rows: t.shape[0], columns: t.shape[1], scheme: scheme,
                                                             clipping: choice.clipping, name: t.name)
+                        }
                         let overlay = OverlaySource(base: base)
                         try overlay.replace(t.name, with: q.dequantized())
                         let m = try RecursiveReasoner(config: c, weights: overlay, location: r.directory)
@@ -199,7 +216,8 @@ public enum Planner {
             }
             items.append(list)
         }
-        return Prepared(request: r, model: model, account: account, items: items, depthError: depthError)
+        return Prepared(request: r, model: model, account: account, items: items, depthError: depthError, statistics: statistics,
+                        calibrationPuzzles: n)
     }
 
     /// Solves the knapsack over every model's tensors under the device's memory at
@@ -262,6 +280,7 @@ public enum Planner {
                 name: FileSystem.lastComponent(m.request.directory.hasSuffix("/") ? String(m.request.directory.dropLast()) : m.request.directory), model: m.request.directory, family: m.account.family,
                 parameters: m.account.parameters, fp32Bytes: m.account.weightBytes([:]), steps: steps[mi], hCycles: c.hCycles, lCycles: c.lCycles,
                 streamedTables: stream ? m.account.tensors.filter(\.rowRead).map(\.name) : [], quantize: recipe,
+                calibrationPuzzles: recipe.values.contains(where: \.needsCalibration) ? m.calibrationPuzzles : nil,
                 prediction: Prediction(weightBytes: weights, ramBytes: ram, flashBytes: flash, activationBytes: m.account.activationBytes,
                                        flopsPerPuzzle: flops, bytesMovedPerPuzzle: moved,
                                        latencySeconds: max(Double(flops) / device.flopsPerSecond, Double(moved) / device.bandwidthBytesPerSecond),
@@ -290,7 +309,7 @@ public enum Planner {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var q = QuantizeOptions()
         q.perTensor = plan.quantize
-        try QuantizeJob.run(try Checkpoint.open(m.request.directory), options: q, outputDirectory: scratch)
+        try QuantizeJob.run(try Checkpoint.open(m.request.directory), options: q, outputDirectory: scratch, calibration: m.statistics)
         let written = try SafetensorsFile(path: scratch + "/model.safetensors").totalBytes
         let compressed = try RecursiveReasoner.load(directory: scratch, streamPuzzleEmbedding: plan.streamedTables.contains("inner.puzzle_emb.weights"))
         var o = Comparison.Options()

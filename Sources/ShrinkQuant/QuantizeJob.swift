@@ -132,9 +132,14 @@ public enum QuantizeJob {
                            calibrationSummary: Recipe.Calibration? = nil, tensorMethods: [String: String] = [:],
                            progress: (any ProgressSink)? = nil) throws -> Recipe {
         let decisions = try plan(source, options: options)
-        if options.gptq != nil, let missing = decisions.first(where: { $0.scheme != nil && calibration[$0.info.name] == nil }) {
-            throw QuantizationError.malformedPacked(tensor: missing.info.name,
-                                                    detail: "GPTQ needs its input statistics, but calibration never saw this layer run; exclude it with --keep")
+        func gptq(_ name: String) -> GPTQ.Options? {
+            options.gptq ?? (options.perTensor?[name]?.method == .gptq ? GPTQ.Options() : nil)
+        }
+        if let missing = decisions.first(where: { $0.scheme != nil && gptq($0.info.name) != nil && calibration[$0.info.name] == nil }) {
+            throw QuantizationError.malformedPacked(
+                tensor: missing.info.name,
+                detail: calibration.isEmpty ? "GPTQ needs calibration: pass --calib PUZZLES (a training split)"
+                                            : "GPTQ needs its input statistics, but calibration never saw this layer run; exclude it with --keep")
         }
         let staging = try OutputDirectory(path: outputDirectory, overwrite: overwrite)
 
@@ -159,7 +164,7 @@ public enum QuantizeJob {
             let info = d.info
             if let scheme = d.scheme {
                 let q: QuantizedTensor
-                if let g = options.gptq, let stats = calibration[info.name] {
+                if let g = gptq(info.name), let stats = calibration[info.name] {
                     q = try GPTQ.quantize(try source.floats(info.name), rows: info.shape.dims[0], columns: info.shape.dims[1],
                                           hessian: stats.hessian, scheme: scheme, options: g, name: info.name)
                 } else {
@@ -173,7 +178,7 @@ public enum QuantizeJob {
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
-                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: tensorMethods[info.name] ?? options.gptq?.description ?? (options.perTensor?[info.name]?.clipping ?? options.clipping).description,
+                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: tensorMethods[info.name] ?? gptq(info.name)?.description ?? (options.perTensor?[info.name]?.clipping ?? options.clipping).description,
                     bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary))
             } else {
                 try writer.write(info.name, bytes: source.rawBytes(info.name))

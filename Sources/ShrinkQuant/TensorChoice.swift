@@ -5,7 +5,9 @@ import ShrinkTensor
 /// One tensor's quantization in a per-tensor recipe (what `shrink plan` writes and
 /// `shrink quantize --recipe` applies).
 public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible {
-    public enum Method: String, Codable, Sendable, CaseIterable { case rtn, mse }
+    /// rtn: min-max round-to-nearest; mse: searched clip ratio; gptq: error
+    /// feedback with the layer's input Hessian (needs calibration puzzles).
+    public enum Method: String, Codable, Sendable, CaseIterable { case rtn, mse, gptq }
 
     public var bits: Int
     /// "tensor", "channel" or "group" (compressed-tensors' strategy names).
@@ -30,6 +32,8 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
 
     public var clipping: RangeClipping { method == .mse ? RangeClipping.defaultMSE : .minMax }
 
+    public var needsCalibration: Bool { method == .gptq }
+
     public func scheme(scaleDType: DType) -> QuantScheme? {
         granularity.map { QuantScheme(bits: bits, granularity: $0, symmetric: true, scaleDType: scaleDType) }
     }
@@ -42,6 +46,18 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
     /// `quantize` object, or, for a stack, the `models[i].quantize` whose `name`
     /// equals `model` (the only one when there is one).
     public static func loadRecipe(path: String, model: String) throws -> [String: TensorChoice] {
+        try loadRecipeFile(path: path, model: model).choices
+    }
+
+    /// A recipe and, when it has calibrated choices, how many calibration puzzles
+    /// the plan captured its statistics on (`calibration_puzzles`).
+    public struct RecipeFile: Sendable {
+        public var choices: [String: TensorChoice]
+        public var calibrationPuzzles: Int?
+        public var needsCalibration: Bool { choices.values.contains(where: \.needsCalibration) }
+    }
+
+    public static func loadRecipeFile(path: String, model: String) throws -> RecipeFile {
         func bad(_ detail: String) -> FormatError { .shardIndexInvalid(index: path, detail: detail) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw FormatError.cannotOpen(file: path, reason: "cannot read the recipe file")
@@ -50,6 +66,7 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
         do { object = try JSONSerialization.jsonObject(with: data) } catch { throw bad("is not JSON: \(error.localizedDescription)") }
         guard let top = object as? [String: Any] else { throw bad("is not a JSON object") }
         var entry: Any? = top["quantize"]
+        var puzzles = top["calibration_puzzles"]
         if entry == nil, let models = top["models"] as? [[String: Any]] {
             let match = models.count == 1 ? models.first : models.first { ($0["name"] as? String) == model }
             guard let match else {
@@ -57,18 +74,20 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
                 throw bad("has no plan for model '\(model)' (it plans: \(names))")
             }
             entry = match["quantize"]
+            puzzles = match["calibration_puzzles"]
         }
         guard let entry, JSONSerialization.isValidJSONObject(entry) else { throw bad("has no 'quantize' object (tensor name → {bits, strategy, group_size, method})") }
         let choices: [String: TensorChoice]
         do {
             choices = try JSONDecoder().decode([String: TensorChoice].self, from: JSONSerialization.data(withJSONObject: entry))
         } catch {
-            throw bad("'quantize' entries need bits, strategy (tensor|channel|group), group_size for groups, method (rtn|mse): \(error)")
+            throw bad("'quantize' entries need bits, strategy (tensor|channel|group), group_size for groups, method (rtn|mse|gptq): \(error)")
         }
         for (name, c) in choices {
             guard QuantScheme.supportedBits.contains(c.bits) else { throw QuantizationError.unsupportedBits(flag: "\(path): \(name).bits", bits: c.bits) }
             guard c.granularity != nil else { throw bad("tensor '\(name)': strategy '\(c.strategy)' with group_size \(c.groupSize.map(String.init) ?? "none") is not valid") }
         }
-        return choices
+        if let puzzles, !(puzzles is Int) || (puzzles as! Int) < 1 { throw bad("'calibration_puzzles' must be a positive integer") }
+        return RecipeFile(choices: choices, calibrationPuzzles: puzzles as? Int)
     }
 }

@@ -45,7 +45,8 @@ struct AccountCommand: ParsableCommand {
         try out.emit(r) {
             var s = "\(config): \(r.family), \(Format.count(r.parameters)) parameters (\(Format.bytes(r.fp32Bytes)) in FP32)\n"
             s += "  weights (\(r.recipe)): \(Format.bytes(r.weightBytes)), of which row-read tables \(Format.bytes(r.rowReadBytes))\n"
-            s += "  working memory, batch 1: \(Format.bytes(r.activationBytes))\n"
+            s += "  working memory, batch 1: \(Format.bytes(r.activationBytes)) (persistent \(Format.bytes(r.persistentActivationBytes))"
+            s += r.largestPhase.map { " + the largest phase, \($0); phases share memory)\n" } ?? ")\n"
             s += "  FLOPs \(r.flopsUnit): \(Format.count(r.flops))\n"
             s += Format.table(["largest tensors", "shape", "bytes", "row-read"],
                               r.largestTensors.map { [$0.name, "\($0.shape)", Format.bytes($0.bytes), $0.rowRead ? "yes" : ""] }, rightAligned: [2])

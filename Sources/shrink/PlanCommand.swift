@@ -29,8 +29,11 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Held-out puzzles, one per model or one for all, comma-separated.")
     var data: String?
 
-    @Option(help: "Calibration puzzles run per sensitivity measurement.")
+    @Option(help: "Calibration puzzles run per sensitivity measurement (and for GPTQ's statistics).")
     var calibCount = 32
+
+    @Option(help: "Quantization methods to consider, comma-separated: rtn, mse, gptq.")
+    var methods = "rtn,mse,gptq"
 
     @Option(help: "Test puzzles per evaluation.")
     var limit: Int?
@@ -71,6 +74,9 @@ struct PlanCommand: ParsableCommand {
         o.calibrationCount = calibCount
         o.limit = limit
         o.bits = try bitWidths(bits)
+        o.methods = try commaList(methods, flag: "--methods") { TensorChoice.Method(rawValue: $0) }
+        if o.methods.isEmpty { throw ValidationError("--methods lists no method; use rtn, mse and/or gptq") }
+        if calibCount < 1 { throw ValidationError("--calib-count \(calibCount) must be at least 1") }
         let calibs = try perModel(calib, flag: "--calib"), tests = try perModel(data, flag: "--data")
         let requests = models.indices.map { Planner.Request(directory: models[$0], calibration: calibs[$0], data: tests[$0]) }
         let plan = try Planner.run(requests, device: profile, options: o, progress: out.progress)
@@ -90,6 +96,9 @@ extension Format {
             let counts = Dictionary(grouping: m.quantize.values, by: \.description).map { "\($0.value.count)× \($0.key)" }.sorted()
             s += "  recipe: \(counts.isEmpty ? "all kept" : counts.joined(separator: ", "))"
             s += m.streamedTables.isEmpty ? "\n" : "; streamed from flash: \(m.streamedTables.joined(separator: ", "))\n"
+            if let n = m.calibrationPuzzles {
+                s += "  gptq tensors calibrate on the first \(n) puzzles of --calib: `shrink quantize --recipe PLAN --calib TRAIN` applies it\n"
+            }
             s += "  | | predicted | measured |\n  |---|---|---|\n"
             s += "  | weight bytes | \(pr.weightBytes) | \(m.measurement.map { String($0.writtenTensorBytes) } ?? "–") |\n"
             s += "  | RAM peak | \(pr.ramBytes) (activations \(pr.activationBytes)) | |\n"

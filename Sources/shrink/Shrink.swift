@@ -123,11 +123,11 @@ struct Quantize: ParsableCommand {
     @Option(help: "Quantile of |w| kept by --method percentile.")
     var percentile = 0.999
 
-    @Option(help: "Calibration puzzles (training split) for --method gptq or awq.")
+    @Option(help: "Calibration puzzles (training split) for --method gptq or awq, or a --recipe with gptq tensors.")
     var calib: String?
 
-    @Option(help: "Calibration puzzles to run.")
-    var calibCount = 256
+    @Option(help: "Calibration puzzles to run (default 256, or what a --recipe's plan calibrated on).")
+    var calibCount: Int?
 
     @Flag(help: "GPTQ: quantize columns in order of decreasing input energy.")
     var actOrder = false
@@ -140,7 +140,7 @@ struct Quantize: ParsableCommand {
 
     @OptionGroup var out: OutputOptions
 
-    func options() throws -> QuantizeOptions {
+    func options() throws -> (QuantizeOptions, calibrationCount: Int) {
         var o = QuantizeOptions()
         switch method {
         case "rtn", "minmax": o.clipping = .minMax
@@ -175,17 +175,27 @@ struct Quantize: ParsableCommand {
             o.scaleDType = d
         }
         try o.validate()
+        var count = calibCount ?? 256
         if let recipe {
-            o.perTensor = try TensorChoice.loadRecipe(path: recipe, model: URL(fileURLWithPath: checkpoint).standardizedFileURL.lastPathComponent)
+            let file = try TensorChoice.loadRecipeFile(path: recipe, model: URL(fileURLWithPath: checkpoint).standardizedFileURL.lastPathComponent)
+            o.perTensor = file.choices
+            if file.needsCalibration {
+                let gptq = file.choices.filter { $0.value.needsCalibration }.count
+                guard calib != nil else {
+                    throw ValidationError("--recipe \(recipe) quantizes \(gptq) tensors with gptq: pass --calib PUZZLES (the training split the plan calibrated on)")
+                }
+                count = calibCount ?? file.calibrationPuzzles ?? count
+            }
         }
-        return o
+        if let c = calibCount, c < 1 { throw ValidationError("--calib-count \(c) must be at least 1") }
+        return (o, count)
     }
 
     func run() throws {
-        let opts = try options()
+        let (opts, count) = try options()
         let recipe: Recipe
-        if let calib, opts.gptq != nil || opts.awq {
-            recipe = try CalibratedQuantization.run(modelDirectory: checkpoint, calibration: calib, calibrationCount: calibCount, options: opts,
+        if let calib, opts.gptq != nil || opts.awq || (opts.perTensor?.values.contains(where: \.needsCalibration) ?? false) {
+            recipe = try CalibratedQuantization.run(modelDirectory: checkpoint, calibration: calib, calibrationCount: count, options: opts,
                                                     outputDirectory: output, overwrite: force, progress: out.progress)
         } else {
             recipe = try QuantizeJob.run(try Checkpoint.open(checkpoint), options: opts, outputDirectory: output, overwrite: force, progress: out.progress)

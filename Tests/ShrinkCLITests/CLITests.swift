@@ -207,6 +207,28 @@ struct CLI {
         #expect(recipe.tensors.filter { $0.action == .quantized }.allSatisfy { $0.method?.hasPrefix("gptq") == true })
     }
 
+    @Test func aRecipeWithGPTQTensorsNeedsCalibrationAndUsesThePlansPuzzleCount() throws {
+        let dir = TemporaryDirectory()
+        let model = Fixtures.path("Tests/Fixtures/tiny/trm-learned")
+        try """
+        {"models": [{"name": "trm-learned", "calibration_puzzles": 2, "quantize": {
+          "inner.L_level.layers.0.mlp.down_proj.weight": {"bits": 4, "strategy": "channel", "method": "gptq"},
+          "inner.L_level.layers.0.mlp.gate_up_proj.weight": {"bits": 8, "strategy": "group", "group_size": 8, "method": "rtn"}}}]}
+        """.write(toFile: dir.file("plan.json"), atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["quantize", model, "-o", dir.file("q"), "--recipe", dir.file("plan.json")])
+        #expect(refused.status != 0 && refused.stderr.contains("gptq") && refused.stderr.contains("--calib"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("q")))
+
+        let r = try CLI.run(["quantize", model, "-o", dir.file("q"), "--recipe", dir.file("plan.json"), "--calib", model + "/data.safetensors", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let recipe = try Recipe.decoder().decode(Recipe.self, from: Data(r.stdout.utf8))
+        #expect(recipe.calibration?.puzzles == 2)
+        let methods = Dictionary(uniqueKeysWithValues: recipe.tensors.filter { $0.action == .quantized }.map { ($0.name, $0.method ?? "") })
+        #expect(methods.count == 2)
+        #expect(methods["inner.L_level.layers.0.mlp.down_proj.weight"]?.hasPrefix("gptq") == true)
+        #expect(methods["inner.L_level.layers.0.mlp.gate_up_proj.weight"]?.hasPrefix("gptq") == false)
+    }
+
     @Test func calibratingOnATestSplitIsRefused() throws {
         let dir = TemporaryDirectory()
         let r = try CLI.run(["quantize", Fixtures.path("Tests/Fixtures/tiny/trm-learned"), "-o", dir.file("q"), "--method", "gptq",

@@ -89,7 +89,7 @@ private struct CBuildFailure: Error, CustomStringConvertible {
         try quantized(Fixtures.path("Fixtures/models/hrm_sudoku6"), bits: 4, into: tmp.file("int4"))
         let s = try CExport.run(model: tmp.file("int4"), output: tmp.file("c"))
         #expect(s.linears.allSatisfy { $0.bits == 4 })
-        #expect(s.arena.totalBytes == ReasonerArena.layout(config: try RecursiveReasoner.load(directory: tmp.file("int4")).config).totalBytes)
+        #expect(s.arena.totalBytes == ActivationArena.layout(config: try RecursiveReasoner.load(directory: tmp.file("int4")).config).totalBytes)
         try CBuild.build(tmp.file("c"), flags: ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"], executable: tmp.file("san"))
         let sanitized = try CBuild.predict(tmp.file("san"), data: data, count: 3, scratch: tmp)
         try CBuild.build(tmp.file("c"), flags: ["-O2"], executable: tmp.file("run"))

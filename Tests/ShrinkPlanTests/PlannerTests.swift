@@ -72,3 +72,47 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
     #expect(m.quantize.values.allSatisfy { $0.bits == 2 })  // the smallest recipe
     #expect(m.measurement != nil)
 }
+
+@Test func gptqPlanIsAppliedExactlyByQuantizeWithItsCalibration() throws {
+    let tmp = TemporaryDirectory()
+    let request = try syntheticRequest(tmp)
+    guard case let .reasoner(c) = try AccountedModel.load(request.directory) else { Issue.record("not a reasoner"); return }
+    let account = ReasonerAccounting.account(c)
+    let int8 = Dictionary(uniqueKeysWithValues: account.tensors.filter(\.quantizable).map { ($0.name, TensorChoice(bits: 8, granularity: .channel, method: .rtn)) })
+    var o = smallOptions(maxBytes: account.weightBytes(int8) - 1)
+    o.methods = [.gptq]
+    let plan = try Planner.run([request], device: DeviceProfile.resolve("soc-8mb-sram"), options: o)
+    let m = try #require(plan.models.first)
+    #expect(plan.fits && !m.quantize.isEmpty && m.quantize.values.allSatisfy { $0.method == .gptq })
+    #expect(m.calibrationPuzzles == 2)
+
+    try Recipe.encoder().encode(plan).write(to: URL(fileURLWithPath: tmp.file("plan.json")))
+    let file = try TensorChoice.loadRecipeFile(path: tmp.file("plan.json"), model: "tiny_trm")
+    #expect(file.needsCalibration && file.calibrationPuzzles == 2 && file.choices == m.quantize)
+    var q = QuantizeOptions()
+    q.perTensor = file.choices
+    // GPTQ without calibration statistics is refused, with the flag that fixes it.
+    #expect(throws: QuantizationError.self) { try QuantizeJob.run(try Checkpoint.open(request.directory), options: q, outputDirectory: tmp.file("none")) }
+    #expect(!FileManager.default.fileExists(atPath: tmp.file("none")))
+
+    let recipe = try CalibratedQuantization.run(modelDirectory: request.directory, calibration: request.calibration, calibrationCount: 2,
+                                                options: q, outputDirectory: tmp.file("out"), overwrite: false)
+    #expect(recipe.tensors.filter { $0.action == .quantized }.allSatisfy { $0.method?.hasPrefix("gptq") == true })
+    #expect(try SafetensorsFile(path: tmp.file("out/model.safetensors")).totalBytes == m.prediction.weightBytes)
+    // The same weights on the same puzzles: the comparison reproduces the plan's measurement.
+    var co = Comparison.Options()
+    co.evaluation.limit = o.limit
+    co.evaluation.steps = m.steps
+    co.evaluation.seed = o.seed
+    let report = try Comparison.compare(original: RecursiveReasoner.load(directory: request.directory),
+                                        compressed: RecursiveReasoner.load(directory: tmp.file("out")),
+                                        data: PuzzleDataset(path: request.data), options: co)
+    #expect(report.finalFidelity.carry.estimate == m.measurement?.carryFidelity)
+
+    // The error feedback changed the weights: round-to-nearest at the same bits writes others.
+    q.perTensor = file.choices.mapValues { TensorChoice(bits: $0.bits, granularity: $0.granularity!, method: .rtn) }
+    try QuantizeJob.run(try Checkpoint.open(request.directory), options: q, outputDirectory: tmp.file("rtn"))
+    let name = try #require(file.choices.keys.sorted().first) + "_packed"
+    let rtn = try SafetensorsFile(path: tmp.file("rtn/model.safetensors")), gptq = try SafetensorsFile(path: tmp.file("out/model.safetensors"))
+    #expect(Array(try rtn.rawBytes(name)) != Array(try gptq.rawBytes(name)))
+}

@@ -13,7 +13,7 @@ import ShrinkTensor
 /// + zero points per group; 2–4-bit codes two per byte, 5–8-bit one per byte) and
 /// are dequantized a row at a time while the forward pass runs; an FP32 directory
 /// exports float weights. Activations use one static arena laid out by
-/// `ReasonerArena.layout(config:batch: 1)`. The run has no halting: `--steps`
+/// `ActivationArena.layout(config:batch: 1)`. The run has no halting: `--steps`
 /// supervision steps at the config's H/L cycles, like `shrink eval`, so the Q head
 /// is not exported.
 public enum CExport {
@@ -36,7 +36,7 @@ public enum CExport {
         public var lCycles: Int
         /// Bytes of all `const` arrays (weights, scales, tables) before alignment.
         public var constantBytes: Int
-        public var arena: ReasonerArena
+        public var arena: ActivationArena
         public var linears: [LinearEntry]
     }
 
@@ -49,7 +49,7 @@ public enum CExport {
         let dir = model.location
         let compressed = CompressedCheckpoint.isCompressed(dir) ? try CompressedCheckpoint(directory: dir) : nil
         let source: any TensorSource = try compressed ?? Checkpoint.open(dir)
-        let arena = ReasonerArena.layout(config: c, batch: 1)
+        let arena = ActivationArena.layout(config: c, batch: 1)
 
         var w = WeightsWriter(source: source, compressed: compressed)
         try w.floats("shrink_embed_tokens", "inner.embed_tokens.embedding_weight")
@@ -96,7 +96,7 @@ public enum CExport {
                        lCycles: c.lCycles, constantBytes: w.constantBytes, arena: arena, linears: w.linears)
     }
 
-    static func header(_ c: ReasonerConfig, steps: Int, arena: ReasonerArena) -> String {
+    static func header(_ c: ReasonerConfig, steps: Int, arena: ActivationArena) -> String {
         CRuntime.header
             .replacingOccurrences(of: "@SEQ_LEN@", with: String(c.seqLen))
             .replacingOccurrences(of: "@VOCAB@", with: String(c.vocabSize))
@@ -107,7 +107,7 @@ public enum CExport {
             .replacingOccurrences(of: "@L_CYCLES@", with: String(c.lCycles))
     }
 
-    static func configHeader(_ c: ReasonerConfig, steps: Int, hLayers: Int, arena: ReasonerArena) -> String {
+    static func configHeader(_ c: ReasonerConfig, steps: Int, hLayers: Int, arena: ActivationArena) -> String {
         var defines: [(String, String)] = [
             ("SHRINK_POSITIONS", String(c.positions)), ("SHRINK_HIDDEN", String(c.hiddenSize)),
             ("SHRINK_HEADS", String(c.numHeads)), ("SHRINK_HEAD_DIM", String(c.headDim)),

@@ -3,7 +3,7 @@
 /// Mirrors ShrinkModels' ReasonerForward and the CShrinkKernels ops it calls
 /// (rms_norm, swiglu with the same exp polynomial, rope, attention), in C99 with
 /// no allocation: every activation lives in one static arena laid out by
-/// `ReasonerArena`. Linear layers dequantize one weight row at a time,
+/// `ActivationArena`. Linear layers dequantize one weight row at a time,
 /// w = (q − z)·s as Shrink's Dequantizer does, and reuse it for every input row.
 enum CRuntime {
     static let header = #"""
@@ -16,7 +16,7 @@ enum CRuntime {
 #define SHRINK_SEQ_LEN @SEQ_LEN@
 #define SHRINK_VOCAB_SIZE @VOCAB@
 #define SHRINK_NUM_PUZZLE_IDENTIFIERS @NUM_IDS@
-/* Bytes of the static activation arena (ReasonerArena.layout(config:batch: 1)). */
+/* Bytes of the static activation arena (ActivationArena.layout(config:batch: 1)). */
 #define SHRINK_ARENA_BYTES @ARENA_BYTES@
 
 /* Runs @STEPS@ supervision steps (@H_CYCLES@ H × @L_CYCLES@ L cycles each) on one puzzle:
