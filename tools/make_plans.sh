@@ -13,7 +13,7 @@ run() {  # fixture task name extra-flags...   (task: the data set stem, e.g. sud
     local fixture=$1 task=$2 name=$3; shift 3
     SHRINK="$SHRINK" ensure_train_set "$task-train"
     "$SHRINK" plan "Fixtures/models/$fixture" --calib "data/$task-train.safetensors" \
-        --data "Fixtures/data/$task-test.safetensors" --limit "$LIMIT" --calib-count 4 --bits 8,4,3,2 \
+        --data "Fixtures/data/$task-test.safetensors" --limit "$LIMIT" --calib-count 16 --bits 8,4,3,2 \
         -o "plans/$name.json" -q "$@" > "plans/$name.txt"
     echo "plans/$name: $(head -1 "plans/$name.txt")"
 }
