@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates STUDY.md and study/<fixture>.{md,json}: one `shrink sweep` per
 # trained fixture (bits 8,6,4,3,2 × rtn/mse/gptq × per-tensor/per-channel ×
-# every supervision step, 1,000 held-out puzzles, GPTQ calibrated on 256
-# training puzzles), then `shrink study` turns the sweeps into findings.
-# Not run by CI (about half an hour of CPU on 2 cores).
+# every supervision step, plus FP32 and INT8 at one outer cycle (H_cycles 1);
+# 1,000 held-out puzzles, GPTQ calibrated on 256 training puzzles), then
+# `shrink study` turns the sweeps into findings.
+# Not run by CI (about an hour of CPU on 2 cores).
 #
 # Usage: tools/run_study.sh [FIXTURE ...]   (default: all; STUDY.md always covers every study/*.json)
 set -euo pipefail
@@ -19,18 +20,19 @@ sweep() {  # fixture test-set train-set
     local name="$1" test="$2" train="$3"
     ensure_train_set "$train"
     $shrink sweep "Fixtures/models/$name" --data "Fixtures/data/$test.safetensors" --calib "data/$train.safetensors" \
-        --bits 8,6,4,3,2 --methods rtn,mse,gptq --granularities tensor,channel --limit 1000 \
+        --bits 8,6,4,3,2 --methods rtn,mse,gptq --granularities tensor,channel --h-cycles 1 --cycle-bits 8 --limit 1000 \
         -o "study/$name.md"
 }
 
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7)
+[[ ${#names[@]} -gt 0 ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7 trm_mlp_sudoku9)
 for n in "${names[@]}"; do
     case "$n" in
         trm_mlp_sudoku6) sweep "$n" sudoku6-hard-test sudoku6-hard-train ;;
         trm_att_sudoku6) sweep "$n" sudoku6-easy-test sudoku6-easy-train ;;
         hrm_sudoku6)     sweep "$n" sudoku6-easy-test sudoku6-easy-train ;;
         trm_att_maze7)   sweep "$n" maze7-test maze7-train ;;
+        trm_mlp_sudoku9) sweep "$n" sudoku9-test sudoku9-train ;;
         *) echo "unknown fixture $n" >&2; exit 2 ;;
     esac
 done

@@ -153,9 +153,9 @@ public enum StudyReport {
         for i in inputs {
             let r = i.report, steps = fullSteps(r)
             guard let base = fp32(r, steps: steps) else { continue }
-            let bitsList = Array(Set(r.rows.compactMap(\.bits))).sorted(by: >)
+            let bitsList = Array(Set(trained(r).compactMap(\.bits))).sorted(by: >)
             for bits in bitsList {
-                let candidates = r.rows.filter { $0.bits == bits && $0.steps == steps }
+                let candidates = trained(r).filter { $0.bits == bits && $0.steps == steps }
                 guard let best = candidates.min(by: { ($0.exact.estimate, -$0.weightBytes) > ($1.exact.estimate, -$1.weightBytes) }) else { continue }
                 let rtn = row(r, bits: bits, method: "rtn", granularity: "per-channel", steps: steps)
                 let verdict = { (x: Sweep.Row) in Verdict.of(difference: x.exactVersusFP32, p: x.mcNemarP, reference: base.exact.estimate, margin: margin).rawValue }
@@ -196,7 +196,44 @@ public enum StudyReport {
             }
         }
         s += "\nMeasured: " + summary.joined(separator: "; ") + ".\n\n"
-        return s
+        return s + fewerCycles(inputs)
+    }
+
+    /// The same question at fewer outer recursion cycles (H_cycles) than trained,
+    /// for sweeps run with `--h-cycles`.
+    static func fewerCycles(_ inputs: [Input]) -> String {
+        let withCycles = inputs.filter { i in i.report.rows.contains { $0.hCycles != i.report.trainedHCycles } }
+        guard !withCycles.isEmpty else {
+            return "No sweep here evaluated fewer outer cycles (H_cycles) than trained (`shrink sweep --h-cycles`).\n\n"
+        }
+        var s = "**At fewer outer cycles.** The paper's \"one cycle\" may mean one outer recursion cycle (H_cycles) rather than one "
+        s += "supervision step; these sweeps also ran FP32 and INT8 per-channel RTN with fewer H_cycles than trained (same L_cycles), "
+        s += "each paired against the FP32 model at its trained depth. Exact accuracy in percent by supervision step:\n\n"
+        s += "| fixture | H_cycles (trained) | INT8 exact by step | FP32 exact by step | first step matching full depth | FLOP saving there |\n"
+        s += "|---|---|---|---|---|---|\n"
+        var summary: [String] = []
+        for i in withCycles {
+            let r = i.report, full = fullSteps(r)
+            guard let reference = fp32(r, steps: full) else { continue }
+            for h in Array(Set(r.rows.map(\.hCycles))).sorted() where h != r.trainedHCycles {
+                let int8 = (1...full).compactMap { row(r, bits: 8, method: "rtn", granularity: "per-channel", steps: $0, hCycles: h) }
+                let base = (1...full).compactMap { fp32(r, steps: $0, hCycles: h) }
+                guard int8.count == full else { continue }
+                let first = int8.first { $0.exactVersusFP32FullDepth.lower >= -margin }
+                let saving = first.map { Double(reference.flopsPerPuzzle) / Double($0.flopsPerPuzzle) }
+                s += "| \(i.name) | \(h) (\(r.trainedHCycles)) | " + int8.map { pts($0.exact.estimate) }.joined(separator: " ") + " | "
+                s += base.map { pts($0.exact.estimate) }.joined(separator: " ") + " | "
+                s += first.map { "\($0.steps): \(pct($0.exact)), Δ \(diff($0.exactVersusFP32FullDepth))" } ?? "none"
+                s += " | " + (saving.map { String(format: "%.1f×", $0) } ?? "—") + " |\n"
+                if let first, let saving {
+                    summary.append("\(i.name) at \(h) H-cycle\(h == 1 ? "" : "s"): INT8 matches full depth from step \(first.steps) (\(String(format: "%.1f", saving))× fewer FLOPs)")
+                } else {
+                    let best = int8.max { $0.exact.estimate < $1.exact.estimate }!
+                    summary.append("\(i.name) at \(h) H-cycle\(h == 1 ? "" : "s"): INT8 never matches full depth (best \(pct(best.exact)) at step \(best.steps) vs FP32 \(pct(reference.exact)))")
+                }
+            }
+        }
+        return s + "\nMeasured: " + summary.joined(separator: "; ") + ".\n\n"
     }
 
     static func fidelity(_ inputs: [Input]) -> String {
@@ -207,7 +244,7 @@ public enum StudyReport {
         s += "| fixture | architecture | recipes | Spearman ρ [95%] |\n|---|---|---|---|\n"
         for i in inputs {
             let r = i.report
-            let n = r.rows.filter { $0.bits != nil && $0.steps == fullSteps(r) }.count
+            let n = trained(r).filter { $0.bits != nil && $0.steps == fullSteps(r) }.count
             let rho = r.fidelityExactSpearman.map { String(format: "%.3f [%.3f, %.3f]", $0.estimate, $0.lower, $0.upper) } ?? "— (fewer than 3 recipes)"
             s += "| \(i.name) | \(r.architecture) | \(n) | \(rho) |\n"
         }
@@ -218,7 +255,7 @@ public enum StudyReport {
         for i in inputs {
             let r = i.report, steps = fullSteps(r)
             s += "| \(i.name) | " + within.map { bits -> String in
-                let rows = r.rows.filter { $0.bits == bits && $0.steps == steps }
+                let rows = trained(r).filter { $0.bits == bits && $0.steps == steps }
                 guard rows.count >= 3, Set(rows.map(\.exact.estimate)).count > 1 else { return "— (\(rows.count) recipes)" }
                 let rho = Sweep.spearmanBootstrap(rows.map(\.fidelity), rows.map(\.exact.estimate), seed: 0)
                 return String(format: "%.2f [%.2f, %.2f] (%d recipes)", rho.estimate, rho.lower, rho.upper, rows.count)
@@ -230,9 +267,13 @@ public enum StudyReport {
     // MARK: helpers
 
     static func fullSteps(_ r: Sweep.Report) -> Int { r.rows.map(\.steps).max() ?? 1 }
-    static func fp32(_ r: Sweep.Report, steps: Int) -> Sweep.Row? { r.rows.first { $0.bits == nil && $0.steps == steps } }
-    static func row(_ r: Sweep.Report, bits: Int, method: String, granularity: String, steps: Int) -> Sweep.Row? {
-        r.rows.first { $0.bits == bits && $0.method == method && $0.granularity == granularity && $0.steps == steps }
+    /// Rows at the trained outer-cycle count (the study's main grid).
+    static func trained(_ r: Sweep.Report) -> [Sweep.Row] { r.rows.filter { $0.hCycles == r.trainedHCycles } }
+    static func fp32(_ r: Sweep.Report, steps: Int, hCycles: Int? = nil) -> Sweep.Row? {
+        r.rows.first { $0.bits == nil && $0.steps == steps && $0.hCycles == (hCycles ?? r.trainedHCycles) }
+    }
+    static func row(_ r: Sweep.Report, bits: Int, method: String, granularity: String, steps: Int, hCycles: Int? = nil) -> Sweep.Row? {
+        r.rows.first { $0.bits == bits && $0.method == method && $0.granularity == granularity && $0.steps == steps && $0.hCycles == (hCycles ?? r.trainedHCycles) }
     }
     static func pct(_ i: Statistics.Interval) -> String { String(format: "%.2f%% [%.2f, %.2f]", 100 * i.estimate, 100 * i.lower, 100 * i.upper) }
     static func diff(_ i: Statistics.Interval) -> String { String(format: "%+.1f [%+.1f, %+.1f]", 100 * i.estimate, 100 * i.lower, 100 * i.upper) }

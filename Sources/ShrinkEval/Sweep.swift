@@ -27,6 +27,10 @@ public enum Sweep {
         public var fidelityPuzzles = 500
         public var batchSize = 256
         public var seed: UInt64 = 0
+        /// Outer recursion cycles (H_cycles) to evaluate besides the trained count,
+        /// at every supervision step: FP32 and the recipes of `cycleBits`.
+        public var extraHCycles: [Int] = []
+        public var cycleBits: [Int] = [8]
         public init() {}
     }
 
@@ -42,7 +46,7 @@ public enum Sweep {
         public var flopsPerPuzzle: Int
         public var exact: Statistics.Interval
         public var cell: Statistics.Interval
-        /// Mean carry cosine to the FP32 model at this row's last step (1 for FP32).
+        /// Mean carry cosine to the FP32 model at the same depth, at this row's last step (1 for FP32).
         public var fidelity: Double
         public var exactVersusFP32: Statistics.Interval
         public var mcNemarP: Double
@@ -63,6 +67,8 @@ public enum Sweep {
 
     public struct Report: Codable, Sendable {
         public var model: String
+        /// The trained outer-cycle count (rows with other `hCycles` come from `extraHCycles`).
+        public var trainedHCycles: Int
         public var architecture: String
         public var data: String
         public var puzzles: Int
@@ -110,8 +116,11 @@ public enum Sweep {
             }
         }
 
+        // The trained depth first, then the other outer-cycle counts (same steps and L_cycles).
+        let depths = [depth] + options.extraHCycles.filter { $0 != depth.hCycles && $0 >= 1 }
+            .map { RecursionDepth(steps: depth.steps, hCycles: $0, lCycles: depth.lCycles) }
         var rows: [Row] = []
-        var reference: Outcome?
+        var references = [Outcome?](repeating: nil, count: depths.count)
         for (i, recipe) in recipes.enumerated() {
             progress?.update(done: i, total: recipes.count, item: recipe.name)
             var candidate = model
@@ -135,33 +144,37 @@ public enum Sweep {
                 }
                 candidate = try RecursiveReasoner(config: c, weights: overlay, location: model.location + " [\(recipe.name)]")
             }
-            let outcome = try evaluate(candidate, data, count: count, depth: depth, options: options)
-            if reference == nil { reference = outcome }
-            let (_, fullResults) = ReasonerEvaluation.score(reference!.predictions[depth.steps - 1], data, count: count, seed: options.seed)
-            let full = fullResults.map { $0.exact ? 1.0 : 0.0 }
-            for s in 0..<depth.steps {
-                let (acc, results) = ReasonerEvaluation.score(outcome.predictions[s], data, count: count, seed: options.seed)
-                let (_, refResults) = ReasonerEvaluation.score(reference!.predictions[s], data, count: count, seed: options.seed)
-                let exact = results.map { $0.exact ? 1.0 : 0.0 }
-                let (diff, p) = paired(refResults.map { $0.exact ? 1.0 : 0.0 }, exact, seed: options.seed)
-                let (diffFull, pFull) = paired(full, exact, seed: options.seed)
-                let o = recipe.options
-                rows.append(Row(
-                    recipe: recipe.name, bits: o?.bits, method: o?.methodName ?? "none",
-                    granularity: o.map { "\($0.granularity)" } ?? "fp32",
-                    steps: s + 1, hCycles: depth.hCycles, lCycles: depth.lCycles, weightBytes: bytes,
-                    flopsPerPuzzle: ReasonerCost.puzzleFLOPs(c, depth: RecursionDepth(steps: s + 1, hCycles: depth.hCycles, lCycles: depth.lCycles)),
-                    exact: acc.exact, cell: acc.cell,
-                    fidelity: meanCosine(outcome.carries[s], reference!.carries[s], per: 2 * c.positions * c.hiddenSize),
-                    exactVersusFP32: diff, mcNemarP: p,
-                    label: Comparison.label(exactDifference: diff, p: p, puzzles: count, split: data.metadata["split"], margin: 0.02),
-                    exactVersusFP32FullDepth: diffFull, mcNemarPFullDepth: pFull,
-                    labelVersusFullDepth: Comparison.label(exactDifference: diffFull, p: pFull, puzzles: count, split: data.metadata["split"], margin: 0.02)))
+            for (di, d) in depths.enumerated() where di == 0 || recipe.options.map({ options.cycleBits.contains($0.bits) }) ?? true {
+                let outcome = try evaluate(candidate, data, count: count, depth: d, options: options)
+                if references[di] == nil { references[di] = outcome }
+                let reference = references[di]!
+                // "Full depth" is always the FP32 model at its trained depth and every step.
+                let (_, fullResults) = ReasonerEvaluation.score(references[0]!.predictions[depth.steps - 1], data, count: count, seed: options.seed)
+                let full = fullResults.map { $0.exact ? 1.0 : 0.0 }
+                for s in 0..<d.steps {
+                    let (acc, results) = ReasonerEvaluation.score(outcome.predictions[s], data, count: count, seed: options.seed)
+                    let (_, refResults) = ReasonerEvaluation.score(reference.predictions[s], data, count: count, seed: options.seed)
+                    let exact = results.map { $0.exact ? 1.0 : 0.0 }
+                    let (diff, p) = paired(refResults.map { $0.exact ? 1.0 : 0.0 }, exact, seed: options.seed)
+                    let (diffFull, pFull) = paired(full, exact, seed: options.seed)
+                    let o = recipe.options
+                    rows.append(Row(
+                        recipe: recipe.name, bits: o?.bits, method: o?.methodName ?? "none",
+                        granularity: o.map { "\($0.granularity)" } ?? "fp32",
+                        steps: s + 1, hCycles: d.hCycles, lCycles: d.lCycles, weightBytes: bytes,
+                        flopsPerPuzzle: ReasonerCost.puzzleFLOPs(c, depth: RecursionDepth(steps: s + 1, hCycles: d.hCycles, lCycles: d.lCycles)),
+                        exact: acc.exact, cell: acc.cell,
+                        fidelity: meanCosine(outcome.carries[s], reference.carries[s], per: 2 * c.positions * c.hiddenSize),
+                        exactVersusFP32: diff, mcNemarP: p,
+                        label: Comparison.label(exactDifference: diff, p: p, puzzles: count, split: data.metadata["split"], margin: 0.02),
+                        exactVersusFP32FullDepth: diffFull, mcNemarPFullDepth: pFull,
+                        labelVersusFullDepth: Comparison.label(exactDifference: diffFull, p: pFull, puzzles: count, split: data.metadata["split"], margin: 0.02)))
+                }
             }
         }
         progress?.finish()
-        let quantized = rows.filter { $0.bits != nil && $0.steps == depth.steps }
-        return Report(model: model.location, architecture: c.arch == .hrm ? "hrm" : (c.mlpT ? "trm-mlp" : "trm-attention"),
+        let quantized = rows.filter { $0.bits != nil && $0.steps == depth.steps && $0.hCycles == depth.hCycles }
+        return Report(model: model.location, trainedHCycles: depth.hCycles, architecture: c.arch == .hrm ? "hrm" : (c.mlpT ? "trm-mlp" : "trm-attention"),
                       data: data.path, puzzles: count, rows: rows,
                       fidelityExactSpearman: quantized.count >= 3
                           ? spearmanBootstrap(quantized.map(\.fidelity), quantized.map(\.exact.estimate), seed: options.seed) : nil,

@@ -37,6 +37,12 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Puzzles whose carries are compared for fidelity.")
     var fidelityPuzzles = 500
 
+    @Option(help: "Outer recursion cycles (H_cycles) to evaluate besides the trained count, comma-separated, e.g. 1.")
+    var hCycles: String?
+
+    @Option(help: "Bit widths also evaluated at --h-cycles (FP32 always is), comma-separated.")
+    var cycleBits = "8"
+
     @Option(name: [.short, .long], help: "Write the table as Markdown to this file (and JSON next to it).")
     var output: String?
 
@@ -57,6 +63,10 @@ struct SweepCommand: ParsableCommand {
         }
         o.limit = limit
         o.fidelityPuzzles = fidelityPuzzles
+        if let hCycles {
+            o.extraHCycles = try commaList(hCycles, flag: "--h-cycles") { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
+        }
+        o.cycleBits = try bitWidths(cycleBits, flag: "--cycle-bits")
         let m = try RecursiveReasoner.load(directory: model)
         var stats: [String: LayerStatistics]?
         if let calib {
@@ -79,13 +89,14 @@ struct SweepCommand: ParsableCommand {
 extension Format {
     static func sweep(_ r: Sweep.Report) -> String {
         var s = "### \(r.model) (\(r.architecture)) on \(r.puzzles) puzzles of \(r.data)\n\n"
-        s += "| recipe | steps | weight bytes | MFLOP/puzzle | exact (95%) | cell (95%) | fidelity | Δexact vs FP32 | label |\n"
-        s += "|---|---|---|---|---|---|---|---|---|\n"
+        s += "| recipe | steps | H_cycles | weight bytes | MFLOP/puzzle | exact (95%) | cell (95%) | fidelity | Δexact vs FP32 | label |\n"
+        s += "|---|---|---|---|---|---|---|---|---|---|\n"
         for row in r.rows {
-            s += "| \(row.recipe) | \(row.steps) | \(row.weightBytes) | \(fixed(Double(row.flopsPerPuzzle) / 1e6, 1)) | \(interval(row.exact)) | "
+            s += "| \(row.recipe) | \(row.steps) | \(row.hCycles) | \(row.weightBytes) | \(fixed(Double(row.flopsPerPuzzle) / 1e6, 1)) | \(interval(row.exact)) | "
             s += "\(interval(row.cell)) | \(fixed(row.fidelity, 4)) | \(fixed(100 * row.exactVersusFP32.estimate, 1)) "
             s += "[\(fixed(100 * row.exactVersusFP32.lower, 1)), \(fixed(100 * row.exactVersusFP32.upper, 1))] | \(row.label.evidence.rawValue) |\n"
         }
+        s += "\nFidelity and Δexact are against FP32 at the same steps and H_cycles; H_cycles \(r.trainedHCycles) is the trained count.\n"
         if let rho = r.fidelityExactSpearman {
             s += "\nSpearman ρ(fidelity, exact) over quantized recipes at full depth: \(fixed(rho.estimate, 3)) [\(fixed(rho.lower, 3)), \(fixed(rho.upper, 3))]\n"
         }
