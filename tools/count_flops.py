@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
 from models import load_model  # noqa: E402
 
-FIXTURES = ["trm_mlp_sudoku6", "trm_att_sudoku6", "hrm_sudoku6"]
+FIXTURES = ["trm_mlp_sudoku6", "trm_att_sudoku6", "hrm_sudoku6", "trm_att_maze7", "trm_mlp_sudoku9"]
 OUT = os.path.join(ROOT, "Tests", "Fixtures", "plan", "reference_flops.json")
 
 

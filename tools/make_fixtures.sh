@@ -38,7 +38,7 @@ for n in "${names[@]}"; do
         # 4% at step 7 and 49% at step 8), so element-wise parity there is meaningless in any FP32 code.
         trm_att_maze7)   train "$n" trm_att_maze7 maze7-train maze7-test 30 --steps 4 ;;
         # The harder fixture of the study (#5): 81 cells, 8 steps, 75 minutes.
-        trm_mlp_sudoku9) train "$n" trm_mlp_sudoku9 sudoku9-train sudoku9-test 75 ;;
+        trm_mlp_sudoku9) train "$n" trm_mlp_sudoku9 sudoku9-train sudoku9-test 75 --batch 2 --trace-steps 1 ;;  # golden kept ~1.5 MB
         *) echo "unknown fixture $n" >&2; exit 2 ;;
     esac
 done

@@ -6,7 +6,7 @@ import ShrinkQuant
 import ShrinkTestSupport
 import Testing
 
-let fixtureModels = ["trm_mlp_sudoku6", "trm_att_sudoku6", "hrm_sudoku6"]
+let fixtureModels = ["trm_mlp_sudoku6", "trm_att_sudoku6", "hrm_sudoku6", "trm_att_maze7", "trm_mlp_sudoku9"]
 
 func reasonerConfig(_ fixture: String) throws -> ReasonerConfig {
     guard case let .reasoner(c) = try AccountedModel.load(Fixtures.path("Fixtures/models/\(fixture)")) else {
@@ -35,7 +35,11 @@ func recipes(_ account: ModelAccount) -> [[String: TensorChoice]] {
     let columns = Dictionary(uniqueKeysWithValues: account.tensors.map { ($0.name, $0.shape.last!) })
     let mixed = Dictionary(uniqueKeysWithValues: names.enumerated().map { i, name in
         var c = mixes[i % mixes.count]
-        if let g = c.groupSize, columns[name]! % g != 0 { c = TensorChoice(bits: c.bits, granularity: .group(4), method: c.method) }
+        if let g = c.groupSize, columns[name]! % g != 0 {
+            // mlp_t rows are seq_len long (36, 49, 81): a small group that divides them.
+            let small = [4, 3, 7].first { columns[name]! % $0 == 0 }!
+            c = TensorChoice(bits: c.bits, granularity: .group(small), method: c.method)
+        }
         return (name, c)
     })
     let partial = Dictionary(uniqueKeysWithValues: names.prefix(3).map { ($0, TensorChoice(bits: 3, granularity: .group(32), method: .rtn)) })
