@@ -128,8 +128,8 @@ public enum StudyReport {
             ratios.append((i.name, ratio))
             if ratio < 1.5 && last.exact.estimate <= first.exact.estimate { risesWithDepth = false }
             s += "| \(i.name) | " + naive.map { String(format: "%.3f", 1 - $0.fidelity) }.joined(separator: " ")
-            s += " | \(String(format: "%.2f×", ratio)) | " + naive.map { pts($0.exact.estimate) }.joined(separator: " ")
-            s += " | " + base.map { pts($0.exact.estimate) }.joined(separator: " ") + " |\n"
+            s += " | \(String(format: "%.2f×", ratio)) | " + naive.exactBySteps
+            s += " | " + base.exactBySteps + " |\n"
         }
         guard !ratios.isEmpty else { return s + "\nNo fixture has naive INT4 at every step.\n\n" }
         let flat = ratios.filter { $0.1 < 1.5 }.map(\.0), growing = ratios.filter { $0.1 >= 1.5 }.map(\.0)
@@ -221,8 +221,8 @@ public enum StudyReport {
                 guard int8.count == full else { continue }
                 let first = int8.first { $0.exactVersusFP32FullDepth.lower >= -margin }
                 let saving = first.map { Double(reference.flopsPerPuzzle) / Double($0.flopsPerPuzzle) }
-                s += "| \(i.name) | \(h) (\(r.trainedHCycles)) | " + int8.map { pts($0.exact.estimate) }.joined(separator: " ") + " | "
-                s += base.map { pts($0.exact.estimate) }.joined(separator: " ") + " | "
+                s += "| \(i.name) | \(h) (\(r.trainedHCycles)) | " + int8.exactBySteps + " | "
+                s += base.exactBySteps + " | "
                 s += first.map { "\($0.steps): \(pct($0.exact)), Δ \(diff($0.exactVersusFP32FullDepth))" } ?? "none"
                 s += " | " + (saving.map { String(format: "%.1f×", $0) } ?? "—") + " |\n"
                 if let first, let saving {
@@ -279,4 +279,9 @@ public enum StudyReport {
     static func diff(_ i: Statistics.Interval) -> String { String(format: "%+.1f [%+.1f, %+.1f]", 100 * i.estimate, 100 * i.lower, 100 * i.upper) }
     static func pts(_ x: Double) -> String { String(format: "%.0f", 100 * x) }
     static func pval(_ p: Double) -> String { p < 1e-4 ? "<1e-4" : String(format: "%.3g", p) }
+}
+
+extension Array where Element == Sweep.Row {
+    /// Exact accuracy in whole percent per row, space-separated (the study's "by step" columns).
+    var exactBySteps: String { map { StudyReport.pts($0.exact.estimate) }.joined(separator: " ") }
 }

@@ -22,13 +22,10 @@ public struct ActivationArena: Codable, Sendable, Equatable {
 
     public var buffers: [Buffer]
     public var totalBytes: Int
+    /// Bytes from the start of the arena to the shared phase region.
+    public var persistentBytes: Int
 
     public func buffer(_ name: String) -> Buffer? { buffers.first { $0.name == name } }
-
-    /// Bytes from the start of the arena to the shared phase region.
-    public var persistentBytes: Int {
-        buffers.filter { $0.phase == Self.persistent }.map { $0.offsetBytes + $0.bytes }.max().map { ($0 + Self.alignment - 1) / Self.alignment * Self.alignment } ?? 0
-    }
 
     /// The phase that sets the peak (the first of equals).
     public var largestPhase: String? {
@@ -62,6 +59,7 @@ public struct ActivationArena: Codable, Sendable, Equatable {
         }
         self.buffers = buffers
         self.totalBytes = end
+        self.persistentBytes = shared
     }
 
     /// The arena of a TRM/HRM forward pass for `batch` puzzles at once (the C

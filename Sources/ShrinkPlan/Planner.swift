@@ -179,7 +179,7 @@ public enum Planner {
                 - meanCosine(reference.logits[$0], reference.logits[depth.steps - 1], per: logitsPer, count: n, halves: false)
         }
 
-        let calibrated = sensitivities && options.methods.contains(where: { TensorChoice(bits: 8, granularity: .channel, method: $0).needsCalibration })
+        let calibrated = sensitivities && options.methods.contains(where: \.needsCalibration)
         let statistics = calibrated ? try CalibratedQuantization.captureStatistics(model, calibration: r.calibration, count: n).0 : [:]
         let base = try Checkpoint.open(r.directory)
         let account = ReasonerAccounting.account(c, dtype: base.infos.first?.dtype ?? .f32)

@@ -7,7 +7,10 @@ import ShrinkTensor
 public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible {
     /// rtn: min-max round-to-nearest; mse: searched clip ratio; gptq: error
     /// feedback with the layer's input Hessian (needs calibration puzzles).
-    public enum Method: String, Codable, Sendable, CaseIterable { case rtn, mse, gptq }
+    public enum Method: String, Codable, Sendable, CaseIterable {
+        case rtn, mse, gptq
+        public var needsCalibration: Bool { self == .gptq }
+    }
 
     public var bits: Int
     /// "tensor", "channel" or "group" (compressed-tensors' strategy names).
@@ -32,7 +35,7 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
 
     public var clipping: RangeClipping { method == .mse ? RangeClipping.defaultMSE : .minMax }
 
-    public var needsCalibration: Bool { method == .gptq }
+    public var needsCalibration: Bool { method.needsCalibration }
 
     public func scheme(scaleDType: DType) -> QuantScheme? {
         granularity.map { QuantScheme(bits: bits, granularity: $0, symmetric: true, scaleDType: scaleDType) }
