@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "ShrinkFormats", dependencies: ["ShrinkTensor"]),
         .target(name: "ShrinkQuant", dependencies: ["ShrinkTensor", "ShrinkFormats", "CShrinkKernels"]),
         .target(name: "ShrinkModels", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "CShrinkKernels"]),
-        .target(name: "ShrinkEval", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels"]),
+        .target(name: "ShrinkEval", dependencies: ["CShrinkKernels", "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels"]),
         .target(
             name: "ShrinkExport",
             dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]

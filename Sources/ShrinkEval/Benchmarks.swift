@@ -1,7 +1,10 @@
+import CShrinkKernels
 import Dispatch
 import ShrinkFormats
+import ShrinkModels
 import ShrinkQuant
 import ShrinkTensor
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -100,7 +103,6 @@ public enum Benchmarks {
     }
 }
 
-import CShrinkKernels
 
 extension Benchmarks {
     public struct GPTQResult: Codable, Sendable {
@@ -124,10 +126,9 @@ extension Benchmarks {
     public static func gptq(modelDirectory: String, calibration: String, count: Int, scheme: QuantScheme,
                             options: GPTQ.Options) throws -> GPTQResult {
         let model = try RecursiveReasoner.load(directory: modelDirectory)
-        let data = try PuzzleDataset(path: calibration)
-        let n = min(count, data.count)
         let t0 = now()
-        let stats = try CalibrationCapture.capture(model, inputs: data.inputs, puzzleIdentifiers: data.puzzleIdentifiers, count: n, batchSize: 256)
+        let (stats, summary) = try PuzzleTask.calibrationStatistics(model, calibration: calibration, count: count, batchSize: 256)
+        let n = summary.puzzles
         let capture = now() - t0
         let source = try Checkpoint.open(modelDirectory)
         var layers: [GPTQResult.Layer] = []
@@ -150,5 +151,3 @@ extension Benchmarks {
         return GPTQResult(model: modelDirectory, puzzles: n, threads: Parallel.workerCount, captureSeconds: capture, gptqSeconds: total, layers: layers)
     }
 }
-
-import ShrinkModels

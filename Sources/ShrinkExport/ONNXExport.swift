@@ -139,10 +139,10 @@ struct GraphEmitter {
     mutating func emitGraph(steps: Int) throws {
         let D = c.hiddenSize, P = c.positions, E = c.puzzleEmbLen, L = c.seqLen
         inputs.append(.tensor("inputs", .int64, [.symbolic("batch"), .fixed(L)]))
-        var e = try g.node("Gather", [weight("inner.embed_tokens.embedding_weight", transposed: false), "inputs"], [.int("axis", 0)])
+        var e = try g.node("Gather", [weight(ReasonerNames.embedTokens, transposed: false), "inputs"], [.int("axis", 0)])
         if c.puzzleEmbNdim > 0 {
             inputs.append(.tensor("puzzle_identifiers", .int64, [.symbolic("batch")]))
-            var pe = try g.node("Gather", [weight("inner.puzzle_emb.weights", transposed: false), "puzzle_identifiers"], [.int("axis", 0)])
+            var pe = try g.node("Gather", [weight(ReasonerNames.puzzleEmbedding, transposed: false), "puzzle_identifiers"], [.int("axis", 0)])
             if E * D > c.puzzleEmbNdim {
                 pe = g.node("Pad", [pe, g.int64Vector([0, 0, 0, E * D - c.puzzleEmbNdim])])
             }
@@ -150,44 +150,44 @@ struct GraphEmitter {
             e = g.node("Concat", [pe, e], [.int("axis", 1)])
         }
         if c.posEncodings == .learned {
-            let pos = try weight("inner.embed_pos.embedding_weight", transposed: false)
+            let pos = try weight(ReasonerNames.positionEmbedding, transposed: false)
             e = g.node("Mul", [g.node("Add", [e, pos]), g.scalar(0.707106781)])
         }
         let x = g.node("Mul", [e, g.scalar(Float(Double(D).squareRoot()))], output: "input_embeddings")
 
         // The initial carry is one [D] vector; broadcasting in the first Add makes it [B, P, D].
-        var zH = try weight("inner.H_init", transposed: false)
-        var zL = try weight("inner.L_init", transposed: false)
-        let high = c.arch == .hrm ? "H_level" : "L_level"
+        var zH = try weight(ReasonerNames.hInit, transposed: false)
+        var zL = try weight(ReasonerNames.lInit, transposed: false)
+        let high: ReasonerNames.Level = c.arch == .hrm ? .high : .low
         let highLayers = c.arch == .hrm ? c.hLayers : c.lLayers
         for _ in 0..<steps {
             for _ in 0..<c.hCycles {
                 for _ in 0..<c.lCycles {
-                    zL = try module("L_level", layers: c.lLayers, hidden: zL, injection: g.node("Add", [zH, x]))
+                    zL = try module(.low, layers: c.lLayers, hidden: zL, injection: g.node("Add", [zH, x]))
                 }
                 zH = try module(high, layers: highLayers, hidden: zH, injection: zL)
             }
         }
         let tokens = E == 0 ? zH : g.node("Slice", [zH, g.int64Vector([E]), g.int64Vector([P]), g.int64Vector([1])])
-        try linear(tokens, "inner.lm_head.weight", output: "logits")
+        try linear(tokens, ReasonerNames.lmHead, output: "logits")
         g.node("ArgMax", ["logits"], [.int("axis", -1), .int("keepdims", 0), .int("select_last_index", 0)], output: "predictions")
         outputs = [.tensor("logits", .float, [.symbolic("batch"), .fixed(L), .fixed(c.vocabSize)]),
                    .tensor("predictions", .int64, [.symbolic("batch"), .fixed(L)])]
     }
 
     /// Module(hidden, injection) of §6.
-    private mutating func module(_ name: String, layers: Int, hidden: String, injection: String) throws -> String {
+    private mutating func module(_ level: ReasonerNames.Level, layers: Int, hidden: String, injection: String) throws -> String {
         var h = g.node("Add", [hidden, injection])
         for i in 0..<layers {
-            let prefix = "inner.\(name).layers.\(i)."
+            let names = ReasonerNames.block(level, i)
             if c.mlpT {
                 let t = g.node("Transpose", [h], [.ints("perm", [0, 2, 1])])
-                let mixed = residualNorm(t, try swiglu(t, prefix + "mlp_t."))
+                let mixed = residualNorm(t, try swiglu(t, gateUp: names.tokenGateUp, down: names.tokenDown))
                 h = g.node("Transpose", [mixed], [.ints("perm", [0, 2, 1])])
             } else {
-                h = residualNorm(h, try attention(h, prefix + "self_attn."))
+                h = residualNorm(h, try attention(h, qkv: names.qkv, output: names.output))
             }
-            h = residualNorm(h, try swiglu(h, prefix + "mlp."))
+            h = residualNorm(h, try swiglu(h, gateUp: names.gateUp, down: names.down))
         }
         return h
     }
@@ -201,17 +201,17 @@ struct GraphEmitter {
     }
 
     /// §3: Linear(silu(gate)·up; down) with gate/up the two halves of gate_up_proj's output.
-    private mutating func swiglu(_ v: String, _ prefix: String) throws -> String {
-        let gateUp = try linear(v, prefix + "gate_up_proj.weight")
+    private mutating func swiglu(_ v: String, gateUp gateUpName: String, down: String) throws -> String {
+        let gateUp = try linear(v, gateUpName)
         let halves = g.multiOutput("Split", [gateUp], [.int("axis", -1), .int("num_outputs", 2)], count: 2)
         let silu = g.node("Mul", [halves[0], g.node("Sigmoid", [halves[0]])])
-        return try linear(g.node("Mul", [silu, halves[1]]), prefix + "down_proj.weight")
+        return try linear(g.node("Mul", [silu, halves[1]]), down)
     }
 
     /// §5: multi-head attention over all positions, RoPE on q and k.
-    private mutating func attention(_ h: String, _ prefix: String) throws -> String {
+    private mutating func attention(_ h: String, qkv qkvName: String, output: String) throws -> String {
         let nH = c.numHeads, d = c.headDim, D = c.hiddenSize
-        let qkv = try linear(h, prefix + "qkv_proj.weight")
+        let qkv = try linear(h, qkvName)
         // [B, P, 3D] → [B, P, 3, nH, d] → [3, B, nH, P, d]
         let heads = g.node("Transpose", [g.node("Reshape", [qkv, g.int64Vector([0, 0, 3, nH, d])])], [.ints("perm", [2, 0, 3, 1, 4])])
         let parts = g.multiOutput("Split", [heads], [.int("axis", 0), .int("num_outputs", 3)], count: 3)
@@ -224,7 +224,7 @@ struct GraphEmitter {
         let scores = g.node("MatMul", [g.node("Mul", [q, g.scalar(1 / Float(Double(d).squareRoot()))]), kT])
         let weights = g.node("Softmax", [scores], [.int("axis", -1)])
         let o = g.node("Transpose", [g.node("MatMul", [weights, v])], [.ints("perm", [0, 2, 1, 3])])
-        return try linear(g.node("Reshape", [o, g.int64Vector([0, 0, D])]), prefix + "o_proj.weight")
+        return try linear(g.node("Reshape", [o, g.int64Vector([0, 0, D])]), output)
     }
 
     private mutating func squeeze(_ v: String) -> String { g.node("Squeeze", [v, g.int64Vector([0])]) }

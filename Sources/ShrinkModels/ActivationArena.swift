@@ -61,27 +61,4 @@ public struct ActivationArena: Codable, Sendable, Equatable {
         self.totalBytes = end
         self.persistentBytes = shared
     }
-
-    /// The arena of a TRM/HRM forward pass for `batch` puzzles at once (the C
-    /// export runs batch 1).
-    ///
-    /// Persistent: the input embedding `x` and the carries `z_h`, `z_l` (updates are
-    /// in place: z_L ← L(z_L + (z_H + x)), z_H ← H(z_H + z_L), so no injection buffer
-    /// is needed), plus `weight_row`, one dequantized weight row.
-    public static func layout(config c: ReasonerConfig, batch: Int = 1) -> ActivationArena {
-        let B = batch, P = c.positions, D = c.hiddenSize, inter = c.swigluWidth(D)
-        let interT = c.mlpT ? c.swigluWidth(P) : 0
-        var phases: [(phase: String, buffers: [(name: String, floats: Int)])] = [
-            ("mlp", [("gate_up", B * P * 2 * inter), ("act", B * P * inter), ("mlp_out", B * P * D)]),
-            ("head", [("logits", c.vocabSize)]),
-        ]
-        if c.mlpT {
-            phases.insert(("token_mlp", [("tokens", B * D * P), ("token_gate_up", B * D * 2 * interT), ("token_act", B * D * interT),
-                                         ("token_out", B * D * P)]), at: 0)
-        } else {
-            phases.insert(("attention", [("qkv", B * P * 3 * D), ("attention", B * P * D), ("scores", P), ("attention_out", B * P * D)]), at: 0)
-        }
-        return ActivationArena(persistent: [("x", B * P * D), ("z_h", B * P * D), ("z_l", B * P * D), ("weight_row", max(D, inter, P, interT))],
-                               phases: phases)
-    }
 }

@@ -21,9 +21,8 @@ public struct TensorAccount: Codable, Sendable, Equatable {
     /// itself, or its compressed-tensors packed, scale, shape (and zero-point)
     /// tensors under `choice` (exactly what `QuantizeJob` writes).
     public func storedBytes(_ choice: TensorChoice?) -> Int {
-        guard let choice, let g = choice.granularity else { return info.byteCount }
-        let scale: DType = [.f16, .bf16].contains(dtype) ? dtype : .f32
-        let scheme = QuantScheme(bits: choice.bits, granularity: g, symmetric: true, scaleDType: scale)
+        guard let choice else { return info.byteCount }
+        let scheme = choice.scheme(scaleDType: [.f16, .bf16].contains(dtype) ? dtype : .f32)
         return PackedLayout(scheme: scheme, rows: shape[0], columns: shape[1]).storedBytes
     }
 }
@@ -50,164 +49,38 @@ public struct ModelAccount: Codable, Sendable {
     }
 }
 
-/// Accounting of TRM and HRM from a `ReasonerConfig`, with or without weights.
+extension ModelAccount {
+    /// The accounting of a family's layout (every tensor in `dtype`), its batch-1 working memory at `query`.
+    public init(_ family: any ModelFamily, dtype: DType = .f32, query: CostQuery = CostQuery()) {
+        self.init(family: family.variant,
+                  tensors: family.tensorLayout.map { TensorAccount(name: $0.name, shape: $0.shape, dtype: dtype, rowRead: $0.rowRead, quantizable: $0.role == .linear) },
+                  arena: family.cost(query).arena)
+    }
+}
+
+/// What only recursive reasoners need for a device plan.
 public enum ReasonerAccounting {
-    /// The tensors `RecursiveReasoner` binds, with their shapes (F32 as the fixtures store them).
-    public static func tensors(_ c: ReasonerConfig, dtype: DType = .f32) -> [TensorAccount] {
-        let D = c.hiddenSize, P = c.positions, I = c.swigluWidth(D)
-        func t(_ name: String, _ shape: [Int], rowRead: Bool = false) -> TensorAccount {
-            TensorAccount(name: name, shape: shape, dtype: dtype, rowRead: rowRead,
-                          quantizable: shape.count == 2 && name.hasSuffix("weight") && !name.lowercased().contains("embed"))
-        }
-        var list = [t("inner.H_init", [D]), t("inner.L_init", [D]),
-                    t("inner.embed_tokens.embedding_weight", [c.vocabSize, D], rowRead: true),
-                    t("inner.lm_head.weight", [c.vocabSize, D]), t("inner.q_head.weight", [2, D]), t("inner.q_head.bias", [2])]
-        if c.puzzleEmbNdim > 0 { list.append(t("inner.puzzle_emb.weights", [c.numPuzzleIdentifiers, c.puzzleEmbNdim], rowRead: true)) }
-        if c.posEncodings == .learned { list.append(t("inner.embed_pos.embedding_weight", [P, D], rowRead: true)) }
-        let modules = [("L_level", c.lLayers)] + (c.arch == .hrm ? [("H_level", c.hLayers)] : [])
-        for (module, layers) in modules {
-            for i in 0..<layers {
-                let p = "inner.\(module).layers.\(i)."
-                if c.mlpT {
-                    let It = c.swigluWidth(P)
-                    list += [t(p + "mlp_t.gate_up_proj.weight", [2 * It, P]), t(p + "mlp_t.down_proj.weight", [P, It])]
-                } else {
-                    list += [t(p + "self_attn.qkv_proj.weight", [3 * D, D]), t(p + "self_attn.o_proj.weight", [D, D])]
-                }
-                list += [t(p + "mlp.gate_up_proj.weight", [2 * I, D]), t(p + "mlp.down_proj.weight", [D, I])]
-            }
-        }
-        return list.sorted { $0.name < $1.name }
-    }
-
-    public static func account(_ c: ReasonerConfig, dtype: DType = .f32) -> ModelAccount {
-        ModelAccount(family: c.arch == .hrm ? "hrm" : (c.mlpT ? "trm-mlp" : "trm-attention"), tensors: tensors(c, dtype: dtype),
-                     arena: ActivationArena.layout(config: c, batch: 1))
-    }
-
-    /// Weight bytes read from memory per puzzle at `depth` when nothing stays in
-    /// cache: every block call reads its block's weights, every step the heads,
-    /// and one row per token and per puzzle of the embedding tables.
+    /// Weight bytes read from memory per puzzle at `depth` when nothing stays in cache: every block call reads
+    /// its block's weights, every step the heads, and one row per token and per puzzle of the embedding tables.
     public static func bytesMovedPerPuzzle(_ c: ReasonerConfig, account: ModelAccount, recipe: [String: TensorChoice], depth: RecursionDepth) -> Int {
         func bytes(_ filter: (String) -> Bool) -> Int {
             account.tensors.filter { filter($0.name) }.reduce(0) { $0 + $1.storedBytes(recipe[$1.name]) }
         }
-        let lowBlocks = bytes { $0.contains(".L_level.") } / max(1, c.lLayers)
-        let highBlocks = c.arch == .hrm ? bytes { $0.contains(".H_level.") } / max(1, c.hLayers) : lowBlocks
+        let family = ReasonerFamily(c)
+        func level(_ l: ReasonerNames.Level) -> Set<String> {
+            let layers = family.levels.first { $0.level == l }?.layers ?? 0
+            return Set((0..<layers).flatMap { i -> [String] in
+                let b = ReasonerNames.block(l, i)
+                return [b.qkv, b.output, b.tokenGateUp, b.tokenDown, b.gateUp, b.down]
+            })
+        }
+        let low = level(.low), high = level(.high)
+        let lowBlocks = bytes { low.contains($0) } / max(1, c.lLayers)
+        let highBlocks = c.arch == .hrm ? bytes { high.contains($0) } / max(1, c.hLayers) : lowBlocks
         let lowCalls = depth.hCycles * depth.lCycles * c.lLayers
         let highCalls = depth.hCycles * (c.arch == .hrm ? c.hLayers : c.lLayers)
-        let heads = bytes { $0.contains("lm_head") || $0.contains("q_head") }
+        let heads = bytes { [ReasonerNames.lmHead, ReasonerNames.qHead, ReasonerNames.qHeadBias].contains($0) }
         let rows = c.seqLen * c.hiddenSize * 4 + (c.puzzleEmbNdim > 0 ? c.puzzleEmbNdim * 4 : 0)
         return depth.steps * (lowCalls * lowBlocks + highCalls * highBlocks + heads) + rows
-    }
-}
-
-/// A Hugging Face decoder-only language model's `config.json` (Llama, Qwen2,
-/// Mistral style): enough to count its tensors and working memory.
-public struct DecoderConfig: Codable, Sendable, Equatable {
-    public var modelType: String?
-    public var hiddenSize: Int
-    public var intermediateSize: Int
-    public var numHiddenLayers: Int
-    public var numAttentionHeads: Int
-    public var numKeyValueHeads: Int?
-    public var vocabSize: Int
-    public var tieWordEmbeddings: Bool?
-    public var attentionBias: Bool?
-    public var torchDtype: String?
-
-    enum CodingKeys: String, CodingKey {
-        case modelType = "model_type", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
-        case numHiddenLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads"
-        case numKeyValueHeads = "num_key_value_heads", vocabSize = "vocab_size", tieWordEmbeddings = "tie_word_embeddings"
-        case attentionBias = "attention_bias", torchDtype = "torch_dtype"
-    }
-
-    public var headDim: Int { hiddenSize / numAttentionHeads }
-    public var kvDim: Int { (numKeyValueHeads ?? numAttentionHeads) * headDim }
-    /// Qwen2 has biases on q, k and v; Llama only when `attention_bias` says so.
-    public var qkvBias: Bool { attentionBias ?? (modelType == "qwen2") }
-
-    public var dtype: DType {
-        switch torchDtype {
-        case "bfloat16": .bf16
-        case "float16": .f16
-        default: .f32
-        }
-    }
-
-    /// Tensors named as transformers' state dict names them.
-    public func tensors() -> [TensorAccount] {
-        let H = hiddenSize, I = intermediateSize
-        func t(_ name: String, _ shape: [Int], rowRead: Bool = false) -> TensorAccount {
-            TensorAccount(name: name, shape: shape, dtype: dtype, rowRead: rowRead,
-                          quantizable: shape.count == 2 && !name.contains("embed"))
-        }
-        // A tied table is also the output projection, read whole every token: not row-read.
-        let tied = tieWordEmbeddings ?? false
-        var list = [t("model.embed_tokens.weight", [vocabSize, H], rowRead: !tied), t("model.norm.weight", [H])]
-        if !tied { list.append(t("lm_head.weight", [vocabSize, H])) }
-        for i in 0..<numHiddenLayers {
-            let p = "model.layers.\(i)."
-            list += [t(p + "self_attn.q_proj.weight", [H, H]), t(p + "self_attn.k_proj.weight", [kvDim, H]),
-                     t(p + "self_attn.v_proj.weight", [kvDim, H]), t(p + "self_attn.o_proj.weight", [H, H]),
-                     t(p + "mlp.gate_proj.weight", [I, H]), t(p + "mlp.up_proj.weight", [I, H]), t(p + "mlp.down_proj.weight", [H, I]),
-                     t(p + "input_layernorm.weight", [H]), t(p + "post_attention_layernorm.weight", [H])]
-            if qkvBias {
-                list += [t(p + "self_attn.q_proj.bias", [H]), t(p + "self_attn.k_proj.bias", [kvDim]), t(p + "self_attn.v_proj.bias", [kvDim])]
-            }
-        }
-        return list.sorted { $0.name < $1.name }
-    }
-
-    /// Batch-1 working memory at `context` tokens (F32 activations). Persistent:
-    /// the KV cache (K and V per layer, `context` × kv_dim), the hidden state and
-    /// the residual. Phases sharing one region: attention (q and one head's
-    /// scores: heads run one after another), the MLP (gate and up), the head (logits).
-    public func arena(context: Int) -> ActivationArena {
-        ActivationArena(persistent: [("kv_cache", 2 * numHiddenLayers * context * kvDim), ("hidden", hiddenSize), ("residual", hiddenSize)],
-                        phases: [("attention", [("q", hiddenSize), ("scores", context)]),
-                                 ("mlp", [("gate", intermediateSize), ("up", intermediateSize)]),
-                                 ("head", [("logits", vocabSize)])])
-    }
-
-    /// FLOPs to decode one token at position `context` (multiply-add = 2): every
-    /// matrix product plus attention scores and weighted values over the cache.
-    public func tokenFLOPs(context: Int) -> Int {
-        let H = hiddenSize, I = intermediateSize
-        let perLayer = 2 * (H * H * 2 + 2 * kvDim * H + 3 * H * I) + 2 * 2 * context * H
-        return numHiddenLayers * perLayer + 2 * vocabSize * H
-    }
-
-    public func account(context: Int) -> ModelAccount {
-        ModelAccount(family: "decoder(\(modelType ?? "unknown"))", tensors: tensors(), arena: arena(context: context))
-    }
-}
-
-/// What a config file describes: a recursive reasoner or a decoder language model.
-public enum AccountedModel: Sendable {
-    case reasoner(ReasonerConfig)
-    case decoder(DecoderConfig)
-
-    /// Reads a `config.json` (or a directory holding one); a reasoner config has
-    /// `H_cycles`, a decoder config `num_hidden_layers`.
-    public static func load(_ path: String) throws -> AccountedModel {
-        let file = FileSystem.isDirectory(path) ? (path.hasSuffix("/") ? path : path + "/") + "config.json" : path
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw FormatError.cannotOpen(file: file, reason: "a model needs a config.json")
-        }
-        let keys = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-        do {
-            if keys["H_cycles"] != nil {
-                let c = try JSONDecoder().decode(ReasonerConfig.self, from: data)
-                try c.validate(file: file)
-                return .reasoner(c)
-            }
-            if keys["num_hidden_layers"] != nil { return .decoder(try JSONDecoder().decode(DecoderConfig.self, from: data)) }
-        } catch let e as ModelError { throw e } catch {
-            throw ModelError.badConfig(file: file, field: RecursiveReasoner.missingKey(error) ?? "?", reason: "is missing or has the wrong type")
-        }
-        throw ModelError.badConfig(file: file, field: "H_cycles / num_hidden_layers",
-                                   reason: "is absent: not a TRM/HRM config nor a Hugging Face decoder config")
     }
 }

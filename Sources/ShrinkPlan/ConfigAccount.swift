@@ -48,23 +48,16 @@ public struct ConfigAccount: Codable, Sendable {
     ///     tables only when `quantizeRowRead`, as `shrink quantize --embeddings`.
     ///   - steps: supervision steps for a reasoner's FLOPs (default halt_max_steps).
     ///   - context: tokens of context for a decoder's KV cache and FLOPs.
-    public static func make(_ model: AccountedModel, choice: TensorChoice?, quantizeRowRead: Bool = false,
+    public static func make(_ family: any ModelFamily, choice: TensorChoice?, quantizeRowRead: Bool = false,
                             steps: Int? = nil, context: Int = 2048, device: DeviceProfile? = nil) -> ConfigAccount {
-        let account: ModelAccount, flops: Int, unit: String
-        switch model {
-        case let .reasoner(c):
-            account = ReasonerAccounting.account(c)
-            flops = ReasonerCost.puzzleFLOPs(c, depth: RecursionDepth(steps: steps ?? c.haltMaxSteps, hCycles: c.hCycles, lCycles: c.lCycles))
-            unit = "per puzzle at \(steps ?? c.haltMaxSteps) steps"
-        case let .decoder(d):
-            account = d.account(context: context)
-            flops = d.tokenFLOPs(context: context)
-            unit = "per token at \(context) tokens of context"
-        }
+        let query = CostQuery(steps: steps, context: context)
+        let account = ModelAccount(family, dtype: family.parameterDType, query: query)
+        let cost = family.cost(query)
+        let flops = cost.flops, unit = cost.flopsUnit
         var recipe: [String: TensorChoice] = [:]
-        if let choice, let g = choice.granularity {
+        if let choice {
             for t in account.tensors where t.quantizable && (quantizeRowRead || !t.rowRead) {
-                if case let .group(size) = g, t.shape.count == 2, t.shape[1] % size != 0 { continue }
+                if case let .group(size) = choice.granularity, t.shape.count == 2, t.shape[1] % size != 0 { continue }
                 recipe[t.name] = choice
             }
         }

@@ -11,7 +11,7 @@ public enum Planner {
     public struct Options: Sendable {
         public var bits = [8, 6, 4, 3, 2]
         public var granularities: [Granularity] = [.channel, .group(32)]
-        public var methods: [TensorChoice.Method] = [.rtn, .mse, .gptq]
+        public var methods: [Method] = [.rtn, .mse, .gptq]
         /// Weight bytes allowed (all models together), on top of what the device allows.
         public var maxBytes: Int?
         /// Least puzzle-exact accuracy: depths are tried from fewest steps up and the
@@ -157,32 +157,19 @@ public enum Planner {
     static func prepare(_ r: Request, options: Options, sensitivities: Bool, progress: (any ProgressSink)?) throws -> Prepared {
         let model = try RecursiveReasoner.load(directory: r.directory)
         let calib = try PuzzleDataset(path: r.calibration)
-        if calib.metadata["split"] == "test" { throw CalibratedQuantization.Failure.testSplit(path: r.calibration) }
-        try ReasonerEvaluation.checkCompatible(model, calib)
-        let n = min(options.calibrationCount, calib.count)
-        let c = model.config
+        if calib.metadata["split"] == "test" { throw CalibrationError.testSplit(path: r.calibration) }
+        // The first n calibration puzzles, as one batch: sensitivities compare each candidate's states and outputs with FP32's.
+        let task = try PuzzleTask(calib, limit: options.calibrationCount, batchSize: options.calibrationCount)
+        try task.check(model)
+        let n = task.unitCount
         let depth = model.fullDepth
-        let L = calib.sequenceLength
-        let inputs = Array(calib.inputs[0..<(n * L)]), ids = Array(calib.puzzleIdentifiers[0..<n])
-        let per = 2 * c.positions * c.hiddenSize
-        let logitsPer = L * c.vocabSize
-        /// Per step: the carries ([2, n, P·D]) and the logits ([n, L·V]).
-        func trajectory(_ m: RecursiveReasoner) throws -> (carries: [[Float]], logits: [[Float]]) {
-            let collector = CarryCollector()
-            var logits: [[Float]] = []
-            try m.run(inputs: inputs, puzzleIdentifiers: ids, batch: n, depth: depth, observer: collector) { _, out in logits.append(out.logits) }
-            return (collector.steps, logits)
-        }
-        let reference = try trajectory(model)
-        let depthError = (0..<depth.steps).map {
-            2 - meanCosine(reference.carries[$0], reference.carries[depth.steps - 1], per: per, count: n)
-                - meanCosine(reference.logits[$0], reference.logits[depth.steps - 1], per: logitsPer, count: n, halves: false)
-        }
+        let reference = try Sensitivity.trace(model, on: task, depth: depth)
+        let depthError = (0..<depth.steps).map { Sensitivity.error(reference, stage: $0, against: reference, stage: depth.steps - 1) }
 
         let calibrated = sensitivities && options.methods.contains(where: \.needsCalibration)
-        let statistics = calibrated ? try CalibratedQuantization.captureStatistics(model, calibration: r.calibration, count: n).0 : [:]
+        let statistics = calibrated ? try PuzzleTask.calibrationStatistics(model, calibration: r.calibration, count: n).0 : [:]
         let base = try Checkpoint.open(r.directory)
-        let account = ReasonerAccounting.account(c, dtype: base.infos.first?.dtype ?? .f32)
+        let account = ModelAccount(model.family, dtype: base.infos.first?.dtype ?? .f32)
         var items: [[Candidate]] = []
         let quantizable = account.tensors.filter(\.quantizable)
         for (ti, t) in quantizable.enumerated() {
@@ -193,23 +180,15 @@ public enum Planner {
                     for method in options.methods {
                         progress?.update(done: ti, total: quantizable.count, item: "\(t.name) int\(bits) \(g) \(method.rawValue)")
                         let choice = TensorChoice(bits: bits, granularity: g, method: method)
-                        let scheme = choice.scheme(scaleDType: .f32)!
-                        let q: QuantizedTensor
-                        if choice.needsCalibration {
-                            guard let stats = statistics[t.name] else { continue }  // never ran on calibration: no GPTQ option
-                            q = try GPTQ.quantize(w, rows: t.shape[0], columns: t.shape[1], hessian: stats.hessian, scheme: scheme,
-                                                  options: GPTQ.Options(), name: t.name)
-                        } else {
-                            q = try RoundToNearest.quantize(w, rows: t.shape[0], columns: t.shape[1], scheme: scheme,
-                                                            clipping: choice.clipping, name: t.name)
-                        }
+                        if choice.needsCalibration && statistics[t.name] == nil { continue }  // never ran on calibration: no option
+                        let q = try method.compressor().compress(w, rows: t.shape[0], columns: t.shape[1], scheme: choice.scheme(scaleDType: .f32),
+                                                                 statistics: statistics[t.name], name: t.name)
                         let overlay = OverlaySource(base: base)
                         try overlay.replace(t.name, with: q.dequantized())
-                        let m = try RecursiveReasoner(config: c, weights: overlay, location: r.directory)
-                        let got = try trajectory(m)
+                        let m = try RecursiveReasoner(config: model.config, weights: overlay, location: r.directory)
+                        let got = try Sensitivity.trace(m, on: task, depth: depth)
                         list.append(Candidate(tensor: t.name, choice: choice, bytes: t.storedBytes(choice), error: (0..<depth.steps).map {
-                            2 - meanCosine(got.carries[$0], reference.carries[$0], per: per, count: n)
-                                - meanCosine(got.logits[$0], reference.logits[$0], per: logitsPer, count: n, halves: false)
+                            Sensitivity.error(got, stage: $0, against: reference, stage: $0)
                         }))
                     }
                 }
@@ -311,40 +290,29 @@ public enum Planner {
         q.perTensor = plan.quantize
         try QuantizeJob.run(try Checkpoint.open(m.request.directory), options: q, outputDirectory: scratch, calibration: m.statistics)
         let written = try SafetensorsFile(path: scratch + "/model.safetensors").totalBytes
-        let compressed = try RecursiveReasoner.load(directory: scratch, streamPuzzleEmbedding: plan.streamedTables.contains("inner.puzzle_emb.weights"))
+        let compressed = try RecursiveReasoner.load(directory: scratch, streamPuzzleEmbedding: plan.streamedTables.contains(ReasonerNames.puzzleEmbedding))
         var o = Comparison.Options()
-        o.evaluation.limit = options.limit
-        o.evaluation.steps = plan.steps
-        o.evaluation.seed = options.seed
-        let report = try Comparison.compare(original: m.model, compressed: compressed, data: PuzzleDataset(path: m.request.data), options: o)
+        o.seed = options.seed
+        let task = try PuzzleTask(PuzzleDataset(path: m.request.data), limit: options.limit, steps: plan.steps)
+        let report = try Comparison.compare(original: m.model, compressed: compressed, on: task, options: o)
         return Measurement(writtenTensorBytes: written, exact: report.compressed.accuracy.exact, cell: report.compressed.accuracy.cell,
                            fp32Exact: report.original.accuracy.exact, exactDifference: report.exactDifference,
                            carryFidelity: report.finalFidelity.carry.estimate, label: report.label)
     }
+}
 
-    final class CarryCollector: CarryObserver {
-        var steps: [[Float]] = []
-        func observe(_ point: CarryPoint, zH: UnsafeBufferPointer<Float>?, zL: UnsafeBufferPointer<Float>?) {
-            guard case .stepEnd = point, let zH, let zL else { return }
-            steps.append(Array(zH) + Array(zL))
-        }
+/// How far a candidate's run drifts from the original's, per stage, on calibration units of any task: the
+/// planner's sensitivity (1 − state cosine) + (1 − output cosine), mean over units. The state is the reasoner's
+/// carry; the outputs are the logits, because a reasoner's lm_head never touches the carry.
+public enum Sensitivity {
+    public static func trace<Task: EvaluationTask>(_ model: Task.Model, on task: Task, depth: Task.Depth) throws -> StageRecords<Task.Outcome> {
+        try task.run(model, units: 0..<task.unitCount, depth: depth, trace: true, linearInputs: nil)
     }
 
-    /// Mean over puzzles of the cosine of their `per` values. With `halves` the
-    /// buffers hold all puzzles' z_H then all puzzles' z_L ([2, n, per/2]), else [n, per].
-    static func meanCosine(_ a: [Float], _ b: [Float], per: Int, count n: Int, halves: Bool = true) -> Double {
-        let half = halves ? per / 2 : per
-        var total = 0.0
-        for i in 0..<n {
-            var dot = 0.0, na = 0.0, nb = 0.0
-            for offset in halves ? [i * half, n * half + i * half] : [i * per] {
-                for j in offset..<(offset + half) {
-                    let x = Double(a[j]), y = Double(b[j])
-                    dot += x * y; na += x * x; nb += y * y
-                }
-            }
-            total += na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : (na == nb ? 1 : 0)
-        }
-        return total / Double(n)
+    public static func error<Outcome>(_ a: StageRecords<Outcome>, stage s: Int, against b: StageRecords<Outcome>, stage t: Int) -> Double {
+        let units = a.outcomes[s].count
+        let stateWidth = a.states![s].count / max(1, units), outputWidth = a.outputs![s].count / max(1, units)
+        return 2 - StateCosine.mean(StateCosine.perUnit(a.states![s], b.states![t], width: stateWidth))
+            - StateCosine.mean(StateCosine.perUnit(a.outputs![s], b.outputs![t], width: outputWidth))
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+import ShrinkFormats
 import ShrinkTensor
 
 /// Activation-aware weight quantization (Lin et al., "AWQ: Activation-aware
@@ -43,4 +45,46 @@ public enum AWQ {
     }
 }
 
-import Foundation
+
+/// Where an input-channel scale of a linear layer can be folded without changing the function: dividing rows
+/// `rows` of `producer` (the rows whose outputs are `consumer`'s input channels, in order) by s divides the
+/// consumer's input by s. A model family lists its pairs (`ModelFamily.scaleFolds`).
+public struct ScaleFold: Hashable, Sendable {
+    public var consumer: String
+    public var producer: String
+    public var rows: Range<Int>
+    public init(consumer: String, producer: String, rows: Range<Int>) { self.consumer = consumer; self.producer = producer; self.rows = rows }
+}
+
+extension AWQ {
+    /// Applies AWQ to the weights `decisions` quantize: for each one with a fold pair and statistics, search α,
+    /// scale its input channels by s and divide the producing rows by s. The returned weights compute the same
+    /// function as `source`; round to nearest then quantizes them. Layers without a fold pair keep plain round to
+    /// nearest (their shrink.json method says so).
+    /// - Parameter only: the tensors AWQ applies to (a recipe's awq tensors); nil: every quantized tensor.
+    public static func fold(_ source: any TensorSource, decisions: [TensorDecision], folds: [ScaleFold],
+                            statistics: [String: LayerStatistics], only: Set<String>? = nil) throws -> (OverlaySource, [String: String]) {
+        let overlay = OverlaySource(base: source)
+        var methods: [String: String] = [:]
+        let byConsumer = Dictionary(folds.map { ($0.consumer, $0) }, uniquingKeysWith: { a, _ in a })
+        for d in decisions where only?.contains(d.info.name) ?? true {
+            guard let scheme = d.scheme, let fold = byConsumer[d.info.name], let stats = statistics[d.info.name],
+                  let producer = source.info(fold.producer) else {
+                if d.scheme != nil { methods[d.info.name] = "rtn (awq: no producer to fold the scales into)" }
+                continue
+            }
+            let rows = d.info.shape.dims[0], columns = d.info.shape.dims[1]
+            let w = try source.floats(d.info.name)
+            let r = try search(w, rows: rows, columns: columns, statistics: stats, scheme: scheme, name: d.info.name)
+            var scaled = w
+            for i in 0..<rows { for j in 0..<columns { scaled[i * columns + j] *= r.scales[j] } }
+            try overlay.replace(d.info.name, with: scaled)
+            var p = try overlay.floats(fold.producer)
+            let width = producer.shape.dims[1]
+            for (k, row) in fold.rows.enumerated() { for j in 0..<width { p[row * width + j] /= r.scales[k] } }
+            try overlay.replace(fold.producer, with: p)
+            methods[d.info.name] = String(format: "awq(alpha: %.2f, folded into %@)", r.alpha, fold.producer)
+        }
+        return (overlay, methods)
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import ShrinkFormats
 import ShrinkTensor
 
@@ -47,7 +48,7 @@ public final class CompressedCheckpoint: TensorSource {
             throw FormatError.headerNotJSON(file: configPath, detail: error.description)
         }
         guard let q = json["quantization_config"] else {
-            throw FormatError.shardIndexInvalid(index: configPath, detail: "has no quantization_config")
+            throw QuantizationError.badQuantizationConfig(file: configPath, detail: "has no quantization_config: not a compressed-tensors checkpoint")
         }
         config = try CompressedTensorsConfig(json: q, file: configPath)
 
@@ -117,7 +118,7 @@ public final class CompressedCheckpoint: TensorSource {
 
     public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
         if packedWeights[name] != nil {
-            throw QuantizationError.malformedPacked(tensor: name, detail: "is stored packed; read it with floats(_:)")
+            throw QuantizationError.storedPacked(tensor: name)
         }
         return try stored.rawBytes(name)
     }
@@ -137,79 +138,6 @@ public final class CompressedCheckpoint: TensorSource {
 
     /// The packed weight as a QuantizedTensor (codes, scales and zero points as stored).
     public func quantized(_ w: PackedWeight) throws -> QuantizedTensor {
-        let layout = w.layout
-        let raw = try stored.rawBytes(w.name + "_packed")
-        let packed = [UInt32](unsafeUninitializedCapacity: raw.count / 4) { buf, n in
-            UnsafeMutableRawBufferPointer(buf).copyMemory(from: raw)
-            n = raw.count / 4
-        }
-        let scales = try stored.floats(w.name + "_scale")
-        var zeros: [Int8] = []
-        if !layout.scheme.symmetric {
-            let zname = w.name + "_zero_point"
-            let zraw = try stored.rawBytes(zname)
-            if layout.scheme.granularity == .tensor {
-                zeros = [Int8(bitPattern: zraw.load(as: UInt8.self))]
-            } else {
-                let groups = layout.groupsPerRow, rows = layout.rows
-                let words = (rows * layout.scheme.bits + 31) / 32
-                zeros = [Int8](repeating: 0, count: rows * groups)
-                var stream = [UInt32](repeating: 0, count: words)
-                for g in 0..<groups {
-                    for k in 0..<words { stream[k] = zraw.loadUnaligned(fromByteOffset: 4 * (k * groups + g), as: UInt32.self) }
-                    let column = stream.withUnsafeBufferPointer { BitPacking.unpack($0, count: rows, bits: layout.scheme.bits) }
-                    for r in 0..<rows { zeros[r * groups + g] = column[r] }
-                }
-            }
-        }
-        return QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: ErrorStatistics())
+        try PackQuantized.read(w.name, layout: w.layout, from: stored)
     }
 }
-
-/// `shrink dequantize`: a compressed checkpoint back to a plain safetensors file.
-public enum DequantizeJob {
-    public struct Summary: Codable, Sendable {
-        public var output: String
-        public var dequantizedTensors: Int
-        public var copiedTensors: Int
-        public var bytes: Int
-    }
-
-    /// Writes every tensor of `compressed` to `outputPath`: quantized weights as
-    /// `dtype` (default: their original dtype from shrink.json, else F32), the rest
-    /// unchanged. Streaming and atomic.
-    @discardableResult
-    public static func run(_ compressed: CompressedCheckpoint, outputPath: String, dtype: DType?,
-                           progress: (any ProgressSink)? = nil) throws -> Summary {
-        if let dtype, ![.f32, .f16, .bf16].contains(dtype) {
-            throw QuantizationError.badPattern(flag: "--dtype", pattern: dtype.flagName, reason: "use f32, f16 or bf16")
-        }
-        var declared: [TensorInfo] = []
-        for name in compressed.tensorNames {
-            var info = compressed.info(name)!
-            if let w = compressed.packedWeights[name] { info.dtype = dtype ?? w.originalDType.flatMap { [.f32, .f16, .bf16].contains($0) ? $0 : nil } ?? .f32 }
-            declared.append(info)
-        }
-        let writer = try SafetensorsWriter(path: outputPath, tensors: declared, metadata: compressed.stored.metadata)
-        var bytes = 0
-        for (i, info) in declared.enumerated() {
-            progress?.update(done: i, total: declared.count, item: info.name)
-            if compressed.packedWeights[info.name] != nil {
-                let values = try compressed.floats(info.name)
-                var out = [UInt8](repeating: 0, count: info.byteCount)
-                values.withUnsafeBufferPointer { v in out.withUnsafeMutableBytes { ElementCodec.encode(v, as: info.dtype, into: $0.baseAddress!) } }
-                try writer.write(info.name, values: out)
-            } else {
-                try writer.write(info.name, bytes: compressed.rawBytes(info.name))
-            }
-            compressed.release(info.name)
-            bytes += info.byteCount
-        }
-        try writer.commit()
-        progress?.finish()
-        let q = compressed.packedWeights.count
-        return Summary(output: outputPath, dequantizedTensors: q, copiedTensors: declared.count - q, bytes: bytes)
-    }
-}
-
-import Foundation

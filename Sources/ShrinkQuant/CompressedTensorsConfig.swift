@@ -65,12 +65,12 @@ public struct CompressedTensorsConfig: Sendable {
     /// Reads the groups back from a config.json's `quantization_config`.
     public init(json: JSONValue, file: String) throws {
         guard let groupsJSON = json["config_groups"]?.objectMembers else {
-            throw FormatError.shardIndexInvalid(index: file, detail: "quantization_config has no config_groups object")
+            throw QuantizationError.badQuantizationConfig(file: file, detail: "quantization_config has no config_groups object")
         }
         var groups: [Group] = []
         for (name, g) in groupsJSON {
             guard let w = g["weights"], let bits = w["num_bits"]?.intValue else {
-                throw FormatError.shardIndexInvalid(index: file, detail: "config group '\(name)' has no weights.num_bits")
+                throw QuantizationError.badQuantizationConfig(file: file, detail: "quantization_config: config group '\(name)' has no weights.num_bits")
             }
             let symmetric: Bool = { if case let .bool(b)? = w["symmetric"] { b } else { true } }()
             let strategy = w["strategy"]?.stringValue ?? (w["group_size"]?.intValue != nil ? "group" : "tensor")
@@ -80,11 +80,11 @@ public struct CompressedTensorsConfig: Sendable {
             case "channel": granularity = .channel
             case "group":
                 guard let gs = w["group_size"]?.intValue, gs > 0 else {
-                    throw FormatError.shardIndexInvalid(index: file, detail: "config group '\(name)' uses strategy group without a positive group_size")
+                    throw QuantizationError.badQuantizationConfig(file: file, detail: "quantization_config: config group '\(name)' uses strategy group without a positive group_size")
                 }
                 granularity = .group(gs)
             default:
-                throw FormatError.shardIndexInvalid(index: file, detail: "config group '\(name)': strategy '\(strategy)' is not supported (tensor, channel, group)")
+                throw QuantizationError.badQuantizationConfig(file: file, detail: "quantization_config: config group '\(name)': strategy '\(strategy)' is not supported (tensor, channel, group)")
             }
             let targets = (g["targets"]?.arrayValue ?? []).compactMap(\.stringValue)
             groups.append(Group(targets: targets, scheme: QuantScheme(bits: bits, granularity: granularity, symmetric: symmetric),

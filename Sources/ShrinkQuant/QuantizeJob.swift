@@ -15,27 +15,25 @@ public struct QuantizeOptions: Sendable {
     public var keep: String?
     /// Quantize embedding tables too (names containing "embed").
     public var quantizeEmbeddings = false
-    /// How each group's range is chosen (min-max is plain round-to-nearest).
-    public var clipping: RangeClipping = .minMax
-    /// Quantize with GPTQ error feedback (needs layer statistics for every weight).
-    public var gptq: GPTQ.Options?
-    /// Activation-aware scaling where the model can fold the scales (set up by the caller).
-    public var awq = false
+    /// The method of every quantized tensor (a recipe names one per tensor instead).
+    public var method: Method = .rtn
+    public var parameters = MethodParameters()
     /// A per-tensor recipe (from `shrink plan`): exactly these tensors are
     /// quantized, each with its own bits, granularity and clipping; the global
     /// bits, granularity, clipping and patterns do not apply.
     public var perTensor: [String: TensorChoice]?
 
     /// The recipe's name for the method.
-    public var methodName: String {
-        if perTensor != nil { return "recipe" }
-        if gptq != nil { return "gptq" }
-        if awq { return "awq" }
-        switch clipping {
-        case .minMax: return "rtn"
-        case .percentile: return "percentile"
-        case .mse: return "mse"
-        }
+    public var methodName: String { perTensor != nil ? "recipe" : method.rawValue }
+
+    /// The compressor of tensor `name` (a recipe's own method, else the global one).
+    public func compressor(for name: String) -> any WeightCompressor {
+        (perTensor?[name]?.method ?? method).compressor(parameters)
+    }
+
+    /// Whether any tensor's method runs the model on calibration data.
+    public var needsCalibration: Bool {
+        perTensor.map { $0.values.contains(where: \.needsCalibration) } ?? method.needsCalibration
     }
 
     public init() {}
@@ -46,11 +44,10 @@ public struct QuantizeOptions: Sendable {
         if case let .group(g) = granularity, g <= 0 {
             throw QuantizationError.badGroup(flag: "--group", group: g, tensor: "", columns: 0)
         }
-        if case let .percentile(p) = clipping, !(p > 0.5 && p <= 1) {
-            throw QuantizationError.badPattern(flag: "--percentile", pattern: String(p), reason: "use a quantile in (0.5, 1], e.g. 0.999")
-        }
+        let p = parameters.percentile
+        if method == .percentile, !(p > 0.5 && p <= 1) { throw QuantizationError.badPercentile(flag: "--percentile", value: p) }
         if let s = scaleDType, ![.f32, .f16, .bf16].contains(s) {
-            throw QuantizationError.badPattern(flag: "--scale-dtype", pattern: s.flagName, reason: "use f32, f16 or bf16")
+            throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: s.flagName, allowed: "f32, f16 or bf16")
         }
         for (flag, pattern) in [("--include", include), ("--keep", keep)] {
             if let pattern { _ = try Self.compile(pattern, flag: flag) }
@@ -112,10 +109,7 @@ public enum QuantizeJob {
         return try source.infos.map { info in
             guard let choice = recipe[info.name] else { return TensorDecision(info: info, scheme: nil, reason: "not in the recipe") }
             guard info.shape.rank == 2, info.dtype.isFloatingPoint else { throw QuantizationError.notAMatrix(tensor: info.name, shape: info.shape) }
-            let dtype = scaleDType ?? ([.f16, .bf16].contains(info.dtype) ? info.dtype : .f32)
-            guard let scheme = choice.scheme(scaleDType: dtype) else {
-                throw QuantizationError.badPattern(flag: "--recipe", pattern: info.name, reason: "strategy '\(choice.strategy)' is not tensor, channel or group")
-            }
+            let scheme = choice.scheme(scaleDType: scaleDType ?? ([.f16, .bf16].contains(info.dtype) ? info.dtype : .f32))
             if case let .group(g) = scheme.granularity, info.shape.dims[1] % g != 0 {
                 throw QuantizationError.badGroup(flag: "--recipe", group: g, tensor: info.name, columns: info.shape.dims[1])
             }
@@ -132,14 +126,12 @@ public enum QuantizeJob {
                            calibrationSummary: Recipe.Calibration? = nil, tensorMethods: [String: String] = [:],
                            progress: (any ProgressSink)? = nil) throws -> Recipe {
         let decisions = try plan(source, options: options)
-        func gptq(_ name: String) -> GPTQ.Options? {
-            options.gptq ?? (options.perTensor?[name]?.method == .gptq ? GPTQ.Options() : nil)
-        }
-        if let missing = decisions.first(where: { $0.scheme != nil && gptq($0.info.name) != nil && calibration[$0.info.name] == nil }) {
-            throw QuantizationError.malformedPacked(
-                tensor: missing.info.name,
-                detail: calibration.isEmpty ? "GPTQ needs calibration: pass --calib PUZZLES (a training split)"
-                                            : "GPTQ needs its input statistics, but calibration never saw this layer run; exclude it with --keep")
+        for d in decisions where d.scheme != nil {
+            let method = options.perTensor?[d.info.name]?.method ?? options.method
+            // AWQ's statistics were spent on folding its scales before this job (`AWQ.fold`); GPTQ needs them here.
+            guard method == .gptq, calibration[d.info.name] == nil else { continue }
+            throw calibration.isEmpty ? QuantizationError.needsCalibration(tensor: d.info.name, method: method)
+                                      : QuantizationError.notCalibrated(tensor: d.info.name, method: method)
         }
         let staging = try OutputDirectory(path: outputDirectory, overwrite: overwrite)
 
@@ -163,22 +155,17 @@ public enum QuantizeJob {
             progress?.update(done: doneBytes, total: totalBytes, item: d.info.name)
             let info = d.info
             if let scheme = d.scheme {
-                let q: QuantizedTensor
-                if let g = gptq(info.name), let stats = calibration[info.name] {
-                    q = try GPTQ.quantize(try source.floats(info.name), rows: info.shape.dims[0], columns: info.shape.dims[1],
-                                          hessian: stats.hessian, scheme: scheme, options: g, name: info.name)
-                } else {
-                    q = try withFloats(source, info) { w in
-                        try RoundToNearest.quantize(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
-                                                    clipping: options.perTensor?[info.name]?.clipping ?? options.clipping, name: info.name)
-                    }
+                let compressor = options.compressor(for: info.name)
+                let q = try withFloats(source, info) { w in
+                    try compressor.compress(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
+                                            statistics: calibration[info.name], name: info.name)
                 }
-                try write(q, name: info.name, to: writer)
+                try PackQuantized.write(q, name: info.name, to: writer)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
-                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: tensorMethods[info.name] ?? gptq(info.name)?.description ?? (options.perTensor?[info.name]?.clipping ?? options.clipping).description,
+                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: tensorMethods[info.name] ?? compressor.description,
                     bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary))
             } else {
                 try writer.write(info.name, bytes: source.rawBytes(info.name))
@@ -207,6 +194,23 @@ public enum QuantizeJob {
         return recipe
     }
 
+    /// The checkpoint with every tensor `options` quantizes replaced by its quantize-dequantize round trip, in
+    /// memory (what a sweep or a plan evaluates without writing files), and the tensor bytes `run` writes for it.
+    public static func roundTrip(_ source: any TensorSource, options: QuantizeOptions,
+                                 calibration: [String: LayerStatistics] = [:]) throws -> (weights: OverlaySource, storedBytes: Int) {
+        let overlay = OverlaySource(base: source)
+        var bytes = 0
+        for d in try plan(source, options: options) {
+            guard let scheme = d.scheme else { bytes += d.info.byteCount; continue }
+            let q = try options.compressor(for: d.info.name).compress(try source.floats(d.info.name), rows: d.info.shape.dims[0],
+                                                                      columns: d.info.shape.dims[1], scheme: scheme,
+                                                                      statistics: calibration[d.info.name], name: d.info.name)
+            try overlay.replace(d.info.name, with: q.dequantized())
+            bytes += q.layout.storedBytes
+        }
+        return (overlay, bytes)
+    }
+
     /// Runs `body` on the tensor as Float: in place when the file holds aligned
     /// F32, otherwise through one decoded copy (bounded by the largest tensor).
     static func withFloats<R>(_ source: any TensorSource, _ info: TensorInfo, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
@@ -216,38 +220,6 @@ public enum QuantizeJob {
         }
         let decoded = try source.floats(info.name)
         return try decoded.withUnsafeBufferPointer(body)
-    }
-
-    static func write(_ q: QuantizedTensor, name: String, to writer: SafetensorsWriter) throws {
-        let stored = q.layout.storedTensors(for: name)
-        try writer.write(stored[0].name, values: q.packed)
-        var scaleBytes = [UInt8](repeating: 0, count: stored[1].byteCount)
-        q.scales.withUnsafeBufferPointer { s in
-            scaleBytes.withUnsafeMutableBytes { ElementCodec.encode(s, as: q.scheme.scaleDType, into: $0.baseAddress!) }
-        }
-        try writer.write(stored[1].name, values: scaleBytes)
-        try writer.write(stored[2].name, values: [Int64(q.rows), Int64(q.columns)])
-        if stored.count > 3 {
-            try writer.write(stored[3].name, values: packedZeroPoints(q))
-        }
-    }
-
-    /// Zero points as compressed-tensors stores them: per-tensor as int8; per
-    /// channel/group packed along dim 0 (each column of the [rows, groups] matrix
-    /// one bit stream) into [ceil(rows·b/32), groups] int32.
-    static func packedZeroPoints(_ q: QuantizedTensor) -> [UInt8] {
-        if q.scheme.granularity == .tensor { return q.zeroPoints.map { UInt8(bitPattern: $0) } }
-        let groups = q.layout.groupsPerRow, rows = q.rows
-        let words = (rows * q.scheme.bits + 31) / 32
-        var packed = [UInt32](repeating: 0, count: words * groups)
-        var column = [Int8](repeating: 0, count: rows)
-        var stream = [UInt32](repeating: 0, count: words)
-        for g in 0..<groups {
-            for r in 0..<rows { column[r] = q.zeroPoints[r * groups + g] }
-            BitPacking.pack(column, bits: q.scheme.bits, into: &stream)
-            for w in 0..<words { packed[w * groups + g] = stream[w] }
-        }
-        return packed.withUnsafeBytes { Array($0) }
     }
 
     static func configJSON(source: any TensorSource, decisions: [TensorDecision]) throws -> JSONValue {
@@ -273,21 +245,3 @@ public enum QuantizeJob {
         return base.setting("quantization_config", to: CompressedTensorsConfig(groups: groups, ignore: ignore).json)
     }
 }
-
-/// Packing helpers for Swift arrays (the kernels work on raw pointers).
-public enum BitPacking {
-    public static func pack(_ codes: [Int8], bits: Int, into words: inout [UInt32]) {
-        precondition(words.count == (codes.count * bits + 31) / 32)
-        codes.withUnsafeBufferPointer { c in
-            words.withUnsafeMutableBufferPointer { sk_pack_bits(c.baseAddress!, c.count, Int32(bits), $0.baseAddress!) }
-        }
-    }
-
-    public static func unpack(_ words: UnsafeBufferPointer<UInt32>, count: Int, bits: Int) -> [Int8] {
-        var out = [Int8](repeating: 0, count: count)
-        out.withUnsafeMutableBufferPointer { sk_unpack_bits(words.baseAddress!, count, Int32(bits), $0.baseAddress!) }
-        return out
-    }
-}
-
-import CShrinkKernels

@@ -1,3 +1,4 @@
+import Foundation
 import ShrinkFormats
 import ShrinkTensor
 
@@ -74,5 +75,3 @@ public struct Recipe: Codable, Sendable, Equatable {
 public enum ShrinkVersion {
     public static let current = "0.1.0"
 }
-
-import Foundation

@@ -1,46 +1,6 @@
 import CShrinkKernels
 import ShrinkTensor
 
-/// A weight matrix quantized with one scheme, held in its packed file form.
-public struct QuantizedTensor: Sendable {
-    public var layout: PackedLayout
-    /// rows × wordsPerRow words: each row one dense bit stream (compressed-tensors' pack_to_int32).
-    public var packed: [UInt32]
-    /// Stored scales as Float (already rounded to the scheme's scale dtype), rows × groupsPerRow
-    /// (1 for per-tensor).
-    public var scales: [Float]
-    /// Zero points, same layout as `scales`; empty when symmetric.
-    public var zeroPoints: [Int8]
-    /// Reconstruction error of the whole tensor.
-    public var error: ErrorStatistics
-
-    public var scheme: QuantScheme { layout.scheme }
-    public var rows: Int { layout.rows }
-    public var columns: Int { layout.columns }
-}
-
-public enum QuantizationError: UserFacingError, Equatable, Sendable {
-    case nonFinite(tensor: String, count: Int)
-    case unsupportedBits(flag: String, bits: Int)
-    case badGroup(flag: String, group: Int, tensor: String, columns: Int)
-    case notAMatrix(tensor: String, shape: Shape)
-    case badPattern(flag: String, pattern: String, reason: String)
-    case malformedPacked(tensor: String, detail: String)
-
-    public var description: String {
-        switch self {
-        case let .nonFinite(t, n): "tensor '\(t)': \(n) NaN or infinite value\(n == 1 ? "" : "s"); fix the checkpoint or exclude it with --keep '\(t)'"
-        case let .unsupportedBits(f, b): "\(f) \(b) is out of range; use 2 to 8"
-        case let .badGroup(f, g, t, c): g <= 0
-            ? "\(f) \(g) is invalid; use a positive group size that divides the rows (e.g. 32, 64, 128)"
-            : "\(f) \(g) does not divide the \(c) columns of '\(t)'; choose a divisor of \(c) or exclude it with --keep"
-        case let .notAMatrix(t, s): "tensor '\(t)' has shape \(s); only 2-D weights can be quantized"
-        case let .badPattern(f, p, r): "\(f) '\(p)' is not a valid regular expression: \(r)"
-        case let .malformedPacked(t, d): "tensor '\(t)': \(d)"
-        }
-    }
-}
-
 /// Round-to-nearest quantization with min-max ranges (the compressed-tensors
 /// "minmax" observer), at any granularity, over both cores.
 public enum RoundToNearest {
@@ -136,62 +96,5 @@ public enum RoundToNearest {
     public static func quantize(_ weights: [Float], rows: Int, columns: Int, scheme: QuantScheme,
                                 clipping: RangeClipping = .minMax, name: String) throws -> QuantizedTensor {
         try weights.withUnsafeBufferPointer { try quantize($0, rows: rows, columns: columns, scheme: scheme, clipping: clipping, name: name) }
-    }
-}
-
-extension QuantizedTensor {
-    /// The integer codes of the whole matrix, unpacked (row-major).
-    public func codes() -> [Int8] {
-        var out = [Int8](repeating: 0, count: rows * columns)
-        let words = layout.wordsPerRow
-        packed.withUnsafeBufferPointer { p in
-            out.withUnsafeMutableBufferPointer { o in
-                for r in 0..<rows {
-                    sk_unpack_bits(p.baseAddress! + r * words, columns, Int32(scheme.bits), o.baseAddress! + r * columns)
-                }
-            }
-        }
-        return out
-    }
-
-    /// x̂ = (q − z)·s for the whole matrix, row-major, over both cores.
-    public func dequantized() -> [Float] {
-        var out = [Float](repeating: 0, count: rows * columns)
-        out.withUnsafeMutableBufferPointer { o in
-            let dst = UnsafeSendable(o)
-            Dequantizer.dequantize(layout: layout, packed: packed, scales: scales, zeroPoints: zeroPoints, into: dst.pointer)
-        }
-        return out
-    }
-}
-
-/// Dequantization of packed weights, shared by `QuantizedTensor` and the file reader.
-public enum Dequantizer {
-    public static func dequantize(layout: PackedLayout, packed: [UInt32], scales: [Float], zeroPoints: [Int8],
-                                  into out: UnsafeMutableBufferPointer<Float>) {
-        let rows = layout.rows, columns = layout.columns, words = layout.wordsPerRow
-        let groups = layout.groupsPerRow
-        let groupLength = layout.scheme.granularity.groupLength(columns: columns)
-        let perTensor = layout.scheme.granularity == .tensor
-        let bits = Int32(layout.scheme.bits)
-        precondition(out.count == rows * columns)
-        packed.withUnsafeBufferPointer { p in
-            let shared = UnsafeSendable((p, out))
-            Parallel.forEachChunk(count: rows, minChunk: max(1, 16384 / max(1, columns))) { range in
-                let (src, dst) = shared.pointer
-                var codes = [Int8](repeating: 0, count: columns)
-                codes.withUnsafeMutableBufferPointer { c in
-                    for r in range {
-                        sk_unpack_bits(src.baseAddress! + r * words, columns, bits, c.baseAddress!)
-                        for g in 0..<groups {
-                            let k = perTensor ? 0 : r * groups + g
-                            let z = zeroPoints.isEmpty ? 0 : Float(zeroPoints[k])
-                            sk_dequantize_i8(c.baseAddress! + g * groupLength, groupLength, scales[k], z,
-                                             dst.baseAddress! + r * columns + g * groupLength)
-                        }
-                    }
-                }
-            }
-        }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShrinkModels
 import ShrinkPlan
 import ShrinkQuant
 
@@ -38,7 +39,7 @@ struct AccountCommand: ParsableCommand {
         if group != nil && bits == nil { throw ValidationError("--group needs --bits") }
         if let steps, steps < 1 { throw ValidationError("--steps \(steps) must be at least 1") }
         if context < 1 { throw ValidationError("--context \(context) must be at least 1") }
-        let model = try AccountedModel.load(config)
+        let model = try ModelRegistry.family(config: config)
         let choice = bits.map { TensorChoice(bits: $0, granularity: group.map { .group($0) } ?? .channel, method: .rtn) }
         let r = ConfigAccount.make(model, choice: choice, quantizeRowRead: embeddings, steps: steps, context: context,
                                    device: try device.map { try DeviceProfile.resolve($0) })

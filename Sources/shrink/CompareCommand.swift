@@ -7,7 +7,7 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run an original and a compressed reasoner on the same puzzles: accuracies, paired tests, carry-trajectory fidelity.")
 
-    @Argument(help: "The original model directory.")
+    @Argument(help: "The original model: its directory or weights file.")
     var original: String
 
     @Argument(help: "The compressed model directory (from `shrink quantize` on the original).")
@@ -25,17 +25,16 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         var o = Comparison.Options()
-        o.evaluation = depth.evaluation
         o.equivalenceMargin = margin
         let r = try Comparison.compare(original: RecursiveReasoner.load(directory: original),
                                        compressed: RecursiveReasoner.load(directory: compressed),
-                                       data: PuzzleDataset(path: data), options: o, progress: out.progress)
+                                       on: depth.task(data), options: o, progress: out.progress)
         try out.emit(r) { Format.comparison(r) }
     }
 }
 
 extension Format {
-    static func comparison(_ r: Comparison.Report) -> String {
+    static func comparison(_ r: Comparison.Report<PuzzleTask>) -> String {
         let pts = { (x: Double) in String(format: "%+.2f", 100 * x) }
         var s = "\(r.puzzles) puzzles of \(r.data) (\(r.split ?? "unknown split")), \(r.depth.steps) step\(r.depth.steps == 1 ? "" : "s") × \(r.depth.hCycles) H × \(r.depth.lCycles) L\n"
         s += table(["model", "weights", "puzzle-exact (95%)", "cell (95%)"], [

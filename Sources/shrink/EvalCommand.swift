@@ -20,11 +20,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Evaluate only the first N puzzles.")
     var limit: Int?
 
-    var evaluation: ReasonerEvaluation.Options {
-        var o = ReasonerEvaluation.Options()
-        o.steps = steps; o.hCycles = hCycles; o.lCycles = lCycles
-        o.batchSize = batchSize; o.limit = limit
-        return o
+    /// The puzzle task on `data` at these depth and batching flags.
+    func task(_ data: String) throws -> PuzzleTask {
+        try PuzzleTask(PuzzleDataset(path: data), limit: limit, batchSize: batchSize, steps: steps, hCycles: hCycles, lCycles: lCycles)
     }
 }
 
@@ -49,12 +47,10 @@ struct Eval: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        var o = depth.evaluation
-        o.perPuzzle = perPuzzle
-        o.predictionsPath = predictions
         let m = try RecursiveReasoner.load(directory: model)
-        let d = try PuzzleDataset(path: data)
-        let r = try ReasonerEvaluation.evaluate(m, on: d, options: o, progress: out.progress)
+        let task = try depth.task(data)
+        let r = try Evaluation.evaluate(m, on: task, perUnit: perPuzzle, progress: out.progress)
+        if let predictions { try task.writePredictions(of: m, to: predictions) }
         try out.emit(r) { Format.evaluation(r) }
     }
 }
@@ -64,7 +60,7 @@ extension Format {
         "\(fixed(100 * i.estimate, 2))%  [\(fixed(100 * i.lower, 2)), \(fixed(100 * i.upper, 2))]"
     }
 
-    static func evaluation(_ r: ReasonerEvaluation.Report) -> String {
+    static func evaluation(_ r: Evaluation.Report<PuzzleTask>) -> String {
         var s = "\(r.model) on \(r.data): \(r.puzzles) \(r.task) puzzles, \(count(r.parameters)) parameters, "
         s += "\(r.depth.steps) step\(r.depth.steps == 1 ? "" : "s") × \(r.depth.hCycles) H × \(r.depth.lCycles) L cycles\n"
         s += "  puzzle-exact   \(interval(r.accuracy.exact))  (Wilson 95%)\n"

@@ -74,7 +74,7 @@ struct PlanCommand: ParsableCommand {
         o.calibrationCount = calibCount
         o.limit = limit
         o.bits = try bitWidths(bits)
-        o.methods = try commaList(methods, flag: "--methods") { TensorChoice.Method(rawValue: $0) }
+        o.methods = try commaList(methods, flag: "--methods") { Method(rawValue: $0) }
         if o.methods.isEmpty { throw ValidationError("--methods lists no method; use rtn, mse and/or gptq") }
         if calibCount < 1 { throw ValidationError("--calib-count \(calibCount) must be at least 1") }
         let calibs = try perModel(calib, flag: "--calib"), tests = try perModel(data, flag: "--data")

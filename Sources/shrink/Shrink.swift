@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShrinkEval
 import ShrinkFormats
+import ShrinkModels
 import ShrinkQuant
 import ShrinkTensor
 
@@ -50,12 +51,6 @@ struct OutputOptions: ParsableArguments {
             print(text())
         }
     }
-}
-
-/// Opens a checkpoint or a compressed directory as tensors.
-func openSource(_ path: String) throws -> any TensorSource {
-    if CompressedCheckpoint.isCompressed(path) { return try CompressedCheckpoint(directory: path) }
-    return try Checkpoint.open(path)
 }
 
 struct Inspect: ParsableCommand {
@@ -142,18 +137,13 @@ struct Quantize: ParsableCommand {
 
     func options() throws -> (QuantizeOptions, calibrationCount: Int) {
         var o = QuantizeOptions()
-        switch method {
-        case "rtn", "minmax": o.clipping = .minMax
-        case "percentile": o.clipping = .percentile(percentile)
-        case "mse": o.clipping = RangeClipping.defaultMSE
-        case "gptq":
-            guard calib != nil else { throw ValidationError("--method gptq needs --calib PUZZLES (a training split)") }
-            o.gptq = GPTQ.Options(actOrder: actOrder)
-        case "awq":
-            guard calib != nil else { throw ValidationError("--method awq needs --calib PUZZLES (a training split)") }
-            o.awq = true
-        default: throw ValidationError("--method '\(method)' is unknown; use rtn, percentile, mse, awq or gptq")
+        guard let m = Method(rawValue: method == "minmax" ? "rtn" : method) else {
+            throw ValidationError("--method '\(method)' is unknown; use rtn, percentile, mse, awq or gptq")
         }
+        if m.needsCalibration && calib == nil { throw ValidationError("--method \(m) needs --calib PUZZLES (a training split)") }
+        o.method = m
+        o.parameters.percentile = percentile
+        o.parameters.gptq.actOrder = actOrder
         o.bits = bits
         o.symmetric = !asym
         o.include = include
@@ -170,14 +160,14 @@ struct Quantize: ParsableCommand {
         }
         if let s = scaleDtype {
             guard let d = DType(flag: s), [.f32, .f16, .bf16].contains(d) else {
-                throw ValidationError("--scale-dtype '\(s)' is unknown; use f32, f16 or bf16")
+                throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: s, allowed: "f32, f16 or bf16")
             }
             o.scaleDType = d
         }
         try o.validate()
         var count = calibCount ?? 256
         if let recipe {
-            let file = try TensorChoice.loadRecipeFile(path: recipe, model: URL(fileURLWithPath: checkpoint).standardizedFileURL.lastPathComponent)
+            let file = try RecipeFile.load(path: recipe, model: FileSystem.lastComponent(ModelLocation(checkpoint).directory))
             o.perTensor = file.choices
             if file.needsCalibration {
                 let gptq = file.choices.filter { $0.value.needsCalibration }.count
@@ -193,13 +183,8 @@ struct Quantize: ParsableCommand {
 
     func run() throws {
         let (opts, count) = try options()
-        let recipe: Recipe
-        if let calib, opts.gptq != nil || opts.awq || (opts.perTensor?.values.contains(where: \.needsCalibration) ?? false) {
-            recipe = try CalibratedQuantization.run(modelDirectory: checkpoint, calibration: calib, calibrationCount: count, options: opts,
-                                                    outputDirectory: output, overwrite: force, progress: out.progress)
-        } else {
-            recipe = try QuantizeJob.run(try Checkpoint.open(checkpoint), options: opts, outputDirectory: output, overwrite: force, progress: out.progress)
-        }
+        let recipe = try QuantizePipeline.run(checkpoint: checkpoint, options: opts, calibration: calib.map { .init(data: $0, count: count) },
+                                              outputDirectory: output, overwrite: force, progress: out.progress)
         try out.emit(recipe) { Format.recipe(recipe, output: output) }
     }
 }
@@ -222,7 +207,7 @@ struct Dequantize: ParsableCommand {
         var d: DType?
         if let s = dtype {
             guard let t = DType(flag: s), [.f32, .f16, .bf16].contains(t) else {
-                throw ValidationError("--dtype '\(s)' is unknown; use f32, f16 or bf16")
+                throw QuantizationError.unsupportedDType(flag: "--dtype", dtype: s, allowed: "f32, f16 or bf16")
             }
             d = t
         }
@@ -247,7 +232,7 @@ struct Diff: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        let report = try TensorDiff.compare(reference: openSource(reference), other: openSource(other), progress: out.progress)
+        let report = try TensorDiff.compare(reference: ModelLocation(reference).openWeights(), other: ModelLocation(other).openWeights(), progress: out.progress)
         try out.emit(report) { Format.diff(report) }
     }
 }

@@ -51,7 +51,7 @@ struct SweepCommand: ParsableCommand {
     func run() throws {
         var o = Sweep.Options()
         o.bits = try bitWidths(bits)
-        o.methods = try commaList(methods, flag: "--methods") { Sweep.Method(rawValue: $0) }
+        o.methods = try commaList(methods, flag: "--methods") { Method(rawValue: $0) }
         if o.methods.contains(where: \.needsCalibration) && calib == nil {
             throw ValidationError("--methods awq and gptq need --calib PUZZLES (a training split)")
         }
@@ -61,18 +61,16 @@ struct SweepCommand: ParsableCommand {
             if g.hasPrefix("g"), let n = Int(g.dropFirst()), n > 0 { return .group(n) }
             return nil
         }
-        o.limit = limit
         o.fidelityPuzzles = fidelityPuzzles
-        if let hCycles {
-            o.extraHCycles = try commaList(hCycles, flag: "--h-cycles") { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
-        }
+        let extraHCycles = try hCycles.map { try commaList($0, flag: "--h-cycles") { Int($0).flatMap { $0 >= 1 ? $0 : nil } } } ?? []
         o.cycleBits = try bitWidths(cycleBits, flag: "--cycle-bits")
         let m = try RecursiveReasoner.load(directory: model)
         var stats: [String: LayerStatistics]?
         if let calib {
-            stats = try CalibratedQuantization.captureStatistics(m, calibration: calib, count: calibCount).0
+            stats = try PuzzleTask.calibrationStatistics(m, calibration: calib, count: calibCount).0
         }
-        let report = try Sweep.run(model: m, data: PuzzleDataset(path: data), options: o, calibration: stats, progress: out.progress)
+        let report = try Sweep.run(model: m, data: PuzzleDataset(path: data), limit: limit, extraHCycles: extraHCycles, options: o,
+                                   calibration: stats, progress: out.progress)
         let markdown = Format.sweep(report)
         if let output {
             try AtomicFile.write(markdown + "\n", to: output)

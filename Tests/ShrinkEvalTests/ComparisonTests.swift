@@ -23,8 +23,8 @@ import Testing
     @Test func aModelComparedWithItselfHasFidelityExactlyOne() throws {
         let dir = Fixtures.path("Tests/Fixtures/tiny/trm-mlp-t-puzzle-emb")
         let r = try Comparison.compare(original: RecursiveReasoner.load(directory: dir), compressed: RecursiveReasoner.load(directory: dir),
-                                       data: tinyData("trm-mlp-t-puzzle-emb"))
-        #expect(r.fidelity.allSatisfy { $0.carry.estimate == 1 && $0.zH == 1 && $0.zL == 1 })
+                                       on: PuzzleTask(tinyData("trm-mlp-t-puzzle-emb")))
+        #expect(r.fidelity.allSatisfy { $0.carry.estimate == 1 && $0.parts == ["zH": 1, "zL": 1] })
         #expect(r.discordant == [0, 0] && r.exactMcNemarP == 1)
         #expect(r.label.evidence == .exploratory)  // 3 random puzzles, not a test split
     }
@@ -37,8 +37,8 @@ import Testing
         try QuantizeJob.run(try Checkpoint.open(dir), options: o8, outputDirectory: tmp.file("q8"))
         try QuantizeJob.run(try Checkpoint.open(dir), options: o2, outputDirectory: tmp.file("q2"))
         let original = try RecursiveReasoner.load(directory: dir)
-        let r8 = try Comparison.compare(original: original, compressed: RecursiveReasoner.load(directory: tmp.file("q8")), data: tinyData("trm-rope-puzzle-emb"))
-        let r2 = try Comparison.compare(original: original, compressed: RecursiveReasoner.load(directory: tmp.file("q2")), data: tinyData("trm-rope-puzzle-emb"))
+        let r8 = try Comparison.compare(original: original, compressed: RecursiveReasoner.load(directory: tmp.file("q8")), on: PuzzleTask(tinyData("trm-rope-puzzle-emb")))
+        let r2 = try Comparison.compare(original: original, compressed: RecursiveReasoner.load(directory: tmp.file("q2")), on: PuzzleTask(tinyData("trm-rope-puzzle-emb")))
         #expect(r8.finalFidelity.carry.estimate > 0.99 && r8.finalFidelity.carry.estimate < 1)
         #expect(r2.finalFidelity.carry.estimate < r8.finalFidelity.carry.estimate)
         #expect(r8.compressed.weightBytes < r8.original.weightBytes)
@@ -63,9 +63,13 @@ import Testing
         let dir = Fixtures.path("Tests/Fixtures/tiny/\(name)")
         let model = try RecursiveReasoner.load(directory: dir)
         let data = try PuzzleDataset(path: dir + "/data.safetensors")
-        let stats = try CalibrationCapture.capture(model, inputs: data.inputs, puzzleIdentifiers: data.puzzleIdentifiers, count: data.count)
-        var o = QuantizeOptions(); o.bits = 4; o.granularity = .channel; o.awq = true
-        let (folded, methods) = try CalibratedQuantization.applyAWQ(try Checkpoint.open(dir), model: model, statistics: stats, options: o)
+        let collector = LayerStatisticsCollector()
+        _ = try PuzzleTask(data).run(model, units: 0..<data.count, depth: model.fullDepth, trace: false, linearInputs: collector)
+        let stats = collector.layers
+        var o = QuantizeOptions(); o.bits = 4; o.granularity = .channel; o.method = .awq
+        let source = try Checkpoint.open(dir)
+        let (folded, methods) = try AWQ.fold(source, decisions: QuantizeJob.plan(source, options: o), folds: model.family.scaleFolds, statistics: stats)
+        #expect(methods.values.filter { $0.hasPrefix("awq(") }.count == model.family.scaleFolds.count)  // every fold pair, nothing else
         #expect(methods.values.contains { $0.hasPrefix("awq(") })
         let refolded = try RecursiveReasoner(config: model.config, weights: folded, location: "folded")
         var a: [Float] = [], b: [Float] = []

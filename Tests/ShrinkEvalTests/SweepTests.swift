@@ -36,8 +36,7 @@ import Testing
         o.methods = [.rtn]
         o.granularities = [.channel]
         let plain = try Sweep.run(model: model, data: data, options: o)
-        o.extraHCycles = [1, 2]  // 2 is the trained count: not repeated
-        let r = try Sweep.run(model: model, data: data, options: o)
+        let r = try Sweep.run(model: model, data: data, extraHCycles: [1, 2], options: o)
         #expect(r.trainedHCycles == 2)
         let extra = r.rows.filter { $0.hCycles == 1 }
         #expect(extra.count == 2 * 2 && Set(extra.map(\.recipe)) == ["fp32", "int8 per-channel rtn"])
@@ -92,8 +91,7 @@ import Testing
         o.bits = [8, 4]
         o.methods = [.rtn]
         o.granularities = [.tensor, .channel]
-        o.extraHCycles = [1]
-        let r = try Sweep.run(model: RecursiveReasoner.load(directory: dir), data: PuzzleDataset(path: dir + "/data.safetensors"), options: o)
+        let r = try Sweep.run(model: RecursiveReasoner.load(directory: dir), data: PuzzleDataset(path: dir + "/data.safetensors"), extraHCycles: [1], options: o)
         // At full depth FP32 is paired with itself: Δ = 0 exactly.
         #expect(r.rows.filter { $0.bits == nil && $0.steps == 2 }.allSatisfy { $0.exactVersusFP32FullDepth.estimate == 0 })
         let md = StudyReport.markdown([StudyReport.Input(name: "tiny", report: r, tablePath: "study/tiny.md")], command: "make study")

@@ -53,7 +53,8 @@ private struct CBuildFailure: Error, CustomStringConvertible {
 @Suite(.serialized) struct CExportTests {
     private func shrinkPredictions(_ dir: String, _ data: PuzzleDataset, count: Int) throws -> [Int32] {
         let m = try RecursiveReasoner.load(directory: dir)
-        return try ReasonerEvaluation.predictions(m, data, count: count, depth: m.fullDepth, batchSize: 256).last!
+        let task = try PuzzleTask(data, limit: count)
+        return try task.outcomesAndPredictions(of: m).predictions
     }
 
     private func quantized(_ model: String, bits: Int, into dir: String) throws {
@@ -89,7 +90,7 @@ private struct CBuildFailure: Error, CustomStringConvertible {
         try quantized(Fixtures.path("Fixtures/models/hrm_sudoku6"), bits: 4, into: tmp.file("int4"))
         let s = try CExport.run(model: tmp.file("int4"), output: tmp.file("c"))
         #expect(s.linears.allSatisfy { $0.bits == 4 })
-        #expect(s.arena.totalBytes == ActivationArena.layout(config: try RecursiveReasoner.load(directory: tmp.file("int4")).config).totalBytes)
+        #expect(s.arena.totalBytes == ReasonerFamily(try RecursiveReasoner.load(directory: tmp.file("int4")).config).arena(batch: 1).totalBytes)
         try CBuild.build(tmp.file("c"), flags: ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"], executable: tmp.file("san"))
         let sanitized = try CBuild.predict(tmp.file("san"), data: data, count: 3, scratch: tmp)
         try CBuild.build(tmp.file("c"), flags: ["-O2"], executable: tmp.file("run"))
@@ -99,8 +100,8 @@ private struct CBuildFailure: Error, CustomStringConvertible {
         let reference = try shrinkPredictions(tmp.file("int4"), data, count: n)
         let agreeing = zip(c, reference).filter { $0 == $1 }.count
         #expect(Double(agreeing) >= 0.999 * Double(n * L), "\(agreeing) of \(n * L) cells agree")
-        #expect(ReasonerEvaluation.score(c, data, count: n, seed: 0).0.exactCount
-            == ReasonerEvaluation.score(reference, data, count: n, seed: 0).0.exactCount)
+        let task = try PuzzleTask(data, limit: n)
+        #expect(task.score(c, units: 0..<n).filter(\.exact).count == task.score(reference, units: 0..<n).filter(\.exact).count)
     }
 
     @Test func exportIsDeterministicAndRejectsZeroSteps() throws {

@@ -9,15 +9,15 @@ import Testing
 let fixtureModels = ["trm_mlp_sudoku6", "trm_att_sudoku6", "hrm_sudoku6", "trm_att_maze7", "trm_mlp_sudoku9"]
 
 func reasonerConfig(_ fixture: String) throws -> ReasonerConfig {
-    guard case let .reasoner(c) = try AccountedModel.load(Fixtures.path("Fixtures/models/\(fixture)")) else {
+    guard let family = try ModelRegistry.family(config: Fixtures.path("Fixtures/models/\(fixture)")) as? ReasonerFamily else {
         throw PlanError.badRequest(flag: fixture, reason: "is not a reasoner")
     }
-    return c
+    return family.config
 }
 
 @Test(arguments: fixtureModels)
 func tensorListMatchesTheCheckpoint(fixture: String) throws {
-    let account = ReasonerAccounting.account(try reasonerConfig(fixture))
+    let account = ModelAccount(ReasonerFamily(try reasonerConfig(fixture)))
     let file = try Checkpoint.open(Fixtures.path("Fixtures/models/\(fixture)"))
     #expect(account.tensors.map(\.name) == file.tensorNames)
     #expect(account.tensors.map(\.info) == file.infos)
@@ -35,7 +35,7 @@ func recipes(_ account: ModelAccount) -> [[String: TensorChoice]] {
     let columns = Dictionary(uniqueKeysWithValues: account.tensors.map { ($0.name, $0.shape.last!) })
     let mixed = Dictionary(uniqueKeysWithValues: names.enumerated().map { i, name in
         var c = mixes[i % mixes.count]
-        if let g = c.groupSize, columns[name]! % g != 0 {
+        if let g = c.granularity.groupSize, columns[name]! % g != 0 {
             // mlp_t rows are seq_len long (36, 49, 81): a small group that divides them.
             let small = [4, 3, 7].first { columns[name]! % $0 == 0 }!
             c = TensorChoice(bits: c.bits, granularity: .group(small), method: c.method)
@@ -48,7 +48,7 @@ func recipes(_ account: ModelAccount) -> [[String: TensorChoice]] {
 
 @Test(arguments: fixtureModels)
 func predictedBytesEqualWrittenTensorBytes(fixture: String) throws {
-    let account = ReasonerAccounting.account(try reasonerConfig(fixture))
+    let account = ModelAccount(ReasonerFamily(try reasonerConfig(fixture)))
     let tmp = TemporaryDirectory()
     for (i, recipe) in recipes(account).enumerated() {
         var o = QuantizeOptions()
@@ -77,7 +77,7 @@ func predictedBytesEqualWrittenTensorBytes(fixture: String) throws {
 
 @Test func workingMemoryOfTheAttentionFixtureReusesBuffersAcrossPhases() throws {
     let c = try reasonerConfig("trm_att_sudoku6")
-    let account = ReasonerAccounting.account(c)
+    let account = ModelAccount(ReasonerFamily(c))
     // P = 36, D = 64, I = 256: persistent x, z_H, z_L (P·D each) and one weight row (I),
     // then the largest phase, the channel MLP: gate_up P·2I + act P·I + out P·D.
     let persistent = 3 * 36 * 64 + 256, mlp = 36 * 512 + 36 * 256 + 36 * 64
@@ -86,7 +86,7 @@ func predictedBytesEqualWrittenTensorBytes(fixture: String) throws {
     let attention = 36 * 192 + 36 * 64 + 36 + 36 * 64
     #expect(account.activationBytes < 4 * (persistent + mlp + attention))
     // The planner budgets exactly what the C export allocates.
-    #expect(account.activationBytes == ActivationArena.layout(config: c, batch: 1).totalBytes)
+    #expect(account.activationBytes == ReasonerFamily(c).arena(batch: 1).totalBytes)
 }
 
 /// TRM on ARC-AGI-1 as upstream publishes it: config/arch/trm.yaml (hidden_size 512,
@@ -103,8 +103,8 @@ let trmARC = """
 @Test func trmARCFromItsBareConfig() throws {
     let tmp = TemporaryDirectory()
     try trmARC.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
-    guard case let .reasoner(c) = try AccountedModel.load(tmp.file("config.json")) else { Issue.record("not a reasoner"); return }
-    let account = ReasonerAccounting.account(c)
+    guard let c = (try ModelRegistry.family(config: tmp.file("config.json")) as? ReasonerFamily)?.config else { Issue.record("not a reasoner"); return }
+    let account = ModelAccount(ReasonerFamily(c))
     let table = try #require(account.tensors.first { $0.name == "inner.puzzle_emb.weights" })
     #expect(table.rowRead)
     // The network without the table: the paper's 6.83M parameters (arXiv 2606.26488 §1).
@@ -113,7 +113,7 @@ let trmARC = """
     // 99.4 MB is a table of 48,535 F32 rows of 512 (or 97,070 BF16 rows).
     var small = c
     small.numPuzzleIdentifiers = 48_535
-    let smallTable = try #require(ReasonerAccounting.account(small).tensors.first { $0.name == "inner.puzzle_emb.weights" })
+    let smallTable = try #require(ModelAccount(ReasonerFamily(small)).tensors.first { $0.name == "inner.puzzle_emb.weights" })
     #expect((Double(smallTable.storedBytes(nil)) / 1e6 * 10).rounded() / 10 == 99.4)
 }
 
@@ -125,8 +125,8 @@ let trmARC = """
      "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 151936,
      "tie_word_embeddings": true, "torch_dtype": "bfloat16"}
     """.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
-    guard case let .decoder(d) = try AccountedModel.load(tmp.path) else { Issue.record("not a decoder"); return }
-    let account = d.account(context: 1024)
+    guard let d = try ModelRegistry.family(config: tmp.path) as? DecoderFamily else { Issue.record("not a decoder"); return }
+    let account = ModelAccount(d, dtype: d.parameterDType, query: CostQuery(context: 1024))
     #expect(account.parameters == 494_032_768)  // the model card's 0.49B; safetensors holds exactly this many
     #expect(account.weightBytes([:]) == 2 * 494_032_768)
     #expect(!account.tensors.contains { $0.rowRead })  // the tied table is also the output projection
@@ -139,6 +139,39 @@ let trmARC = """
     let tmp = TemporaryDirectory()
     try #"{"H_cycles": 2, "seq_len": 4}"#.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
     #expect(throws: ModelError.badConfig(file: tmp.file("config.json"), field: "vocab_size", reason: "is missing or has the wrong type")) {
-        try AccountedModel.load(tmp.path)
+        try ModelRegistry.family(config: tmp.path)
     }
+}
+
+@Test func aConfigNoFamilyClaimsIsAnErrorListingTheFamilies() throws {
+    let tmp = TemporaryDirectory()
+    // sentence-transformers/all-MiniLM-L6-v2 config.json: a BERT encoder, which no family claims yet. It used to
+    // be read as a decoder ("decoder(bert), 37.60M parameters").
+    try """
+    {"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 384, "intermediate_size": 1536,
+     "num_hidden_layers": 6, "num_attention_heads": 12, "vocab_size": 30522, "max_position_embeddings": 512}
+    """.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
+    let known = ModelRegistry.families.map { "\($0.familyName) (\($0.claimedBy))" }
+    #expect(known.count == 2)
+    #expect(throws: ModelError.unknownFamily(file: tmp.file("config.json"), modelType: "bert", architectures: ["BertModel"], known: known)) {
+        try ModelRegistry.family(config: tmp.path)
+    }
+    let message = ModelError.unknownFamily(file: "c.json", modelType: "bert", architectures: ["BertModel"], known: known).description
+    #expect(message.contains("'bert'") && message.contains("trm/hrm") && message.contains("decoder"))
+}
+
+@Test func familiesOwnTheirFoldPairsAndEveryPairIsInTheLayout() throws {
+    var folds = 0, blocks = 0
+    for fixture in fixtureModels {
+        let family = ReasonerFamily(try reasonerConfig(fixture))
+        blocks += family.levels.map(\.layers).reduce(0, +)
+        let layout = Dictionary(uniqueKeysWithValues: family.tensorLayout.map { ($0.name, $0) })
+        for f in family.scaleFolds {
+            let consumer = try #require(layout[f.consumer]), producer = try #require(layout[f.producer])
+            // The folded rows of the producer are exactly the consumer's input channels.
+            #expect(f.rows.count == consumer.shape[1] && f.rows.upperBound <= producer.shape[0])
+            folds += 1
+        }
+    }
+    #expect(blocks > 0 && folds == 2 * blocks)  // every block: down ← up rows, and o ← v rows (or mlp_t down ← up)
 }

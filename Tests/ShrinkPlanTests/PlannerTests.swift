@@ -30,7 +30,7 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
     try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
     let c = try JSONDecoder().decode(ReasonerConfig.self, from: Data(config.utf8))
     var rng = TestRandom(seed: 3)
-    try writeF32(ReasonerAccounting.tensors(c).map { ($0.name, $0.shape, rng.normals($0.parameters, scale: 0.3)) }, to: dir + "/model.safetensors")
+    try writeF32(ReasonerFamily(c).tensorLayout.map { ($0.name, $0.shape, rng.normals($0.parameters, scale: 0.3)) }, to: dir + "/model.safetensors")
     for split in [PuzzleSplit.train, .test] {
         let o = SudokuDatasetOptions(size: 4, count: 8, split: split)
         try SudokuDataset.encode(try SudokuDataset.generate(o), options: o).write(to: tmp.file("\(split).safetensors"))
@@ -41,8 +41,8 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
 @Test func planFitsItsBudgetAndItsRecipeWritesThePredictedBytes() throws {
     let tmp = TemporaryDirectory()
     let request = try syntheticRequest(tmp)
-    guard case let .reasoner(c) = try AccountedModel.load(request.directory) else { Issue.record("not a reasoner"); return }
-    let account = ReasonerAccounting.account(c)
+    guard let c = (try ModelRegistry.family(config: request.directory) as? ReasonerFamily)?.config else { Issue.record("not a reasoner"); return }
+    let account = ModelAccount(ReasonerFamily(c))
     let int8 = Dictionary(uniqueKeysWithValues: account.tensors.filter(\.quantizable).map { ($0.name, TensorChoice(bits: 8, granularity: .channel, method: .rtn)) })
     let budget = account.weightBytes(int8) - 1  // all-INT8 does not fit: some tensor must go to INT2
     let plan = try Planner.run([request], device: DeviceProfile.resolve("soc-8mb-sram"), options: smallOptions(maxBytes: budget))
@@ -57,7 +57,7 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
     // The plan file is a recipe `shrink quantize --recipe` applies exactly.
     try Recipe.encoder().encode(plan).write(to: URL(fileURLWithPath: tmp.file("plan.json")))
     var q = QuantizeOptions()
-    q.perTensor = try TensorChoice.loadRecipe(path: tmp.file("plan.json"), model: "tiny_trm")
+    q.perTensor = try RecipeFile.load(path: tmp.file("plan.json"), model: "tiny_trm").choices
     #expect(q.perTensor == m.quantize)
     try QuantizeJob.run(try Checkpoint.open(request.directory), options: q, outputDirectory: tmp.file("out"))
     #expect(try SafetensorsFile(path: tmp.file("out/model.safetensors")).totalBytes == m.prediction.weightBytes)
@@ -76,8 +76,8 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
 @Test func gptqPlanIsAppliedExactlyByQuantizeWithItsCalibration() throws {
     let tmp = TemporaryDirectory()
     let request = try syntheticRequest(tmp)
-    guard case let .reasoner(c) = try AccountedModel.load(request.directory) else { Issue.record("not a reasoner"); return }
-    let account = ReasonerAccounting.account(c)
+    guard let c = (try ModelRegistry.family(config: request.directory) as? ReasonerFamily)?.config else { Issue.record("not a reasoner"); return }
+    let account = ModelAccount(ReasonerFamily(c))
     let int8 = Dictionary(uniqueKeysWithValues: account.tensors.filter(\.quantizable).map { ($0.name, TensorChoice(bits: 8, granularity: .channel, method: .rtn)) })
     var o = smallOptions(maxBytes: account.weightBytes(int8) - 1)
     o.methods = [.gptq]
@@ -87,7 +87,7 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
     #expect(m.calibrationPuzzles == 2)
 
     try Recipe.encoder().encode(plan).write(to: URL(fileURLWithPath: tmp.file("plan.json")))
-    let file = try TensorChoice.loadRecipeFile(path: tmp.file("plan.json"), model: "tiny_trm")
+    let file = try RecipeFile.load(path: tmp.file("plan.json"), model: "tiny_trm")
     #expect(file.needsCalibration && file.calibrationPuzzles == 2 && file.choices == m.quantize)
     var q = QuantizeOptions()
     q.perTensor = file.choices
@@ -95,22 +95,20 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
     #expect(throws: QuantizationError.self) { try QuantizeJob.run(try Checkpoint.open(request.directory), options: q, outputDirectory: tmp.file("none")) }
     #expect(!FileManager.default.fileExists(atPath: tmp.file("none")))
 
-    let recipe = try CalibratedQuantization.run(modelDirectory: request.directory, calibration: request.calibration, calibrationCount: 2,
-                                                options: q, outputDirectory: tmp.file("out"), overwrite: false)
+    let recipe = try QuantizePipeline.run(checkpoint: request.directory, options: q, calibration: .init(data: request.calibration, count: 2),
+                                          outputDirectory: tmp.file("out"), overwrite: false)
     #expect(recipe.tensors.filter { $0.action == .quantized }.allSatisfy { $0.method?.hasPrefix("gptq") == true })
     #expect(try SafetensorsFile(path: tmp.file("out/model.safetensors")).totalBytes == m.prediction.weightBytes)
     // The same weights on the same puzzles: the comparison reproduces the plan's measurement.
     var co = Comparison.Options()
-    co.evaluation.limit = o.limit
-    co.evaluation.steps = m.steps
-    co.evaluation.seed = o.seed
+    co.seed = o.seed
     let report = try Comparison.compare(original: RecursiveReasoner.load(directory: request.directory),
                                         compressed: RecursiveReasoner.load(directory: tmp.file("out")),
-                                        data: PuzzleDataset(path: request.data), options: co)
+                                        on: PuzzleTask(PuzzleDataset(path: request.data), limit: o.limit, steps: m.steps), options: co)
     #expect(report.finalFidelity.carry.estimate == m.measurement?.carryFidelity)
 
     // The error feedback changed the weights: round-to-nearest at the same bits writes others.
-    q.perTensor = file.choices.mapValues { TensorChoice(bits: $0.bits, granularity: $0.granularity!, method: .rtn) }
+    q.perTensor = file.choices.mapValues { TensorChoice(bits: $0.bits, granularity: $0.granularity, method: .rtn) }
     try QuantizeJob.run(try Checkpoint.open(request.directory), options: q, outputDirectory: tmp.file("rtn"))
     let name = try #require(file.choices.keys.sorted().first) + "_packed"
     let rtn = try SafetensorsFile(path: tmp.file("rtn/model.safetensors")), gptq = try SafetensorsFile(path: tmp.file("out/model.safetensors"))

@@ -29,7 +29,7 @@ final class RecordingSource: TensorSource, @unchecked Sendable {
     """
     try config.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
     let c = try JSONDecoder().decode(ReasonerConfig.self, from: Data(config.utf8))
-    try writeF32(ReasonerAccounting.tensors(c).map { t in (t.name, t.shape, (0..<t.parameters).map { Float($0 % 97) * 0.002 - 0.09 }) },
+    try writeF32(ReasonerFamily(c).tensorLayout.map { t in (t.name, t.shape, (0..<t.parameters).map { Float($0 % 97) * 0.002 - 0.09 }) },
                  to: tmp.file("model.safetensors"))
     let tableBytes = identifiers * width * 4
     let inputs = (0..<32).map { Int32($0 % 6) }, ids: [Int32] = [7, Int32(identifiers - 1)]
@@ -44,7 +44,7 @@ final class RecordingSource: TensorSource, @unchecked Sendable {
     // The table was never decoded whole: only the two rows the batch uses were read.
     #expect(rows.bytesRead * 100_000 == tableBytes)
     #expect(!source.decoded.contains("inner.puzzle_emb.weights"))
-    #expect(source.decoded.count == ReasonerAccounting.tensors(c).count - 1)
+    #expect(source.decoded.count == ReasonerFamily(c).tensorLayout.count - 1)
 
     let resident = try RecursiveReasoner.load(directory: tmp.path)
     var residentLogits: [Float] = []

@@ -13,7 +13,7 @@ import ShrinkTensor
 /// + zero points per group; 2–4-bit codes two per byte, 5–8-bit one per byte) and
 /// are dequantized a row at a time while the forward pass runs; an FP32 directory
 /// exports float weights. Activations use one static arena laid out by
-/// `ActivationArena.layout(config:batch: 1)`. The run has no halting: `--steps`
+/// `ReasonerFamily.arena(batch: 1)`. The run has no halting: `--steps`
 /// supervision steps at the config's H/L cycles, like `shrink eval`, so the Q head
 /// is not exported.
 public enum CExport {
@@ -49,38 +49,38 @@ public enum CExport {
         let dir = model.location
         let compressed = CompressedCheckpoint.isCompressed(dir) ? try CompressedCheckpoint(directory: dir) : nil
         let source: any TensorSource = try compressed ?? Checkpoint.open(dir)
-        let arena = ActivationArena.layout(config: c, batch: 1)
+        let arena = ReasonerFamily(c).arena(batch: 1)
 
         var w = WeightsWriter(source: source, compressed: compressed)
-        try w.floats("shrink_embed_tokens", "inner.embed_tokens.embedding_weight")
-        try w.floats("shrink_h_init", "inner.H_init")
-        try w.floats("shrink_l_init", "inner.L_init")
-        if c.puzzleEmbNdim > 0 { try w.floats("shrink_puzzle_emb", "inner.puzzle_emb.weights") }
-        if c.posEncodings == .learned { try w.floats("shrink_pos_emb", "inner.embed_pos.embedding_weight") }
+        try w.floats("shrink_embed_tokens", ReasonerNames.embedTokens)
+        try w.floats("shrink_h_init", ReasonerNames.hInit)
+        try w.floats("shrink_l_init", ReasonerNames.lInit)
+        if c.puzzleEmbNdim > 0 { try w.floats("shrink_puzzle_emb", ReasonerNames.puzzleEmbedding) }
+        if c.posEncodings == .learned { try w.floats("shrink_pos_emb", ReasonerNames.positionEmbedding) }
         if c.usesRoPE {
             let (cosT, sinT) = RecursiveReasoner.ropeTables(c)
             w.floats("shrink_rope_cos", values: cosT)
             w.floats("shrink_rope_sin", values: sinT)
         }
-        let lmHead = try w.linear("inner.lm_head.weight")
+        let lmHead = try w.linear(ReasonerNames.lmHead)
         w.text += "const shrink_linear shrink_lm_head = \(lmHead);\n\n"
-        func module(_ name: String, _ symbol: String, layers: Int) throws {
+        func module(_ level: ReasonerNames.Level, _ symbol: String, layers: Int) throws {
             var blocks: [String] = []
             for i in 0..<layers {
-                let p = "inner.\(name).layers.\(i)."
+                let b = ReasonerNames.block(level, i)
                 let none = WeightsWriter.absent
-                let qkv = c.mlpT ? none : try w.linear(p + "self_attn.qkv_proj.weight")
-                let o = c.mlpT ? none : try w.linear(p + "self_attn.o_proj.weight")
-                let tgu = c.mlpT ? try w.linear(p + "mlp_t.gate_up_proj.weight") : none
-                let td = c.mlpT ? try w.linear(p + "mlp_t.down_proj.weight") : none
-                let gu = try w.linear(p + "mlp.gate_up_proj.weight"), dn = try w.linear(p + "mlp.down_proj.weight")
+                let qkv = c.mlpT ? none : try w.linear(b.qkv)
+                let o = c.mlpT ? none : try w.linear(b.output)
+                let tgu = c.mlpT ? try w.linear(b.tokenGateUp) : none
+                let td = c.mlpT ? try w.linear(b.tokenDown) : none
+                let gu = try w.linear(b.gateUp), dn = try w.linear(b.down)
                 blocks.append("    {\(qkv), \(o), \(tgu), \(td), \(gu), \(dn)}")
             }
             w.text += "const shrink_block \(symbol)[\(layers)] = {\n" + blocks.joined(separator: ",\n") + "\n};\n\n"
         }
-        try module("L_level", "shrink_l_level", layers: c.lLayers)
+        try module(.low, "shrink_l_level", layers: c.lLayers)
         let hLayers = c.arch == .hrm ? c.hLayers : 0
-        if hLayers > 0 { try module("H_level", "shrink_h_level", layers: hLayers) }
+        if hLayers > 0 { try module(.high, "shrink_h_level", layers: hLayers) }
 
         let out = try OutputDirectory(path: output, overwrite: overwrite)
         let files: [(String, String)] = [

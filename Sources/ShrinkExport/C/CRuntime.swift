@@ -16,7 +16,7 @@ enum CRuntime {
 #define SHRINK_SEQ_LEN @SEQ_LEN@
 #define SHRINK_VOCAB_SIZE @VOCAB@
 #define SHRINK_NUM_PUZZLE_IDENTIFIERS @NUM_IDS@
-/* Bytes of the static activation arena (ActivationArena.layout(config:batch: 1)). */
+/* Bytes of the static activation arena (ReasonerFamily.arena(batch: 1)). */
 #define SHRINK_ARENA_BYTES @ARENA_BYTES@
 
 /* Runs @STEPS@ supervision steps (@H_CYCLES@ H × @L_CYCLES@ L cycles each) on one puzzle:

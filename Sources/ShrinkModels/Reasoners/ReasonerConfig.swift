@@ -85,25 +85,3 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         if puzzleEmbNdim > puzzleEmbLen * hiddenSize { throw bad("puzzle_emb_ndim", "does not fit puzzle_emb_len × hidden_size") }
     }
 }
-
-public enum ModelError: UserFacingError, Equatable, Sendable {
-    case badConfig(file: String, field: String, reason: String)
-    case missingTensor(file: String, tensor: String)
-    case wrongShape(file: String, tensor: String, expected: Shape, actual: Shape)
-    case unexpectedTensor(file: String, tensor: String)
-    case nonFinite(file: String, tensor: String)
-    case dataMismatch(model: String, data: String, detail: String)
-    case badRequest(flag: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .badConfig(f, field, r): "\(f): config field '\(field)' \(r)"
-        case let .missingTensor(f, t): "\(f): missing tensor '\(t)' that the config requires (was the checkpoint saved from the same architecture?)"
-        case let .wrongShape(f, t, e, a): "\(f): tensor '\(t)' has shape \(a), the config implies \(e)"
-        case let .unexpectedTensor(f, t): "\(f): tensor '\(t)' is not used by this architecture; check config.json (mlp_t, pos_encodings, arch) matches the checkpoint"
-        case let .nonFinite(f, t): "\(f): tensor '\(t)' holds NaN or infinite values"
-        case let .dataMismatch(m, d, detail): "\(d) does not fit the model \(m): \(detail)"
-        case let .badRequest(flag, r): "\(flag) \(r)"
-        }
-    }
-}

@@ -34,7 +34,7 @@ public struct StepOutput: Sendable {
 }
 
 /// Recursion depth to run: defaults are the config's.
-public struct RecursionDepth: Sendable, Equatable {
+public struct RecursionDepth: Codable, Sendable, Equatable {
     public var steps: Int
     public var hCycles: Int
     public var lCycles: Int
@@ -303,5 +303,16 @@ final class Workspace {
                 for p in 0..<P { for j in 0..<D { h[(b * P + p) * D + j] = g[(b * D + j) * P + p] } }
             }
         }
+    }
+}
+
+/// Keeps z_H and z_L at the end of every supervision step: the carry a fidelity measurement compares.
+public final class StepEndCarries: CarryObserver {
+    /// Per step, [B, P, D].
+    public private(set) var zH: [[Float]] = [], zL: [[Float]] = []
+    public init() {}
+    public func observe(_ point: CarryPoint, zH: UnsafeBufferPointer<Float>?, zL: UnsafeBufferPointer<Float>?) {
+        guard case .stepEnd = point, let zH, let zL else { return }
+        self.zH.append(Array(zH)); self.zL.append(Array(zL))
     }
 }

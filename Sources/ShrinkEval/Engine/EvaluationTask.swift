@@ -1,0 +1,142 @@
+import ShrinkModels
+import ShrinkTensor
+
+/// One unit's result (a puzzle, a text window, an image) at one stage of a run.
+public protocol TaskOutcome: Codable, Sendable {
+    /// The unit is solved (a puzzle exactly): what the paired exact test (McNemar) compares.
+    var success: Bool { get }
+    /// A graded score in [0, 1] (the fraction of cells right): what the paired bootstrap compares.
+    var score: Double { get }
+}
+
+/// What one model produced on a batch of units: per stage, each unit's outcome and, when traced, its internal
+/// state (the state `StateCosine` compares between two models), flattened [units, stateWidth].
+public struct StageRecords<Outcome: TaskOutcome> {
+    public var outcomes: [[Outcome]]
+    public var states: [[Float]]?
+    /// Per stage, each unit's output scores flattened [units, outputWidth] (logits), when traced.
+    public var outputs: [[Float]]?
+    public init(outcomes: [[Outcome]], states: [[Float]]?, outputs: [[Float]]?) {
+        self.outcomes = outcomes; self.states = states; self.outputs = outputs
+    }
+}
+
+/// A task turns a model and a dataset into per-unit outcomes at every stage of a run (supervision steps for a
+/// reasoner), and, for two models, per-unit state divergences. `Evaluation`, `Comparison`, `Sweep`, `Study` and
+/// the planner's sensitivities are generic over it; a new task is one conforming file.
+public protocol EvaluationTask: Sendable {
+    associatedtype Model: CompressibleModel
+    associatedtype Outcome: TaskOutcome
+    /// Summary statistics of many outcomes (accuracies with intervals).
+    associatedtype Metrics: Codable & Sendable
+    /// How deep the task runs the model (a reasoner's steps and cycles), as reports show it.
+    associatedtype Depth: Codable & Sendable & Equatable
+
+    var dataPath: String { get }
+    /// The dataset's split (validated results need the held-out "test" split).
+    var split: String? { get }
+    /// The task's name in reports ("sudoku", "maze").
+    var name: String { get }
+    /// What a unit is called in progress and reports ("puzzles").
+    var unitName: String { get }
+    /// Units to evaluate (after any limit).
+    var unitCount: Int { get }
+    /// Units per forward batch.
+    var batchSize: Int { get }
+    /// Width of one unit's traced state, and the names and widths of its parts (z_H, z_L).
+    func stateParts(_ model: Model) -> [(name: String, width: Int)]
+
+    /// Throws when the data do not fit the model.
+    func check(_ model: Model) throws
+    func depth(_ model: Model) throws -> Depth
+    /// Stages one run produces at `depth`.
+    func stages(_ depth: Depth) -> Int
+    /// Runs units `range` through the model at `depth`, tracing states and outputs when asked, showing every
+    /// linear layer's input to `linearInputs` (calibration).
+    func run(_ model: Model, units range: Range<Int>, depth: Depth, trace: Bool,
+             linearInputs: LinearInputObserver?) throws -> StageRecords<Outcome>
+    func metrics(_ outcomes: [Outcome], seed: UInt64) -> Metrics
+    /// FLOPs per unit of a run of `stages` stages at `depth`.
+    func flopsPerUnit(_ model: Model, depth: Depth, stages: Int) -> Int
+}
+
+/// The argmax of every row of [rows, width] scores (first maximum on ties).
+public enum Argmax {
+    public static func rows(_ scores: UnsafeBufferPointer<Float>, rows: Int, width: Int, into out: UnsafeMutablePointer<Int32>) {
+        for r in 0..<rows {
+            var best = 0
+            var bestValue = scores[r * width]
+            for v in 1..<width where scores[r * width + v] > bestValue { best = v; bestValue = scores[r * width + v] }
+            out[r] = Int32(best)
+        }
+    }
+}
+
+/// Cosine similarity of two models' states or outputs, unit by unit, accumulated in double precision in order.
+public struct CosineAccumulator {
+    public private(set) var ab = 0.0, aa = 0.0, bb = 0.0
+    public init() {}
+    public mutating func add(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) {
+        for (x, y) in zip(a, b) { ab += Double(x) * Double(y); aa += Double(x) * Double(x); bb += Double(y) * Double(y) }
+    }
+    /// 1 for two zero vectors, 0 for one.
+    public var cosine: Double {
+        let d = (aa * bb).squareRoot()
+        return d > 0 ? ab / d : (aa == bb ? 1 : 0)
+    }
+}
+
+public enum StateCosine {
+    /// Per unit, the cosine of its `width` values in `a` and `b` ([units, width] each).
+    public static func perUnit(_ a: [Float], _ b: [Float], width: Int) -> [Double] {
+        let n = width > 0 ? min(a.count, b.count) / width : 0
+        return (0..<n).map { i in
+            var acc = CosineAccumulator()
+            acc.add(a[(i * width)..<((i + 1) * width)], b[(i * width)..<((i + 1) * width)])
+            return acc.cosine
+        }
+    }
+
+    /// Per unit, the cosine of the part at `offset..<offset+part` of each `width`-wide unit.
+    public static func perUnit(_ a: [Float], _ b: [Float], width: Int, part: Range<Int>) -> [Double] {
+        let n = width > 0 ? min(a.count, b.count) / width : 0
+        return (0..<n).map { i in
+            var acc = CosineAccumulator()
+            let r = (i * width + part.lowerBound)..<(i * width + part.upperBound)
+            acc.add(a[r], b[r])
+            return acc.cosine
+        }
+    }
+
+    public static func mean(_ values: [Double]) -> Double {
+        values.isEmpty ? 1 : values.reduce(0, +) / Double(values.count)
+    }
+}
+
+/// Paired statistics of two models' outcomes on the same units.
+public enum Paired {
+    /// Paired bootstrap interval of mean(b − a) over the units' successes and the exact McNemar p.
+    public static func successes(_ a: [Bool], _ b: [Bool], seed: UInt64) -> (difference: Statistics.Interval, p: Double, onlyA: Int, onlyB: Int) {
+        let x = a.map { $0 ? 1.0 : 0.0 }, y = b.map { $0 ? 1.0 : 0.0 }
+        let onlyA = zip(a, b).filter { $0 && !$1 }.count, onlyB = zip(a, b).filter { !$0 && $1 }.count
+        return (Statistics.pairedBootstrap(x, y, seed: seed).difference,
+                Statistics.mcNemarExact(onlyFirstCorrect: onlyA, onlySecondCorrect: onlyB), onlyA, onlyB)
+    }
+}
+
+extension EvaluationTask {
+    /// Every unit's outcome at every stage, in batches.
+    public func outcomes(of model: Model, depth: Depth, progress: (any ProgressSink)? = nil) throws -> [[Outcome]] {
+        var perStage = [[Outcome]](repeating: [], count: stages(depth))
+        var start = 0
+        while start < unitCount {
+            progress?.update(done: start, total: unitCount, item: unitName)
+            let n = min(batchSize, unitCount - start)
+            let r = try run(model, units: start..<(start + n), depth: depth, trace: false, linearInputs: nil)
+            for s in perStage.indices { perStage[s] += r.outcomes[s] }
+            start += n
+        }
+        progress?.finish()
+        return perStage
+    }
+}

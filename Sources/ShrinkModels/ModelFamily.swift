@@ -1,0 +1,147 @@
+import Foundation
+import ShrinkFormats
+import ShrinkQuant
+import ShrinkTensor
+
+/// What a tensor is to its model: decides what compression may do with it and how a device stores it.
+public enum TensorRole: String, Codable, Sendable {
+    /// A weight applied as x·Wᵀ ([out, in]): what quantizers compress.
+    case linear
+    /// A table read a row per token or puzzle.
+    case embedding
+    case norm
+    case conv
+    case bias
+    /// A learned vector used as is (initial carries).
+    case parameter
+}
+
+/// One tensor of a family's layout: its upstream name, shape and role.
+public struct TensorSpec: Codable, Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+    public var role: TensorRole
+    /// Read one row at a time (a lookup table): can stay in flash and be streamed.
+    public var rowRead: Bool
+    public init(_ name: String, _ shape: [Int], _ role: TensorRole, rowRead: Bool = false) {
+        self.name = name; self.shape = shape; self.role = role; self.rowRead = rowRead
+    }
+    public var parameters: Int { shape.reduce(1, *) }
+}
+
+/// What a family's forward pass costs, counted from its config.
+public struct ForwardCost: Sendable {
+    /// Batch-1 working memory with buffer reuse.
+    public var arena: ActivationArena
+    public var flops: Int
+    /// What one `flops` is for ("per puzzle at 8 steps").
+    public var flopsUnit: String
+}
+
+/// How deep or long a cost is counted: supervision steps for a reasoner, context tokens for a decoder.
+public struct CostQuery: Sendable {
+    public var steps: Int?
+    public var context: Int
+    public init(steps: Int? = nil, context: Int = 2048) { self.steps = steps; self.context = context }
+}
+
+/// The top-level fields that decide which family reads a config.
+public struct ConfigSummary: Sendable {
+    public var file: String
+    public var modelType: String?
+    public var architectures: [String]
+    public var keys: Set<String>
+    /// `arch` (TRM/HRM configs).
+    public var arch: String?
+}
+
+/// A model architecture, configured: everything about it lives in its own folder, and everything above
+/// `ShrinkModels` reads its tensors, fold pairs and costs from here. A new family is one folder with a
+/// conforming type plus one line in `ModelRegistry.families`.
+public protocol ModelFamily: Sendable {
+    /// The family's name in the registry and in error messages.
+    static var familyName: String { get }
+    /// How a config announces the family (listed when no family claims a config).
+    static var claimedBy: String { get }
+    static func claims(_ config: ConfigSummary) -> Bool
+    /// Decodes and validates `config.json` (upstream field names).
+    init(config data: Data, file: String) throws
+
+    /// The variant reports name ("trm-mlp", "hrm", "decoder(llama)").
+    var variant: String { get }
+    /// Every tensor the model binds: the one place its names are written.
+    var tensorLayout: [TensorSpec] { get }
+    /// Where AWQ's input-channel scales fold without changing the function.
+    var scaleFolds: [ScaleFold] { get }
+    func cost(_ query: CostQuery) -> ForwardCost
+    /// The dtype its checkpoints store parameters in (what accounting from a bare config assumes).
+    var parameterDType: DType { get }
+}
+
+extension ModelFamily {
+    public var parameterDType: DType { .f32 }
+}
+
+/// A family Shrink can run (bind weights, forward pass with observers).
+public protocol RunnableFamily: ModelFamily {
+    /// - Parameter streamEmbeddings: leave row-read tables in the mapped file and read rows on demand.
+    func bind(_ weights: any TensorSource, location: String, streamEmbeddings: Bool) throws -> any CompressibleModel
+}
+
+/// A model with its weights bound, ready to run on a task.
+public protocol CompressibleModel: AnyObject, Sendable {
+    var familyDescription: any ModelFamily { get }
+    /// The directory it was loaded from (with a recipe label for in-memory variants).
+    var location: String { get }
+    var parameterCount: Int { get }
+}
+
+/// Maps a checkpoint's config to its family.
+public enum ModelRegistry {
+    /// Every family Shrink knows, in the order they are asked.
+    public static let families: [any ModelFamily.Type] = [ReasonerFamily.self, DecoderFamily.self]
+
+    /// The family of the config at `path` (a `config.json`, or a directory or weights file beside one).
+    public static func family(config path: String) throws -> any ModelFamily {
+        let file = path.hasSuffix(".json") && !FileSystem.isDirectory(path) ? path : ModelLocation(path).configPath
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw FormatError.cannotOpen(file: file, reason: "a model directory needs config.json next to its weights")
+        }
+        return try family(config: data, file: file)
+    }
+
+    public static func family(config data: Data, file: String) throws -> any ModelFamily {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ModelError.badConfig(file: file, field: "(file)", reason: "is not a JSON object")
+        }
+        let summary = ConfigSummary(file: file, modelType: object["model_type"] as? String,
+                                    architectures: object["architectures"] as? [String] ?? [], keys: Set(object.keys),
+                                    arch: object["arch"] as? String)
+        guard let family = families.first(where: { $0.claims(summary) }) else {
+            throw ModelError.unknownFamily(file: file, modelType: summary.modelType, architectures: summary.architectures,
+                                           known: families.map { "\($0.familyName) (\($0.claimedBy))" })
+        }
+        return try family.init(config: data, file: file)
+    }
+
+    /// Loads the model at `path` (weights file, its directory, or a compressed directory) with its family.
+    public static func load(_ path: String, streamEmbeddings: Bool = false) throws -> any CompressibleModel {
+        let where_ = ModelLocation(path)
+        let family = try self.family(config: where_.configPath)
+        guard let runnable = family as? any RunnableFamily else {
+            throw ModelError.notRunnable(file: where_.configPath, family: type(of: family).familyName)
+        }
+        return try runnable.bind(try where_.openWeights(), location: where_.directory, streamEmbeddings: streamEmbeddings)
+    }
+
+    /// The name of the field a decoding error is about, for `ModelError.badConfig`.
+    public static func field(of error: Error) -> String {
+        switch error as? DecodingError {
+        case let .keyNotFound(k, _)?: k.stringValue
+        case let .typeMismatch(_, ctx)?: ctx.codingPath.last?.stringValue ?? "?"
+        case let .dataCorrupted(ctx)?: ctx.codingPath.last?.stringValue ?? "?"
+        case let .valueNotFound(_, ctx)?: ctx.codingPath.last?.stringValue ?? "?"
+        default: "?"
+        }
+    }
+}

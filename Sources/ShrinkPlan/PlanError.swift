@@ -1,0 +1,15 @@
+import ShrinkTensor
+
+public enum PlanError: UserFacingError, Equatable {
+    case badProfile(file: String, field: String, reason: String)
+    case unknownDevice(name: String, known: [String])
+    case badRequest(flag: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .badProfile(f, field, r): "\(f): device profile field '\(field)' \(r)"
+        case let .unknownDevice(n, k): "--device \(n) is neither a built-in profile (\(k.joined(separator: ", "))) nor a readable JSON file"
+        case let .badRequest(flag, r): "\(flag) \(r)"
+        }
+    }
+}

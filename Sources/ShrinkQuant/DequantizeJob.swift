@@ -1,0 +1,49 @@
+import Foundation
+import ShrinkFormats
+import ShrinkTensor
+
+/// `shrink dequantize`: a compressed checkpoint back to a plain safetensors file.
+public enum DequantizeJob {
+    public struct Summary: Codable, Sendable {
+        public var output: String
+        public var dequantizedTensors: Int
+        public var copiedTensors: Int
+        public var bytes: Int
+    }
+
+    /// Writes every tensor of `compressed` to `outputPath`: quantized weights as
+    /// `dtype` (default: their original dtype from shrink.json, else F32), the rest
+    /// unchanged. Streaming and atomic.
+    @discardableResult
+    public static func run(_ compressed: CompressedCheckpoint, outputPath: String, dtype: DType?,
+                           progress: (any ProgressSink)? = nil) throws -> Summary {
+        if let dtype, ![.f32, .f16, .bf16].contains(dtype) {
+            throw QuantizationError.unsupportedDType(flag: "--dtype", dtype: dtype.flagName, allowed: "f32, f16 or bf16")
+        }
+        var declared: [TensorInfo] = []
+        for name in compressed.tensorNames {
+            var info = compressed.info(name)!
+            if let w = compressed.packedWeights[name] { info.dtype = dtype ?? w.originalDType.flatMap { [.f32, .f16, .bf16].contains($0) ? $0 : nil } ?? .f32 }
+            declared.append(info)
+        }
+        let writer = try SafetensorsWriter(path: outputPath, tensors: declared, metadata: compressed.stored.metadata)
+        var bytes = 0
+        for (i, info) in declared.enumerated() {
+            progress?.update(done: i, total: declared.count, item: info.name)
+            if compressed.packedWeights[info.name] != nil {
+                let values = try compressed.floats(info.name)
+                var out = [UInt8](repeating: 0, count: info.byteCount)
+                values.withUnsafeBufferPointer { v in out.withUnsafeMutableBytes { ElementCodec.encode(v, as: info.dtype, into: $0.baseAddress!) } }
+                try writer.write(info.name, values: out)
+            } else {
+                try writer.write(info.name, bytes: compressed.rawBytes(info.name))
+            }
+            compressed.release(info.name)
+            bytes += info.byteCount
+        }
+        try writer.commit()
+        progress?.finish()
+        let q = compressed.packedWeights.count
+        return Summary(output: outputPath, dequantizedTensors: q, copiedTensors: declared.count - q, bytes: bytes)
+    }
+}

@@ -1,0 +1,33 @@
+import ShrinkFormats
+import ShrinkTensor
+
+/// Where a model's files are, from whatever the user named: a weights file (`DIR/model.safetensors`), a shard
+/// index, the directory holding them, or a compressed directory written by `shrink quantize`. The config is the
+/// `config.json` beside the weights.
+public struct ModelLocation: Sendable, Equatable {
+    /// The path as given (a file or a directory).
+    public let path: String
+    /// The directory holding `config.json` and the weights.
+    public let directory: String
+    /// A compressed-tensors pack-quantized directory (its weights are dequantized on read).
+    public let isCompressed: Bool
+
+    public init(_ path: String) {
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        self.path = trimmed
+        directory = FileSystem.isDirectory(trimmed) ? trimmed : FileSystem.directoryOf(trimmed)
+        isCompressed = CompressedCheckpoint.isCompressed(directory)
+    }
+
+    public var configPath: String { directory + "/config.json" }
+
+    /// The weights as floats: a compressed directory dequantizes on read.
+    public func openWeights() throws -> any TensorSource {
+        isCompressed ? try CompressedCheckpoint(directory: directory) : try Checkpoint.open(path)
+    }
+
+    /// The tensors as stored (a compressed directory's packed codes, scales and zero points).
+    public func openStored() throws -> any TensorSource {
+        isCompressed ? try CompressedCheckpoint(directory: directory).stored : try Checkpoint.open(path)
+    }
+}
