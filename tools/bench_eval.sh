@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-2}"; limit="${2:-500}"
 py="$(tools/setup_venv.sh 2>/dev/null | tail -1)"
-swift build -c release -Xswiftc -target-cpu -Xswiftc native >&2
-shrink=.build/release/shrink
+if [[ -z "${SHRINK:-}" ]]; then swift build -c release -Xswiftc -target-cpu -Xswiftc native >&2; fi
+shrink="${SHRINK:-.build/release/shrink}"   # SHRINK=path: measure that binary (e.g. a before/after pair), no build
 echo "| model | puzzles | Shrink puzzles/s | PyTorch puzzles/s | ratio | exact (Shrink / PyTorch) |"
 echo "|---|---|---|---|---|---|"
 for entry in trm_mlp_sudoku6:sudoku6-hard-test trm_att_sudoku6:sudoku6-easy-test hrm_sudoku6:sudoku6-easy-test trm_att_maze7:maze7-test; do

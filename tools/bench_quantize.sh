@@ -11,8 +11,8 @@ py="$(tools/setup_venv.sh 2>/dev/null | tail -1)"
 mkdir -p bench-data
 ckpt="bench-data/bench-${mb}.safetensors"
 [[ -f "$ckpt" ]] || "$py" tools/make_bench_checkpoint.py "$ckpt" --mb "$mb" --seed 0 >&2
-swift build -c release -Xswiftc -target-cpu -Xswiftc native >&2
-shrink=.build/release/shrink
+if [[ -z "${SHRINK:-}" ]]; then swift build -c release -Xswiftc -target-cpu -Xswiftc native >&2; fi
+shrink="${SHRINK:-.build/release/shrink}"   # SHRINK=path: measure that binary (e.g. a before/after pair), no build
 
 rss_kb() { grep "Maximum resident set size" "$1" | awk '{print $NF}'; }
 

@@ -88,7 +88,7 @@ public enum Comparison {
                                                      progress: (any ProgressSink)? = nil) throws -> Report<Task> {
         try task.check(original)
         try task.check(compressed)
-        guard original.familyDescription.tensorLayout == compressed.familyDescription.tensorLayout else {
+        guard original.hasSameArchitecture(as: compressed) else {
             throw ModelError.dataMismatch(model: compressed.location, data: original.location, detail: "the two models have different configs")
         }
         let depth = try task.depth(original)

@@ -117,7 +117,11 @@ import Testing
         #expect(m.opsetImport.contains { $0.domain == "com.microsoft" && $0.version == 1 })
         #expect(summary.operators["MatMul"] == summary.operators["Softmax"].map { 2 * $0 } ?? 0)
         let compressed = try CompressedCheckpoint(directory: q)
-        for (name, packed) in compressed.packedWeights where !name.hasPrefix("inner.q_head") {
+        let linears = compressed.packedWeights.filter { !$0.key.hasPrefix(ReasonerNames.qHead) }
+        // Every linear layer of the tiny TRM but the Q head (not exported): lm_head + 4 per block.
+        let model = try RecursiveReasoner.load(directory: q)
+        #expect(linears.count == 1 + 4 * ReasonerFamily(model.config).levels.map(\.layers).reduce(0, +) && summary.quantizedWeights >= linears.count)
+        for (name, packed) in linears {
             let expected = try compressed.floats(name)
             let node = try #require(m.graph.node.first { $0.opType == "MatMulNBits" && $0.input[1] == name + ".nbits" })
             func attr(_ a: String) -> Int { Int(node.attribute.first { $0.name == a }!.i) }

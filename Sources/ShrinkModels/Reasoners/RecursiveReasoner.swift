@@ -13,6 +13,7 @@ public final class RecursiveReasoner: CompressibleModel, @unchecked Sendable {
     public let config: ReasonerConfig
     public var family: ReasonerFamily { ReasonerFamily(config) }
     public var familyDescription: any ModelFamily { family }
+    public func hasSameArchitecture(as other: any CompressibleModel) -> Bool { (other as? RecursiveReasoner)?.config == config }
     public let location: String
     let embedTokens: [Float]
     /// Puzzle embeddings: resident, or streamed a row at a time from the file.
