@@ -5,18 +5,6 @@ import ShrinkQuant
 import ShrinkTensor
 import SwiftProtobuf
 
-public enum ExportError: UserFacingError, Equatable, Sendable {
-    case badRequest(flag: String, reason: String)
-    case styleCannotExpress(tensor: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .badRequest(flag, reason): "\(flag) \(reason)"
-        case let .styleCannotExpress(t, r): "tensor '\(t)' \(r); export it with --style qdq, or re-quantize it so it fits"
-        }
-    }
-}
-
 /// `shrink export onnx`: a TRM/HRM reasoner (FP32 or compressed) as one ONNX graph.
 ///
 /// The recursion is unrolled: K supervision steps × H cycles × (L cycles + 1)
@@ -68,11 +56,11 @@ public enum ONNXExport {
         let source: any TensorSource = CompressedCheckpoint.isCompressed(reasoner.location)
             ? try CompressedCheckpoint(directory: reasoner.location) : try Checkpoint.open(reasoner.location)
         let steps = options.steps ?? reasoner.config.haltMaxSteps
-        guard steps >= 1 else { throw ExportError.badRequest(flag: "--steps", reason: "\(steps) must be at least 1") }
+        guard steps >= 1 else { throw ExportError.badFlag(flag: "--steps", value: String(steps), reason: "must be at least 1") }
         let compressed = source as? CompressedCheckpoint
         if options.style == .matmulnbits && (compressed?.packedWeights.isEmpty ?? true) {
-            throw ExportError.badRequest(flag: "--style matmulnbits",
-                                         reason: "needs quantized weights, and '\(reasoner.location)' has none; quantize it with `shrink quantize --bits 4` or use --style qdq")
+            throw ExportError.badFlag(flag: "--style", value: "matmulnbits",
+                                      reason: "needs quantized weights, and '\(reasoner.location)' has none; quantize it with `shrink quantize --bits 4` or use --style qdq")
         }
         var emitter = GraphEmitter(config: reasoner.config, source: source, compressed: compressed, style: options.style)
         try emitter.emitGraph(steps: steps)

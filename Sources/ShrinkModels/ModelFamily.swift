@@ -53,6 +53,27 @@ public struct ConfigSummary: Sendable {
     public var keys: Set<String>
     /// `arch` (TRM/HRM configs).
     public var arch: String?
+
+    /// The top level of any config.json: every key, and the three that name an architecture when they are strings.
+    struct Fields: Decodable {
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+        var keys: Set<String>, modelType: String?, architectures: [String], arch: String?
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: Key.self)
+            keys = Set(c.allKeys.map(\.stringValue))
+            modelType = try? c.decodeIfPresent(String.self, forKey: Key(stringValue: "model_type"))
+            architectures = (try? c.decodeIfPresent([String].self, forKey: Key(stringValue: "architectures"))) ?? []
+            arch = try? c.decodeIfPresent(String.self, forKey: Key(stringValue: "arch"))
+        }
+        func summary(file: String) -> ConfigSummary {
+            ConfigSummary(file: file, modelType: modelType, architectures: architectures, keys: keys, arch: arch)
+        }
+    }
 }
 
 /// A model architecture, configured: everything about it lives in its own folder, and everything above
@@ -113,12 +134,10 @@ public enum ModelRegistry {
     }
 
     public static func family(config data: Data, file: String) throws -> any ModelFamily {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ModelError.badConfig(file: file, field: "(file)", reason: "is not a JSON object")
+        let summary: ConfigSummary
+        do { summary = try JSONDecoder().decode(ConfigSummary.Fields.self, from: data).summary(file: file) } catch {
+            throw ModelError.badConfig(file: file, field: "(file)", reason: "is not a JSON object: \(error)")
         }
-        let summary = ConfigSummary(file: file, modelType: object["model_type"] as? String,
-                                    architectures: object["architectures"] as? [String] ?? [], keys: Set(object.keys),
-                                    arch: object["arch"] as? String)
         guard let family = families.first(where: { $0.claims(summary) }) else {
             throw ModelError.unknownFamily(file: file, modelType: summary.modelType, architectures: summary.architectures,
                                            known: families.map { "\($0.familyName) (\($0.claimedBy))" })

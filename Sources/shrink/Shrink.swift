@@ -62,18 +62,7 @@ struct Inspect: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let report: InspectReport
-        if CompressedCheckpoint.isCompressed(checkpoint) {
-            let c = try CompressedCheckpoint(directory: checkpoint)
-            let packed = c.packedWeights.values.sorted { $0.name < $1.name }.map {
-                InspectReport.QuantizedEntry(name: $0.name, shape: Shape([$0.layout.rows, $0.layout.columns]), bits: $0.layout.scheme.bits,
-                                             strategy: $0.layout.scheme.granularity.strategy, groupSize: $0.layout.scheme.granularity.groupSize,
-                                             symmetric: $0.layout.scheme.symmetric, storedBytes: $0.layout.storedBytes)
-            }
-            report = InspectReport(source: c.stored, packed: packed)
-        } else {
-            report = InspectReport(source: try Checkpoint.open(checkpoint))
-        }
+        let report = try InspectReport(path: checkpoint)
         try output.emit(report) { Format.inspect(report) }
     }
 }

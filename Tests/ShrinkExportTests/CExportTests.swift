@@ -54,7 +54,7 @@ private struct CBuildFailure: Error, CustomStringConvertible {
     private func shrinkPredictions(_ dir: String, _ data: PuzzleDataset, count: Int) throws -> [Int32] {
         let m = try RecursiveReasoner.load(directory: dir)
         let task = try PuzzleTask(data, limit: count)
-        return try task.outcomesAndPredictions(of: m).predictions
+        return try task.lastStep(of: m).predictions
     }
 
     private func quantized(_ model: String, bits: Int, into dir: String) throws {
@@ -113,7 +113,7 @@ private struct CBuildFailure: Error, CustomStringConvertible {
             #expect(fileBytes(tmp.file("a/" + f)) == fileBytes(tmp.file("b/" + f)))
         }
         #expect(String(decoding: fileBytes(tmp.file("a/model_config.h")), as: UTF8.self).contains("#define SHRINK_STEPS 3\n"))
-        #expect(throws: ModelExportError.badFlag(flag: "--steps", value: "0", reason: "must be at least 1")) {
+        #expect(throws: ExportError.badFlag(flag: "--steps", value: "0", reason: "must be at least 1")) {
             try CExport.run(model: model, output: tmp.file("c"), steps: 0)
         }
         #expect(!FileSystem.exists(tmp.file("c")))

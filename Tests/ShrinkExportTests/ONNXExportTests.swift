@@ -152,7 +152,7 @@ import Testing
     }
 
     @Test func badRequestsAreRefusedWithTheFlagNamed() throws {
-        #expect(throws: ExportError.badRequest(flag: "--steps", reason: "0 must be at least 1")) {
+        #expect(throws: ExportError.badFlag(flag: "--steps", value: "0", reason: "must be at least 1")) {
             try ONNXExport.model(directory: Self.tiny, options: .init(steps: 0))
         }
         #expect { try ONNXExport.model(directory: Self.tiny, options: .init(style: .matmulnbits)) } throws: { error in

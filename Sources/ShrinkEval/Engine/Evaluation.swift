@@ -46,55 +46,40 @@ public enum Evaluation {
 }
 
 extension PuzzleTask {
-    /// Writes the last step's `logits` F32 [count, L, V] and argmax `predictions` I32 [count, L] of every puzzle
-    /// to a safetensors file, atomically (for checking an export in its runtime against Shrink).
-    public func writePredictions(of model: RecursiveReasoner, to path: String) throws {
+    /// The last step of every puzzle: argmax predictions [count, L] and, when `keepLogits`, the logits
+    /// [count, L, V] (for checking an export in its runtime against Shrink).
+    public func lastStep(of model: RecursiveReasoner, keepLogits: Bool = false) throws -> (predictions: [Int32], logits: [Float]) {
         try check(model)
-        let depth = try depth(model)
-        let L = dataset.sequenceLength, V = model.config.vocabSize, count = unitCount
-        var logits = [Float](repeating: 0, count: count * L * V)
-        var predictions = [Int32](repeating: 0, count: count * L)
-        var start = 0
-        while start < count {
-            let n = min(batchSize, count - start)
-            try model.run(inputs: Array(dataset.inputs[(start * L)..<((start + n) * L)]),
-                          puzzleIdentifiers: Array(dataset.puzzleIdentifiers[start..<(start + n)]), batch: n, depth: depth) { s, out in
-                guard s == depth.steps - 1 else { return }
-                logits.replaceSubrange((start * L * V)..<((start + n) * L * V), with: out.logits)
-                out.logits.withUnsafeBufferPointer { lg in
-                    predictions.withUnsafeMutableBufferPointer { Argmax.rows(lg, rows: n * L, width: V, into: $0.baseAddress! + start * L) }
-                }
-            }
-            start += n
-        }
-        let writer = try SafetensorsWriter(path: path, tensors: [
-            TensorInfo(name: "logits", dtype: .f32, shape: Shape([count, L, V])),
-            TensorInfo(name: "predictions", dtype: .i32, shape: Shape([count, L])),
-        ])
-        try writer.write("logits", values: logits.map { $0.bitPattern.littleEndian })
-        try writer.write("predictions", values: predictions.map { $0.littleEndian })
-        try writer.commit()
-    }
-}
-
-extension PuzzleTask {
-    /// The last step's argmax predictions [count, L] of every puzzle (for checking an export against Shrink).
-    public func outcomesAndPredictions(of model: RecursiveReasoner) throws -> (outcomes: [Outcome], predictions: [Int32]) {
         let depth = try depth(model)
         let L = dataset.sequenceLength, V = model.config.vocabSize
         var predictions = [Int32](repeating: 0, count: unitCount * L)
+        var logits = [Float](repeating: 0, count: keepLogits ? unitCount * L * V : 0)
         var start = 0
         while start < unitCount {
             let n = min(batchSize, unitCount - start)
             try model.run(inputs: Array(dataset.inputs[(start * L)..<((start + n) * L)]),
                           puzzleIdentifiers: Array(dataset.puzzleIdentifiers[start..<(start + n)]), batch: n, depth: depth) { s, out in
                 guard s == depth.steps - 1 else { return }
+                if keepLogits { logits.replaceSubrange((start * L * V)..<((start + n) * L * V), with: out.logits) }
                 out.logits.withUnsafeBufferPointer { lg in
                     predictions.withUnsafeMutableBufferPointer { Argmax.rows(lg, rows: n * L, width: V, into: $0.baseAddress! + start * L) }
                 }
             }
             start += n
         }
-        return (score(predictions, units: 0..<unitCount), predictions)
+        return (predictions, logits)
+    }
+
+    /// Writes the last step's `logits` F32 [count, L, V] and `predictions` I32 [count, L] to a safetensors file, atomically.
+    public func writePredictions(of model: RecursiveReasoner, to path: String) throws {
+        let (predictions, logits) = try lastStep(of: model, keepLogits: true)
+        let L = dataset.sequenceLength, V = model.config.vocabSize
+        let writer = try SafetensorsWriter(path: path, tensors: [
+            TensorInfo(name: "logits", dtype: .f32, shape: Shape([unitCount, L, V])),
+            TensorInfo(name: "predictions", dtype: .i32, shape: Shape([unitCount, L])),
+        ])
+        try writer.write("logits", values: logits.map { $0.bitPattern.littleEndian })
+        try writer.write("predictions", values: predictions.map { $0.littleEndian })
+        try writer.commit()
     }
 }

@@ -45,7 +45,7 @@ public enum CExport {
         let model = try RecursiveReasoner.load(directory: directory)
         let c = model.config
         let steps = steps ?? c.haltMaxSteps
-        if steps < 1 { throw ModelExportError.badFlag(flag: "--steps", value: String(steps), reason: "must be at least 1") }
+        if steps < 1 { throw ExportError.badFlag(flag: "--steps", value: String(steps), reason: "must be at least 1") }
         let dir = model.location
         let compressed = CompressedCheckpoint.isCompressed(dir) ? try CompressedCheckpoint(directory: dir) : nil
         let source: any TensorSource = try compressed ?? Checkpoint.open(dir)
@@ -180,7 +180,7 @@ struct WeightsWriter {
         guard let packed = compressed?.packedWeights[name] else {
             let values = try source.floats(name)
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw ModelExportError.nonFinite(file: source.location, tensor: name, index: bad)
+                throw ExportError.nonFinite(file: source.location, tensor: name, index: bad)
             }
             floats(id + "_w", values: values, isStatic: true)
             linears.append(.init(name: name, rows: rows, columns: columns, bits: 32, groupsPerRow: 1, bytes: 4 * values.count))
@@ -191,7 +191,7 @@ struct WeightsWriter {
         let groups = q.layout.groupsPerRow
         let perRow = q.scales.count == rows * groups ? q.scales : (0..<(rows * groups)).map { q.scales[$0 % q.scales.count] }
         if let bad = perRow.firstIndex(where: { !$0.isFinite }) {
-            throw ModelExportError.nonFinite(file: source.location, tensor: name + "_scale", index: bad)
+            throw ExportError.nonFinite(file: source.location, tensor: name + "_scale", index: bad)
         }
         var codes: [Int8] = []
         codes.reserveCapacity(rows * columns)

@@ -70,11 +70,11 @@ public enum GGUFExport {
             progress?.update(done: i, total: names.count, item: name)
             let info = try source.requireInfo(name)
             if name.utf8.count >= 64 {  // GGML_MAX_NAME, terminator included
-                throw ModelExportError.unsupported(file: dir, detail: "tensor name '\(name)' is \(name.utf8.count) bytes; GGUF readers (ggml) allow 63")
+                throw ExportError.unsupported(file: dir, detail: "tensor name '\(name)' is \(name.utf8.count) bytes; GGUF readers (ggml) allow 63")
             }
             let values = try source.floats(name)
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw ModelExportError.nonFinite(file: dir, tensor: name, index: bad)
+                throw ExportError.nonFinite(file: dir, tensor: name, index: bad)
             }
             let (chosen, note) = placement(name: name, shape: info.shape.dims, requested: type)
             let data = chosen.encode(values)
@@ -105,19 +105,5 @@ public enum GGUFExport {
             return (.f32, "row length \(shape[1]) is not a multiple of \(requested.name)'s block of \(requested.blockSize); kept F32")
         }
         return (requested, nil)
-    }
-}
-
-public enum ModelExportError: UserFacingError, Equatable, Sendable {
-    case nonFinite(file: String, tensor: String, index: Int)
-    case unsupported(file: String, detail: String)
-    case badFlag(flag: String, value: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .nonFinite(f, t, i): "\(f): tensor '\(t)' holds NaN or infinity at element \(i); export needs finite weights"
-        case let .unsupported(f, d): "\(f): \(d)"
-        case let .badFlag(flag, v, r): "\(flag) \(v): \(r)"
-        }
     }
 }

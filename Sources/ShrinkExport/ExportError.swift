@@ -1,0 +1,20 @@
+import ShrinkTensor
+
+/// What can stop an export. Each case names the file, tensor or flag and the fix.
+public enum ExportError: UserFacingError, Equatable, Sendable {
+    case badFlag(flag: String, value: String, reason: String)
+    /// The chosen ONNX style has no encoding for this tensor's quantization.
+    case styleCannotExpress(tensor: String, reason: String)
+    case nonFinite(file: String, tensor: String, index: Int)
+    /// The target format cannot hold something the model has.
+    case unsupported(file: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .badFlag(flag, v, r): "\(flag) \(v): \(r)"
+        case let .styleCannotExpress(t, r): "tensor '\(t)' \(r); export it with --style qdq, or re-quantize it so it fits"
+        case let .nonFinite(f, t, i): "\(f): tensor '\(t)' holds NaN or infinity at element \(i); export needs finite weights"
+        case let .unsupported(f, d): "\(f): \(d)"
+        }
+    }
+}
