@@ -27,13 +27,13 @@ public enum QuantizePipeline {
                                        overwrite: overwrite, progress: progress)
         }
         guard FileSystem.exists(location.configPath) else { throw CalibrationError.notAModel(path: checkpoint) }
-        let model = try RecursiveReasoner.load(directory: checkpoint)
-        let (stats, summary) = try PuzzleTask.calibrationStatistics(model, calibration: calibration.data, count: calibration.count, progress: progress)
+        let model = try ModelRegistry.load(checkpoint)
+        let (stats, summary) = try TaskRegistry.calibrationStatistics(model, calibration: calibration.data, count: calibration.count, progress: progress)
         var source: any TensorSource = try location.openWeights()
         var methods: [String: String] = [:]
         let awq = options.perTensor.map { Set($0.filter { $0.value.method == .awq }.keys) } ?? (options.method == .awq ? nil : [])
         if awq?.isEmpty != true {
-            (source, methods) = try AWQ.fold(source, decisions: QuantizeJob.plan(source, options: options), folds: model.family.scaleFolds,
+            (source, methods) = try AWQ.fold(source, decisions: QuantizeJob.plan(source, options: options), folds: model.familyDescription.scaleFolds,
                                              statistics: stats, only: awq)
         }
         return try QuantizeJob.run(source, options: options, outputDirectory: outputDirectory, overwrite: overwrite, calibration: stats,

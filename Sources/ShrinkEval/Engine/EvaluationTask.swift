@@ -1,4 +1,5 @@
 import ShrinkModels
+import ShrinkQuant
 import ShrinkTensor
 
 /// One unit's result (a puzzle, a text window, an image) at one stage of a run.
@@ -58,6 +59,11 @@ public protocol EvaluationTask: Sendable {
     func metrics(_ outcomes: [Outcome], seed: UInt64) -> Metrics
     /// FLOPs per unit of a run of `stages` stages at `depth`.
     func flopsPerUnit(_ model: Model, depth: Depth, stages: Int) -> Int
+
+    /// The task on the first `limit` units of a calibration set (a training split).
+    init(calibrationData path: String, limit: Int, batchSize: Int) throws
+    /// The depth the model was trained to run (calibration sees every stage of it).
+    func fullDepth(_ model: Model) -> Depth
 }
 
 /// The argmax of every row of [rows, width] scores (first maximum on ties).
@@ -138,5 +144,44 @@ extension EvaluationTask {
         }
         progress?.finish()
         return perStage
+    }
+}
+
+extension EvaluationTask {
+    /// Layer input statistics of `model` on the first `count` units of a calibration set, which must not be a
+    /// test split and must fit the model: the statistics GPTQ and AWQ use.
+    public static func calibrationStatistics(_ model: Model, calibration path: String, count: Int, batchSize: Int = 128,
+                                             progress: (any ProgressSink)? = nil) throws -> ([String: LayerStatistics], Recipe.Calibration) {
+        guard count >= 1 else { throw ModelError.badRequest(flag: "--calib-count", reason: "\(count) must be at least 1") }
+        let task = try Self(calibrationData: path, limit: count, batchSize: batchSize)
+        if task.split == "test" { throw CalibrationError.testSplit(path: path) }
+        try task.check(model)
+        let collector = LayerStatisticsCollector()
+        var start = 0
+        while start < task.unitCount {
+            progress?.update(done: start, total: task.unitCount, item: "calibration " + task.unitName)
+            let n = min(task.batchSize, task.unitCount - start)
+            _ = try task.run(model, units: start..<(start + n), depth: task.fullDepth(model), trace: false, linearInputs: collector)
+            start += n
+        }
+        progress?.finish()
+        return (collector.layers, .init(data: path, split: task.split ?? "unknown", puzzles: task.unitCount))
+    }
+}
+
+/// The tasks Shrink knows. Calibration picks the one whose model type the model is.
+public enum TaskRegistry {
+    public static let tasks: [any EvaluationTask.Type] = [PuzzleTask.self]
+
+    /// Layer input statistics of any model on calibration data, captured by the task that runs its family.
+    public static func calibrationStatistics(_ model: any CompressibleModel, calibration path: String, count: Int,
+                                             progress: (any ProgressSink)? = nil) throws -> ([String: LayerStatistics], Recipe.Calibration) {
+        func capture<T: EvaluationTask>(_ task: T.Type) throws -> ([String: LayerStatistics], Recipe.Calibration)? {
+            guard let m = model as? T.Model else { return nil }
+            return try T.calibrationStatistics(m, calibration: path, count: count, progress: progress)
+        }
+        for task in tasks { if let r = try capture(task) { return r } }
+        throw ModelError.wrongFamily(file: model.location, family: type(of: model.familyDescription).familyName,
+                                     needed: "a family with a calibration task (" + tasks.map { "\($0)" }.joined(separator: ", ") + ")")
     }
 }

@@ -146,26 +146,12 @@ public struct PuzzleTask: EvaluationTask {
                         exactCount: exact)
     }
 
-    /// Layer input statistics of `model` on the first `count` puzzles of a calibration set, which must not be a
-    /// test split and must fit the model (the statistics GPTQ and AWQ use).
-    public static func calibrationStatistics(_ model: RecursiveReasoner, calibration path: String, count: Int, batchSize: Int = 128,
-                                             progress: (any ProgressSink)? = nil) throws -> ([String: LayerStatistics], Recipe.Calibration) {
-        guard count >= 1 else { throw ModelError.badRequest(flag: "--calib-count", reason: "\(count) must be at least 1") }
-        let data = try PuzzleDataset(path: path)
-        if data.metadata["split"] == "test" { throw CalibrationError.testSplit(path: path) }
-        let task = try PuzzleTask(data, limit: count, batchSize: batchSize)
-        try task.check(model)
-        let collector = LayerStatisticsCollector()
-        var start = 0
-        while start < task.unitCount {
-            progress?.update(done: start, total: task.unitCount, item: "calibration puzzles")
-            let n = min(task.batchSize, task.unitCount - start)
-            _ = try task.run(model, units: start..<(start + n), depth: model.fullDepth, trace: false, linearInputs: collector)
-            start += n
-        }
-        progress?.finish()
-        return (collector.layers, .init(data: path, split: data.metadata["split"] ?? "unknown", puzzles: task.unitCount))
+    /// The first `limit` puzzles of a puzzle set, for calibration.
+    public init(calibrationData path: String, limit: Int, batchSize: Int) throws {
+        try self.init(PuzzleDataset(path: path), limit: limit, batchSize: batchSize)
     }
+
+    public func fullDepth(_ model: RecursiveReasoner) -> RecursionDepth { model.fullDepth }
 }
 
 /// Calibration data that cannot be used.
