@@ -118,7 +118,7 @@ public enum Sweep {
                 let q = try QuantizeJob.roundTrip(start, options: o, calibration: calibration ?? [:])
                 bytes = q.storedBytes
                 guard let bound = try family.bind(q.weights, location: model.location + " [\(recipe.name)]", streamEmbeddings: false) as? Task.Model else {
-                    preconditionFailure("a family binds its own model type")
+                    throw ModelError.wrongFamily(file: model.location, family: type(of: family).familyName, needed: "\(Task.Model.self)")
                 }
                 candidate = bound
             }

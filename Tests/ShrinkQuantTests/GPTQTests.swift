@@ -1,3 +1,4 @@
+import ShrinkFormats
 import ShrinkQuant
 import ShrinkTensor
 import ShrinkTestSupport
@@ -60,7 +61,6 @@ func correlatedInputs(rows: Int, columns: Int, seed: UInt64) -> (x: [Float], h: 
     }
 }
 
-import ShrinkFormats
 
 /// The PyTorch reference GPTQ (tools/reference/gptq.py) on a fixed layer
 /// (Tests/Fixtures/calib, made by tools/reference/make_calib_goldens.py).

@@ -1,3 +1,4 @@
+import Foundation
 import ShrinkTensor
 import Testing
 
@@ -77,5 +78,3 @@ import Testing
         #expect(s.relativeError == 0)
     }
 }
-
-import Foundation
