@@ -1,4 +1,5 @@
 import Foundation
+import ShrinkModels
 
 /// STUDY.md: the findings of several sweeps (one per trained fixture), each
 /// stated as a verdict computed from the sweep's own paired statistics, next to
@@ -34,10 +35,10 @@ public enum StudyReport {
 
     public struct Input: Sendable {
         public var name: String
-        public var report: Sweep.Report
+        public var report: Sweep.Report<RecursionDepth>
         /// Markdown file with the full table, linked from the study.
         public var tablePath: String
-        public init(name: String, report: Sweep.Report, tablePath: String) {
+        public init(name: String, report: Sweep.Report<RecursionDepth>, tablePath: String) {
             self.name = name; self.report = report; self.tablePath = tablePath
         }
     }
@@ -158,7 +159,7 @@ public enum StudyReport {
                 let candidates = trained(r).filter { $0.bits == bits && $0.steps == steps }
                 guard let best = candidates.min(by: { ($0.exact.estimate, -$0.weightBytes) > ($1.exact.estimate, -$1.weightBytes) }) else { continue }
                 let rtn = row(r, bits: bits, method: "rtn", granularity: "per-channel", steps: steps)
-                let verdict = { (x: Sweep.Row) in Verdict.of(difference: x.exactVersusFP32, p: x.mcNemarP, reference: base.exact.estimate, margin: margin).rawValue }
+                let verdict = { (x: Sweep.Row<RecursionDepth>) in Verdict.of(difference: x.exactVersusFP32, p: x.mcNemarP, reference: base.exact.estimate, margin: margin).rawValue }
                 s += "| \(i.name) | \(bits) | "
                 s += rtn.map { "\(pct($0.exact)), \(diff($0.exactVersusFP32)), \(verdict($0))" } ?? "—"
                 s += " | \(best.recipe) | \(pct(best.exact)), \(diff(best.exactVersusFP32)), **\(verdict(best))** | \(best.weightBytes) |\n"
@@ -180,7 +181,7 @@ public enum StudyReport {
             let r = i.report, full = fullSteps(r)
             let rows = (1...full).compactMap { row(r, bits: 8, method: "rtn", granularity: "per-channel", steps: $0) }
             guard let fullRow = rows.last else { continue }
-            var first: Sweep.Row?
+            var first: Sweep.Row<RecursionDepth>?
             for x in rows {
                 let ok = x.exactVersusFP32FullDepth.lower >= -margin
                 if ok && first == nil { first = x }
@@ -266,13 +267,13 @@ public enum StudyReport {
 
     // MARK: helpers
 
-    static func fullSteps(_ r: Sweep.Report) -> Int { r.rows.map(\.steps).max() ?? 1 }
+    static func fullSteps(_ r: Sweep.Report<RecursionDepth>) -> Int { r.rows.map(\.steps).max() ?? 1 }
     /// Rows at the trained outer-cycle count (the study's main grid).
-    static func trained(_ r: Sweep.Report) -> [Sweep.Row] { r.rows.filter { $0.hCycles == r.trainedHCycles } }
-    static func fp32(_ r: Sweep.Report, steps: Int, hCycles: Int? = nil) -> Sweep.Row? {
+    static func trained(_ r: Sweep.Report<RecursionDepth>) -> [Sweep.Row<RecursionDepth>] { r.rows.filter { $0.hCycles == r.trainedHCycles } }
+    static func fp32(_ r: Sweep.Report<RecursionDepth>, steps: Int, hCycles: Int? = nil) -> Sweep.Row<RecursionDepth>? {
         r.rows.first { $0.bits == nil && $0.steps == steps && $0.hCycles == (hCycles ?? r.trainedHCycles) }
     }
-    static func row(_ r: Sweep.Report, bits: Int, method: String, granularity: String, steps: Int, hCycles: Int? = nil) -> Sweep.Row? {
+    static func row(_ r: Sweep.Report<RecursionDepth>, bits: Int, method: String, granularity: String, steps: Int, hCycles: Int? = nil) -> Sweep.Row<RecursionDepth>? {
         r.rows.first { $0.bits == bits && $0.method == method && $0.granularity == granularity && $0.steps == steps && $0.hCycles == (hCycles ?? r.trainedHCycles) }
     }
     static func pct(_ i: Statistics.Interval) -> String { String(format: "%.2f%% [%.2f, %.2f]", 100 * i.estimate, 100 * i.lower, 100 * i.upper) }
@@ -281,7 +282,7 @@ public enum StudyReport {
     static func pval(_ p: Double) -> String { p < 1e-4 ? "<1e-4" : String(format: "%.3g", p) }
 }
 
-extension Array where Element == Sweep.Row {
+extension Array where Element == Sweep.Row<RecursionDepth> {
     /// Exact accuracy in whole percent per row, space-separated (the study's "by step" columns).
     var exactBySteps: String { map { StudyReport.pts($0.exact.estimate) }.joined(separator: " ") }
 }

@@ -22,14 +22,14 @@ public enum Sweep {
         public init() {}
     }
 
-    public struct Row: Codable, Sendable {
+    /// One recipe at one depth. `depth` is the run the row measured (the task's depth stopped after the row's
+    /// stage); it is written into the row's own keys (a reasoner's steps, h_cycles, l_cycles).
+    public struct Row<Depth: SweepDepth>: Codable, Sendable {
         public var recipe: String
         public var bits: Int?
         public var method: String
         public var granularity: String
-        public var steps: Int
-        public var hCycles: Int
-        public var lCycles: Int
+        public var depth: Depth
         public var weightBytes: Int
         public var flopsPerPuzzle: Int
         /// Unit success (puzzle-exact) with a Wilson 95% interval.
@@ -42,31 +42,64 @@ public enum Sweep {
         public var mcNemarP: Double
         public var label: Comparison.Label
         /// Paired against the original model at full depth (all stages): the question "does this recipe at
-        /// `steps` match the full model?".
+        /// this depth match the full model?".
         public var exactVersusFP32FullDepth: Statistics.Interval
         public var mcNemarPFullDepth: Double
         public var labelVersusFullDepth: Comparison.Label
 
         // "FP32" spelled "Fp32" so that the snake_case JSON (exact_versus_fp32) decodes back.
         enum CodingKeys: String, CodingKey {
-            case recipe, bits, method, granularity, steps, hCycles, lCycles, weightBytes, flopsPerPuzzle, exact, cell, fidelity
+            case recipe, bits, method, granularity, weightBytes, flopsPerPuzzle, exact, cell, fidelity
             case exactVersusFP32 = "exactVersusFp32", mcNemarP, label
             case exactVersusFP32FullDepth = "exactVersusFp32FullDepth", mcNemarPFullDepth, labelVersusFullDepth
         }
     }
 
-    public struct Report: Codable, Sendable {
+    public struct Report<Depth: SweepDepth>: Codable, Sendable {
         public var model: String
-        /// The trained outer-cycle count (rows with other `hCycles` come from the extra depths).
-        public var trainedHCycles: Int
+        /// The depth the model was trained to run: its rows are the grid, rows at other depths come from the
+        /// extra depths. Written as the depth's own summary keys (a reasoner: trained_h_cycles).
+        public var trainedDepth: Depth
         public var architecture: String
         public var data: String
         public var puzzles: Int
-        public var rows: [Row]
+        public var rows: [Row<Depth>]
         /// Spearman rank correlation of fidelity with exact accuracy across the quantized rows, with a bootstrap
         /// 95% interval over rows.
         public var fidelityExactSpearman: Statistics.Interval?
         public var seconds: Double
+
+        enum CodingKeys: String, CodingKey { case model, architecture, data, puzzles, rows, fidelityExactSpearman, seconds }
+
+        init(model: String, trainedDepth: Depth, architecture: String, data: String, puzzles: Int, rows: [Row<Depth>],
+             fidelityExactSpearman: Statistics.Interval?, seconds: Double) {
+            self.model = model; self.trainedDepth = trainedDepth; self.architecture = architecture; self.data = data
+            self.puzzles = puzzles; self.rows = rows; self.fidelityExactSpearman = fidelityExactSpearman; self.seconds = seconds
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            model = try c.decode(String.self, forKey: .model)
+            architecture = try c.decode(String.self, forKey: .architecture)
+            data = try c.decode(String.self, forKey: .data)
+            puzzles = try c.decode(Int.self, forKey: .puzzles)
+            rows = try c.decode([Row<Depth>].self, forKey: .rows)
+            fidelityExactSpearman = try c.decodeIfPresent(Statistics.Interval.self, forKey: .fidelityExactSpearman)
+            seconds = try c.decode(Double.self, forKey: .seconds)
+            trainedDepth = try Depth.trained(from: decoder, rows: rows.map(\.depth))
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(model, forKey: .model)
+            try c.encode(architecture, forKey: .architecture)
+            try c.encode(data, forKey: .data)
+            try c.encode(puzzles, forKey: .puzzles)
+            try c.encode(rows, forKey: .rows)
+            try c.encodeIfPresent(fidelityExactSpearman, forKey: .fidelityExactSpearman)
+            try c.encode(seconds, forKey: .seconds)
+            try trainedDepth.encodeTrained(to: encoder)
+        }
     }
 
     /// One recipe of the grid: nil options is the original model.
@@ -77,7 +110,7 @@ public enum Sweep {
     ///   - calibration: layer statistics from training data (needed by awq and gptq rows).
     public static func run<Task: EvaluationTask>(model: Task.Model, task: Task, depths: [Task.Depth], options: Options,
                                                  calibration: [String: LayerStatistics]? = nil,
-                                                 progress: (any ProgressSink)? = nil) throws -> Report where Task.Depth == RecursionDepth {
+                                                 progress: (any ProgressSink)? = nil) throws -> Report<Task.Depth> where Task.Depth: SweepDepth {
         try task.check(model)
         let t0 = Date()
         let count = task.unitCount
@@ -103,7 +136,7 @@ public enum Sweep {
         }
 
         let keep = min(count, options.fidelityPuzzles)
-        var rows: [Row] = []
+        var rows: [Row<Task.Depth>] = []
         var references = [Run<Task.Outcome>?](repeating: nil, count: depths.count)
         for (i, recipe) in recipes.enumerated() {
             progress?.update(done: i, total: recipes.count, item: recipe.name)
@@ -139,7 +172,7 @@ public enum Sweep {
                     rows.append(Row(
                         recipe: recipe.name, bits: o?.bits, method: o?.methodName ?? "none",
                         granularity: o.map { "\($0.granularity)" } ?? "fp32",
-                        steps: s + 1, hCycles: d.hCycles, lCycles: d.lCycles, weightBytes: bytes,
+                        depth: d.stopped(after: s + 1), weightBytes: bytes,
                         flopsPerPuzzle: task.flopsPerUnit(model, depth: d, stages: s + 1),
                         exact: acc.exact, cell: acc.cell,
                         fidelity: run.fidelity[s],
@@ -152,8 +185,8 @@ public enum Sweep {
         }
         progress?.finish()
         let trained = depths[0]
-        let quantized = rows.filter { $0.bits != nil && $0.steps == trained.steps && $0.hCycles == trained.hCycles }
-        return Report(model: model.location, trainedHCycles: trained.hCycles, architecture: family.variant,
+        let quantized = rows.filter { $0.bits != nil && $0.depth == trained }
+        return Report(model: model.location, trainedDepth: trained, architecture: family.variant,
                       data: task.dataPath, puzzles: count, rows: rows,
                       fidelityExactSpearman: quantized.count >= 3
                           ? spearmanBootstrap(quantized.map(\.fidelity), quantized.map(\.exact.estimate), seed: options.seed) : nil,
@@ -235,10 +268,92 @@ extension Sweep {
     /// A reasoner's sweep on a puzzle set: the trained depth, then the same steps and L_cycles at each of
     /// `extraHCycles` outer-cycle counts (the trained count is not repeated).
     public static func run(model: RecursiveReasoner, data: PuzzleDataset, limit: Int? = nil, extraHCycles: [Int] = [], options: Options,
-                           calibration: [String: LayerStatistics]? = nil, progress: (any ProgressSink)? = nil) throws -> Report {
+                           calibration: [String: LayerStatistics]? = nil, progress: (any ProgressSink)? = nil) throws -> Report<RecursionDepth> {
         let trained = model.fullDepth
         let depths = [trained] + extraHCycles.filter { $0 != trained.hCycles && $0 >= 1 }
             .map { RecursionDepth(steps: trained.steps, hCycles: $0, lCycles: trained.lCycles) }
         return try run(model: model, task: PuzzleTask(data, limit: limit), depths: depths, options: options, calibration: calibration, progress: progress)
+    }
+}
+
+/// A run depth a sweep varies and records in its rows.
+public protocol SweepDepth: Codable, Sendable, Equatable {
+    /// This depth stopped after `stages` stages: the run a sweep row at that stage measured.
+    func stopped(after stages: Int) -> Self
+    /// Writes what a sweep report says about its trained depth into the report's keys.
+    func encodeTrained(to encoder: Encoder) throws
+    /// Reads it back; `rows` are the depths of the report's rows.
+    static func trained(from decoder: Decoder, rows: [Self]) throws -> Self
+}
+
+/// A reasoner's sweep rows hold steps, h_cycles and l_cycles; its report says trained_h_cycles (the rows at the
+/// trained depth are those at that H_cycles, and the trained steps are the most any row has).
+extension RecursionDepth: SweepDepth {
+    public func stopped(after stages: Int) -> RecursionDepth { RecursionDepth(steps: stages, hCycles: hCycles, lCycles: lCycles) }
+
+    enum TrainedKeys: String, CodingKey { case trainedHCycles }
+
+    public func encodeTrained(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: TrainedKeys.self)
+        try c.encode(hCycles, forKey: .trainedHCycles)
+    }
+
+    public static func trained(from decoder: Decoder, rows: [RecursionDepth]) throws -> RecursionDepth {
+        let h = try decoder.container(keyedBy: TrainedKeys.self).decode(Int.self, forKey: .trainedHCycles)
+        let atH = rows.filter { $0.hCycles == h }
+        return RecursionDepth(steps: atH.map(\.steps).max() ?? 1, hCycles: h, lCycles: atH.first?.lCycles ?? 1)
+    }
+}
+
+extension Sweep.Row where Depth == RecursionDepth {
+    public var steps: Int { depth.steps }
+    public var hCycles: Int { depth.hCycles }
+    public var lCycles: Int { depth.lCycles }
+}
+
+extension Sweep.Report where Depth == RecursionDepth {
+    public var trainedHCycles: Int { trainedDepth.hCycles }
+}
+
+/// Rows write their depth into their own keys.
+extension Sweep.Row {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        recipe = try c.decode(String.self, forKey: .recipe)
+        bits = try c.decodeIfPresent(Int.self, forKey: .bits)
+        method = try c.decode(String.self, forKey: .method)
+        granularity = try c.decode(String.self, forKey: .granularity)
+        depth = try Depth(from: decoder)
+        weightBytes = try c.decode(Int.self, forKey: .weightBytes)
+        flopsPerPuzzle = try c.decode(Int.self, forKey: .flopsPerPuzzle)
+        exact = try c.decode(Statistics.Interval.self, forKey: .exact)
+        cell = try c.decode(Statistics.Interval.self, forKey: .cell)
+        fidelity = try c.decode(Double.self, forKey: .fidelity)
+        exactVersusFP32 = try c.decode(Statistics.Interval.self, forKey: .exactVersusFP32)
+        mcNemarP = try c.decode(Double.self, forKey: .mcNemarP)
+        label = try c.decode(Comparison.Label.self, forKey: .label)
+        exactVersusFP32FullDepth = try c.decode(Statistics.Interval.self, forKey: .exactVersusFP32FullDepth)
+        mcNemarPFullDepth = try c.decode(Double.self, forKey: .mcNemarPFullDepth)
+        labelVersusFullDepth = try c.decode(Comparison.Label.self, forKey: .labelVersusFullDepth)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(recipe, forKey: .recipe)
+        try c.encodeIfPresent(bits, forKey: .bits)
+        try c.encode(method, forKey: .method)
+        try c.encode(granularity, forKey: .granularity)
+        try c.encode(weightBytes, forKey: .weightBytes)
+        try c.encode(flopsPerPuzzle, forKey: .flopsPerPuzzle)
+        try c.encode(exact, forKey: .exact)
+        try c.encode(cell, forKey: .cell)
+        try c.encode(fidelity, forKey: .fidelity)
+        try c.encode(exactVersusFP32, forKey: .exactVersusFP32)
+        try c.encode(mcNemarP, forKey: .mcNemarP)
+        try c.encode(label, forKey: .label)
+        try c.encode(exactVersusFP32FullDepth, forKey: .exactVersusFP32FullDepth)
+        try c.encode(mcNemarPFullDepth, forKey: .mcNemarPFullDepth)
+        try c.encode(labelVersusFullDepth, forKey: .labelVersusFullDepth)
+        try depth.encode(to: encoder)
     }
 }

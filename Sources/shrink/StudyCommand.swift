@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShrinkEval
+import ShrinkModels
 import ShrinkFormats
 import ShrinkTensor
 
@@ -31,8 +32,8 @@ struct StudyCommand: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw StudyInputError.unreadable(path: path, flag: "sweep file")
             }
-            let report: Sweep.Report
-            do { report = try d.decode(Sweep.Report.self, from: data) } catch {
+            let report: Sweep.Report<RecursionDepth>
+            do { report = try d.decode(Sweep.Report<RecursionDepth>.self, from: data) } catch {
                 throw StudyInputError.notASweep(path: path, detail: "\(error)")
             }
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent

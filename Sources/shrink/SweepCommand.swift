@@ -85,7 +85,7 @@ struct SweepCommand: ParsableCommand {
 }
 
 extension Format {
-    static func sweep(_ r: Sweep.Report) -> String {
+    static func sweep(_ r: Sweep.Report<RecursionDepth>) -> String {
         var s = "### \(r.model) (\(r.architecture)) on \(r.puzzles) puzzles of \(r.data)\n\n"
         s += "| recipe | steps | H_cycles | weight bytes | MFLOP/puzzle | exact (95%) | cell (95%) | fidelity | Δexact vs FP32 | label |\n"
         s += "|---|---|---|---|---|---|---|---|---|---|\n"

@@ -1,3 +1,4 @@
+import Foundation
 import ShrinkEval
 import ShrinkModels
 import ShrinkQuant
@@ -10,6 +11,21 @@ import Testing
         #expect(Sweep.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1)
         // Ties take average ranks: x ranks 1.5,1.5,3,4; y ranks 1..4 → ρ = 0.9487 (Pearson of ranks).
         #expect(abs(Sweep.spearman([1, 1, 2, 3], [1, 2, 3, 4]) - 0.9486832980505138) < 1e-12)
+    }
+
+    /// The generic report (rows generic over the task's depth) writes exactly the JSON the study's sweeps were
+    /// written in: a committed sweep decodes and re-encodes byte for byte.
+    @Test(arguments: ["hrm_sudoku6", "trm_mlp_sudoku9"])
+    func aCommittedSweepReencodesByteForByte(_ name: String) throws {
+        let bytes = try fileBytes(Fixtures.path("study/\(name).json"))
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        let report = try d.decode(Sweep.Report<RecursionDepth>.self, from: Data(bytes))
+        #expect(report.rows.count > 100 && report.trainedDepth.steps == report.rows.map(\.steps).max())
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        #expect(Array(try e.encode(report)) + Array("\n".utf8) == bytes)
     }
 
     @Test func theGridReusesOneFP32RunAndReportsEveryStep() throws {
