@@ -157,9 +157,9 @@ public enum Planner {
     static func prepare(_ r: Request, options: Options, sensitivities: Bool, progress: (any ProgressSink)?) throws -> Prepared {
         let model = try RecursiveReasoner.load(directory: r.directory)
         let calib = try PuzzleDataset(path: r.calibration)
-        if calib.metadata["split"] == "test" { throw CalibrationError.testSplit(path: r.calibration) }
         // The first n calibration puzzles, as one batch: sensitivities compare each candidate's states and outputs with FP32's.
         let task = try PuzzleTask(calib, limit: options.calibrationCount, batchSize: options.calibrationCount)
+        if task.split == "test" { throw CalibrationError.testSplit(path: r.calibration) }
         try task.check(model)
         let n = task.unitCount
         let depth = model.fullDepth
@@ -167,7 +167,8 @@ public enum Planner {
         let depthError = (0..<depth.steps).map { Sensitivity.error(reference, stage: $0, against: reference, stage: depth.steps - 1) }
 
         let calibrated = sensitivities && options.methods.contains(where: \.needsCalibration)
-        let statistics = calibrated ? try PuzzleTask.calibrationStatistics(model, calibration: r.calibration, count: n).0 : [:]
+        // GPTQ's statistics in calibration's own batches of 128 (what `shrink quantize --recipe --calib` captures).
+        let statistics = calibrated ? try PuzzleTask(calib, limit: n, batchSize: 128).layerStatistics(of: model) : [:]
         let base = try Checkpoint.open(r.directory)
         let account = ModelAccount(model.family, dtype: base.infos.first?.dtype ?? .f32)
         var items: [[Candidate]] = []

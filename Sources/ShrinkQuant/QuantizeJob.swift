@@ -128,10 +128,10 @@ public enum QuantizeJob {
         let decisions = try plan(source, options: options)
         for d in decisions where d.scheme != nil {
             let method = options.perTensor?[d.info.name]?.method ?? options.method
+            guard method.needsCalibration else { continue }
+            if calibration.isEmpty { throw QuantizationError.needsCalibration(tensor: d.info.name, method: method) }
             // AWQ's statistics were spent on folding its scales before this job (`AWQ.fold`); GPTQ needs them here.
-            guard method == .gptq, calibration[d.info.name] == nil else { continue }
-            throw calibration.isEmpty ? QuantizationError.needsCalibration(tensor: d.info.name, method: method)
-                                      : QuantizationError.notCalibrated(tensor: d.info.name, method: method)
+            if method == .gptq && calibration[d.info.name] == nil { throw QuantizationError.notCalibrated(tensor: d.info.name, method: method) }
         }
         let staging = try OutputDirectory(path: outputDirectory, overwrite: overwrite)
 

@@ -99,12 +99,9 @@ public enum Comparison {
         // [stage][unit]: the whole state, then each part.
         var cosState = [[Double]](repeating: [], count: stages)
         var cosParts = [[[Double]]](repeating: [[Double]](repeating: [], count: parts.count), count: stages)
-        var start = 0
-        while start < count {
-            progress?.update(done: start, total: count, item: task.unitName)
-            let n = min(task.batchSize, count - start)
-            let a = try task.run(original, units: start..<(start + n), depth: depth, trace: true, linearInputs: nil)
-            let b = try task.run(compressed, units: start..<(start + n), depth: depth, trace: true, linearInputs: nil)
+        try task.forEachBatch(progress: progress) { units in
+            let a = try task.run(original, units: units, depth: depth, trace: true, linearInputs: nil)
+            let b = try task.run(compressed, units: units, depth: depth, trace: true, linearInputs: nil)
             for s in 0..<stages {
                 outcomesA[s] += a.outcomes[s]; outcomesB[s] += b.outcomes[s]
                 cosState[s] += StateCosine.perUnit(a.states![s], b.states![s], width: width)
@@ -114,9 +111,7 @@ public enum Comparison {
                     offset += part.width
                 }
             }
-            start += n
         }
-        progress?.finish()
 
         let seed = options.seed
         let last = stages - 1
@@ -127,12 +122,12 @@ public enum Comparison {
             Fidelity(step: s + 1, carry: Statistics.bootstrapMean(cosState[s], seed: seed &+ 4),
                      parts: Dictionary(uniqueKeysWithValues: parts.enumerated().map { ($0.element.name, cosParts[s][$0.offset].reduce(0, +) / Double(count)) }))
         }
-        let layers = try TensorDiff.compare(reference: ModelLocation(original.location).openWeights(),
-                                            other: ModelLocation(compressed.location).openWeights()).tensors
+        let (locationA, locationB) = (ModelLocation(original.location), ModelLocation(compressed.location))
+        let layers = try TensorDiff.compare(reference: locationA.openWeights(), other: locationB.openWeights()).tensors
         return Report(
             data: task.dataPath, split: task.split, puzzles: count, depth: depth,
-            original: Side(model: original.location, weightBytes: try ModelLocation(original.location).openStored().totalBytes, accuracy: accA),
-            compressed: Side(model: compressed.location, weightBytes: try ModelLocation(compressed.location).openStored().totalBytes, accuracy: accB),
+            original: Side(model: original.location, weightBytes: try locationA.openStored().totalBytes, accuracy: accA),
+            compressed: Side(model: compressed.location, weightBytes: try locationB.openStored().totalBytes, accuracy: accB),
             exactDifference: exact.difference, exactMcNemarP: exact.p, discordant: [exact.onlyA, exact.onlyB],
             cellDifference: cells.difference, cellP: cells.pValue,
             fidelity: fidelity, finalFidelity: fidelity[last], layers: layers,

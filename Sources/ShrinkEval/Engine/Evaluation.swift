@@ -54,18 +54,16 @@ extension PuzzleTask {
         let L = dataset.sequenceLength, V = model.config.vocabSize
         var predictions = [Int32](repeating: 0, count: unitCount * L)
         var logits = [Float](repeating: 0, count: keepLogits ? unitCount * L * V : 0)
-        var start = 0
-        while start < unitCount {
-            let n = min(batchSize, unitCount - start)
+        try forEachBatch { units in
+            let (start, n) = (units.lowerBound, units.count)
             try model.run(inputs: Array(dataset.inputs[(start * L)..<((start + n) * L)]),
-                          puzzleIdentifiers: Array(dataset.puzzleIdentifiers[start..<(start + n)]), batch: n, depth: depth) { s, out in
+                          puzzleIdentifiers: Array(dataset.puzzleIdentifiers[units]), batch: n, depth: depth) { s, out in
                 guard s == depth.steps - 1 else { return }
                 if keepLogits { logits.replaceSubrange((start * L * V)..<((start + n) * L * V), with: out.logits) }
                 out.logits.withUnsafeBufferPointer { lg in
                     predictions.withUnsafeMutableBufferPointer { Argmax.rows(lg, rows: n * L, width: V, into: $0.baseAddress! + start * L) }
                 }
             }
-            start += n
         }
         return (predictions, logits)
     }

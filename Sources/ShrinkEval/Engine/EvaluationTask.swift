@@ -131,18 +131,26 @@ public enum Paired {
 }
 
 extension EvaluationTask {
+    /// Calls `body` with consecutive ranges of at most `batchSize` units covering all `unitCount`, showing
+    /// progress as `item` when a sink is given.
+    public func forEachBatch(progress: (any ProgressSink)? = nil, item: String? = nil, _ body: (Range<Int>) throws -> Void) rethrows {
+        var start = 0
+        while start < unitCount {
+            progress?.update(done: start, total: unitCount, item: item ?? unitName)
+            let end = min(start + batchSize, unitCount)
+            try body(start..<end)
+            start = end
+        }
+        progress?.finish()
+    }
+
     /// Every unit's outcome at every stage, in batches.
     public func outcomes(of model: Model, depth: Depth, progress: (any ProgressSink)? = nil) throws -> [[Outcome]] {
         var perStage = [[Outcome]](repeating: [], count: stages(depth))
-        var start = 0
-        while start < unitCount {
-            progress?.update(done: start, total: unitCount, item: unitName)
-            let n = min(batchSize, unitCount - start)
-            let r = try run(model, units: start..<(start + n), depth: depth, trace: false, linearInputs: nil)
+        try forEachBatch(progress: progress) { units in
+            let r = try run(model, units: units, depth: depth, trace: false, linearInputs: nil)
             for s in perStage.indices { perStage[s] += r.outcomes[s] }
-            start += n
         }
-        progress?.finish()
         return perStage
     }
 }
@@ -154,18 +162,18 @@ extension EvaluationTask {
                                              progress: (any ProgressSink)? = nil) throws -> ([String: LayerStatistics], Recipe.Calibration) {
         guard count >= 1 else { throw ModelError.badRequest(flag: "--calib-count", reason: "\(count) must be at least 1") }
         let task = try Self(calibrationData: path, limit: count, batchSize: batchSize)
-        if task.split == "test" { throw CalibrationError.testSplit(path: path) }
-        try task.check(model)
+        return (try task.layerStatistics(of: model, progress: progress), .init(data: path, split: task.split ?? "unknown", puzzles: task.unitCount))
+    }
+
+    /// Layer input statistics of `model` on this task's units, which must not be a test split and must fit it.
+    public func layerStatistics(of model: Model, progress: (any ProgressSink)? = nil) throws -> [String: LayerStatistics] {
+        if split == "test" { throw CalibrationError.testSplit(path: dataPath) }
+        try check(model)
         let collector = LayerStatisticsCollector()
-        var start = 0
-        while start < task.unitCount {
-            progress?.update(done: start, total: task.unitCount, item: "calibration " + task.unitName)
-            let n = min(task.batchSize, task.unitCount - start)
-            _ = try task.run(model, units: start..<(start + n), depth: task.fullDepth(model), trace: false, linearInputs: collector)
-            start += n
+        try forEachBatch(progress: progress, item: "calibration " + unitName) { units in
+            _ = try run(model, units: units, depth: fullDepth(model), trace: false, linearInputs: collector)
         }
-        progress?.finish()
-        return (collector.layers, .init(data: path, split: task.split ?? "unknown", puzzles: task.unitCount))
+        return collector.layers
     }
 }
 

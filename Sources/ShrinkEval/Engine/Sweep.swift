@@ -22,82 +22,89 @@ public enum Sweep {
         public init() {}
     }
 
-    /// One recipe at one depth. `depth` is the run the row measured (the task's depth stopped after the row's
-    /// stage); it is written into the row's own keys (a reasoner's steps, h_cycles, l_cycles).
+    /// One recipe at one depth: what it measured, and the run it measured (the task's depth stopped after the
+    /// row's stage). Both are written into the row's own keys (a reasoner's depth: steps, h_cycles, l_cycles).
+    @dynamicMemberLookup
     public struct Row<Depth: SweepDepth>: Codable, Sendable {
-        public var recipe: String
-        public var bits: Int?
-        public var method: String
-        public var granularity: String
+        public struct Measured: Codable, Sendable {
+            public var recipe: String
+            public var bits: Int?
+            public var method: String
+            public var granularity: String
+            public var weightBytes: Int
+            public var flopsPerPuzzle: Int
+            /// Unit success (puzzle-exact) with a Wilson 95% interval.
+            public var exact: Statistics.Interval
+            /// Graded score (cell accuracy) with a bootstrap 95% interval over units.
+            public var cell: Statistics.Interval
+            /// Mean state cosine to the original model at the same depth, at this row's last stage (1 for the original).
+            public var fidelity: Double
+            public var exactVersusFP32: Statistics.Interval
+            public var mcNemarP: Double
+            public var label: Comparison.Label
+            /// Paired against the original model at full depth (all stages): the question "does this recipe at
+            /// this depth match the full model?".
+            public var exactVersusFP32FullDepth: Statistics.Interval
+            public var mcNemarPFullDepth: Double
+            public var labelVersusFullDepth: Comparison.Label
+
+            // "FP32" spelled "Fp32" so that the snake_case JSON (exact_versus_fp32) decodes back.
+            enum CodingKeys: String, CodingKey {
+                case recipe, bits, method, granularity, weightBytes, flopsPerPuzzle, exact, cell, fidelity
+                case exactVersusFP32 = "exactVersusFp32", mcNemarP, label
+                case exactVersusFP32FullDepth = "exactVersusFp32FullDepth", mcNemarPFullDepth, labelVersusFullDepth
+            }
+        }
+
+        public var measured: Measured
         public var depth: Depth
-        public var weightBytes: Int
-        public var flopsPerPuzzle: Int
-        /// Unit success (puzzle-exact) with a Wilson 95% interval.
-        public var exact: Statistics.Interval
-        /// Graded score (cell accuracy) with a bootstrap 95% interval over units.
-        public var cell: Statistics.Interval
-        /// Mean state cosine to the original model at the same depth, at this row's last stage (1 for the original).
-        public var fidelity: Double
-        public var exactVersusFP32: Statistics.Interval
-        public var mcNemarP: Double
-        public var label: Comparison.Label
-        /// Paired against the original model at full depth (all stages): the question "does this recipe at
-        /// this depth match the full model?".
-        public var exactVersusFP32FullDepth: Statistics.Interval
-        public var mcNemarPFullDepth: Double
-        public var labelVersusFullDepth: Comparison.Label
 
-        // "FP32" spelled "Fp32" so that the snake_case JSON (exact_versus_fp32) decodes back.
-        enum CodingKeys: String, CodingKey {
-            case recipe, bits, method, granularity, weightBytes, flopsPerPuzzle, exact, cell, fidelity
-            case exactVersusFP32 = "exactVersusFp32", mcNemarP, label
-            case exactVersusFP32FullDepth = "exactVersusFp32FullDepth", mcNemarPFullDepth, labelVersusFullDepth
-        }
-    }
-
-    public struct Report<Depth: SweepDepth>: Codable, Sendable {
-        public var model: String
-        /// The depth the model was trained to run: its rows are the grid, rows at other depths come from the
-        /// extra depths. Written as the depth's own summary keys (a reasoner: trained_h_cycles).
-        public var trainedDepth: Depth
-        public var architecture: String
-        public var data: String
-        public var puzzles: Int
-        public var rows: [Row<Depth>]
-        /// Spearman rank correlation of fidelity with exact accuracy across the quantized rows, with a bootstrap
-        /// 95% interval over rows.
-        public var fidelityExactSpearman: Statistics.Interval?
-        public var seconds: Double
-
-        enum CodingKeys: String, CodingKey { case model, architecture, data, puzzles, rows, fidelityExactSpearman, seconds }
-
-        init(model: String, trainedDepth: Depth, architecture: String, data: String, puzzles: Int, rows: [Row<Depth>],
-             fidelityExactSpearman: Statistics.Interval?, seconds: Double) {
-            self.model = model; self.trainedDepth = trainedDepth; self.architecture = architecture; self.data = data
-            self.puzzles = puzzles; self.rows = rows; self.fidelityExactSpearman = fidelityExactSpearman; self.seconds = seconds
-        }
+        public init(measured: Measured, depth: Depth) { self.measured = measured; self.depth = depth }
+        public subscript<T>(dynamicMember key: KeyPath<Measured, T>) -> T { measured[keyPath: key] }
 
         public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            model = try c.decode(String.self, forKey: .model)
-            architecture = try c.decode(String.self, forKey: .architecture)
-            data = try c.decode(String.self, forKey: .data)
-            puzzles = try c.decode(Int.self, forKey: .puzzles)
-            rows = try c.decode([Row<Depth>].self, forKey: .rows)
-            fidelityExactSpearman = try c.decodeIfPresent(Statistics.Interval.self, forKey: .fidelityExactSpearman)
-            seconds = try c.decode(Double.self, forKey: .seconds)
-            trainedDepth = try Depth.trained(from: decoder, rows: rows.map(\.depth))
+            measured = try Measured(from: decoder)
+            depth = try Depth(from: decoder)
         }
 
         public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(model, forKey: .model)
-            try c.encode(architecture, forKey: .architecture)
-            try c.encode(data, forKey: .data)
-            try c.encode(puzzles, forKey: .puzzles)
-            try c.encode(rows, forKey: .rows)
-            try c.encodeIfPresent(fidelityExactSpearman, forKey: .fidelityExactSpearman)
-            try c.encode(seconds, forKey: .seconds)
+            try measured.encode(to: encoder)
+            try depth.encode(to: encoder)
+        }
+    }
+
+    /// A sweep: its rows and what they were measured on. The trained depth is written as the depth's own
+    /// summary keys (a reasoner: trained_h_cycles).
+    @dynamicMemberLookup
+    public struct Report<Depth: SweepDepth>: Codable, Sendable {
+        public struct Summary: Codable, Sendable {
+            public var model: String
+            public var architecture: String
+            public var data: String
+            public var puzzles: Int
+            public var rows: [Row<Depth>]
+            /// Spearman rank correlation of fidelity with exact accuracy across the quantized rows, with a
+            /// bootstrap 95% interval over rows.
+            public var fidelityExactSpearman: Statistics.Interval?
+            public var seconds: Double
+        }
+
+        public var summary: Summary
+        /// The depth the model was trained to run: its rows are the grid, rows at other depths come from the
+        /// extra depths.
+        public var trainedDepth: Depth
+
+        public subscript<T>(dynamicMember key: KeyPath<Summary, T>) -> T { summary[keyPath: key] }
+
+        init(summary: Summary, trainedDepth: Depth) { self.summary = summary; self.trainedDepth = trainedDepth }
+
+        public init(from decoder: Decoder) throws {
+            summary = try Summary(from: decoder)
+            trainedDepth = try Depth.trained(from: decoder, rows: summary.rows.map(\.depth))
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            try summary.encode(to: encoder)
             try trainedDepth.encodeTrained(to: encoder)
         }
     }
@@ -169,28 +176,29 @@ public enum Sweep {
                     let vs = Paired.successes(reference.outcomes[s].map(\.success), success, seed: options.seed &+ 5)
                     let vsFull = Paired.successes(full, success, seed: options.seed &+ 5)
                     let o = recipe.options
-                    rows.append(Row(
+                    rows.append(Row(measured: .init(
                         recipe: recipe.name, bits: o?.bits, method: o?.methodName ?? "none",
                         granularity: o.map { "\($0.granularity)" } ?? "fp32",
-                        depth: d.stopped(after: s + 1), weightBytes: bytes,
+                        weightBytes: bytes,
                         flopsPerPuzzle: task.flopsPerUnit(model, depth: d, stages: s + 1),
                         exact: acc.exact, cell: acc.cell,
                         fidelity: run.fidelity[s],
                         exactVersusFP32: vs.difference, mcNemarP: vs.p,
                         label: Comparison.label(exactDifference: vs.difference, p: vs.p, puzzles: count, split: task.split, margin: 0.02),
                         exactVersusFP32FullDepth: vsFull.difference, mcNemarPFullDepth: vsFull.p,
-                        labelVersusFullDepth: Comparison.label(exactDifference: vsFull.difference, p: vsFull.p, puzzles: count, split: task.split, margin: 0.02)))
+                        labelVersusFullDepth: Comparison.label(exactDifference: vsFull.difference, p: vsFull.p, puzzles: count, split: task.split, margin: 0.02)),
+                        depth: d.stopped(after: s + 1)))
                 }
             }
         }
         progress?.finish()
         let trained = depths[0]
         let quantized = rows.filter { $0.bits != nil && $0.depth == trained }
-        return Report(model: model.location, trainedDepth: trained, architecture: family.variant,
-                      data: task.dataPath, puzzles: count, rows: rows,
-                      fidelityExactSpearman: quantized.count >= 3
-                          ? spearmanBootstrap(quantized.map(\.fidelity), quantized.map(\.exact.estimate), seed: options.seed) : nil,
-                      seconds: Date().timeIntervalSince(t0))
+        return Report(summary: .init(model: model.location, architecture: family.variant, data: task.dataPath, puzzles: count, rows: rows,
+                                     fidelityExactSpearman: quantized.count >= 3
+                                         ? spearmanBootstrap(quantized.map(\.fidelity), quantized.map(\.exact.estimate), seed: options.seed) : nil,
+                                     seconds: Date().timeIntervalSince(t0)),
+                      trainedDepth: trained)
     }
 
     /// A model's outcomes at every stage, its states of the first `keep` units (kept only for the reference),
@@ -203,21 +211,19 @@ public enum Sweep {
 
     static func evaluate<Task: EvaluationTask>(_ m: Task.Model, _ task: Task, depth: Task.Depth, keep: Int,
                                                reference: Run<Task.Outcome>?) throws -> Run<Task.Outcome> {
-        let stages = task.stages(depth), count = task.unitCount
+        let stages = task.stages(depth)
         let width = task.stateParts(m).reduce(0) { $0 + $1.width }
         var outcomes = [[Task.Outcome]](repeating: [], count: stages)
         var states = [[Float]](repeating: [], count: stages)
         var cosines = [[Double]](repeating: [], count: stages)
-        var start = 0
-        while start < count {
-            let n = min(task.batchSize, count - start)
-            let r = try task.run(m, units: start..<(start + n), depth: depth, trace: start < keep, linearInputs: nil)
+        try task.forEachBatch { units in
+            let r = try task.run(m, units: units, depth: depth, trace: units.lowerBound < keep, linearInputs: nil)
             for s in 0..<stages {
                 outcomes[s] += r.outcomes[s]
                 if let st = r.states?[s] {
-                    let kept = Array(st[0..<(min(n, keep - start) * width)])
+                    let kept = Array(st[0..<(min(units.count, keep - units.lowerBound) * width)])
                     if let reference {
-                        let offset = start * width
+                        let offset = units.lowerBound * width
                         cosines[s] += StateCosine.perUnit(Array(reference.states[s][offset..<(offset + kept.count)]), kept, width: width)
                     } else {
                         states[s] += kept
@@ -225,7 +231,6 @@ public enum Sweep {
                     }
                 }
             }
-            start += n
         }
         return Run(outcomes: outcomes, states: reference == nil ? states : [], fidelity: cosines.map(StateCosine.mean))
     }
@@ -313,47 +318,4 @@ extension Sweep.Row where Depth == RecursionDepth {
 
 extension Sweep.Report where Depth == RecursionDepth {
     public var trainedHCycles: Int { trainedDepth.hCycles }
-}
-
-/// Rows write their depth into their own keys.
-extension Sweep.Row {
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        recipe = try c.decode(String.self, forKey: .recipe)
-        bits = try c.decodeIfPresent(Int.self, forKey: .bits)
-        method = try c.decode(String.self, forKey: .method)
-        granularity = try c.decode(String.self, forKey: .granularity)
-        depth = try Depth(from: decoder)
-        weightBytes = try c.decode(Int.self, forKey: .weightBytes)
-        flopsPerPuzzle = try c.decode(Int.self, forKey: .flopsPerPuzzle)
-        exact = try c.decode(Statistics.Interval.self, forKey: .exact)
-        cell = try c.decode(Statistics.Interval.self, forKey: .cell)
-        fidelity = try c.decode(Double.self, forKey: .fidelity)
-        exactVersusFP32 = try c.decode(Statistics.Interval.self, forKey: .exactVersusFP32)
-        mcNemarP = try c.decode(Double.self, forKey: .mcNemarP)
-        label = try c.decode(Comparison.Label.self, forKey: .label)
-        exactVersusFP32FullDepth = try c.decode(Statistics.Interval.self, forKey: .exactVersusFP32FullDepth)
-        mcNemarPFullDepth = try c.decode(Double.self, forKey: .mcNemarPFullDepth)
-        labelVersusFullDepth = try c.decode(Comparison.Label.self, forKey: .labelVersusFullDepth)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(recipe, forKey: .recipe)
-        try c.encodeIfPresent(bits, forKey: .bits)
-        try c.encode(method, forKey: .method)
-        try c.encode(granularity, forKey: .granularity)
-        try c.encode(weightBytes, forKey: .weightBytes)
-        try c.encode(flopsPerPuzzle, forKey: .flopsPerPuzzle)
-        try c.encode(exact, forKey: .exact)
-        try c.encode(cell, forKey: .cell)
-        try c.encode(fidelity, forKey: .fidelity)
-        try c.encode(exactVersusFP32, forKey: .exactVersusFP32)
-        try c.encode(mcNemarP, forKey: .mcNemarP)
-        try c.encode(label, forKey: .label)
-        try c.encode(exactVersusFP32FullDepth, forKey: .exactVersusFP32FullDepth)
-        try c.encode(mcNemarPFullDepth, forKey: .mcNemarPFullDepth)
-        try c.encode(labelVersusFullDepth, forKey: .labelVersusFullDepth)
-        try depth.encode(to: encoder)
-    }
 }
