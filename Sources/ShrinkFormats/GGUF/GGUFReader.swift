@@ -79,12 +79,12 @@ public final class GGUFReader: TensorSource {
         version = v
         let tensorCount = try r.u64(item: "header (tensor count)")
         let keyCount = try r.u64(item: "header (metadata key count)")
-        // Each key/value takes ≥ 13 bytes and each tensor info ≥ 24: a count beyond what the
-        // file could hold is corrupt, and is refused before anything is allocated for it.
-        if keyCount > UInt64(r.remaining / 13) {
+        // Every entry takes more than a byte: a count above the bytes left is corrupt, not a
+        // truncation (a plausible count in a short file fails later, naming the entry cut off).
+        if keyCount > UInt64(r.remaining) {
             throw FormatError.ggufCountTooLarge(file: path, item: "metadata key count", count: keyCount, fileBytes: file.byteCount)
         }
-        if tensorCount > UInt64(r.remaining / 24) {
+        if tensorCount > UInt64(r.remaining) {
             throw FormatError.ggufCountTooLarge(file: path, item: "tensor count", count: tensorCount, fileBytes: file.byteCount)
         }
 

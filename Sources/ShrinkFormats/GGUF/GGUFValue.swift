@@ -94,6 +94,16 @@ public indirect enum GGUFValue: Equatable, Sendable {
         return type.name
     }
 
+    /// Scalars in full; arrays as their first `limit` elements and their length: `["a", "b", …] (49152)`.
+    public func preview(limit: Int = 3) -> String {
+        guard case let .array(_, items) = self else { return summary }
+        let shown = items.prefix(limit).map { v -> String in
+            if case let .string(s) = v { return "\"" + (s.count > 24 ? String(s.prefix(21)) + "..." : s) + "\"" }
+            return v.preview(limit: limit)
+        }
+        return "[" + shown.joined(separator: ", ") + (items.count > limit ? ", …]" : "]") + " (\(items.count))"
+    }
+
     /// A short text: scalars in full, arrays by type and length.
     public var summary: String {
         switch self {
