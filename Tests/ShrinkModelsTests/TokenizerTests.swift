@@ -12,6 +12,17 @@ enum TokenizerGoldens {
     struct Stream: Decodable { var count: Int?; var tokens: Int; var sha256: String }
     struct ShortString: Decodable { var text: String; var ids: [Int32]; var decoded: String? }
     struct Truncation: Decodable { var text: String; var max_length: Int; var ids: [Int32] }
+    struct SmolLM2: Decodable {
+        struct File: Decodable { var bytes: Int; var tokens: Int; var sha256: String }
+        struct LlamaCpp: Decodable { var tokens: Int; var sha256: String; var equal: Bool }
+        var files: [String: File]
+        var strings: [ShortString]
+        var llama_cpp: [String: LlamaCpp]
+    }
+    struct Tiny: Decodable {
+        struct One: Decodable { var file: String; var vocabulary: Int; var files: [String: Stream]; var strings: [ShortString] }
+        var tokenizers: [String: One]
+    }
     struct MiniLM: Decodable {
         var files: [String: [String: Stream]]
         var strings: [ShortString]
@@ -193,5 +204,145 @@ struct TokenizerTests {
         // A minimal valid file works, [UNK] for what it cannot spell.
         let tiny = try WordPieceTokenizer(contentsOf: write(#"{"model": {"type": "WordPiece", "unk_token": "[UNK]", \#(vocab)}}"#))
         #expect(tiny.encode("a b") == [3, 0])
+    }
+
+    // MARK: byte-level BPE (SmolLM2-135M GGUF, and tokenizer.json fixtures)
+
+    static let smollm2Path = "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    static func smollm2() throws -> ByteLevelBPETokenizer {
+        try ByteLevelBPETokenizer(ggufFile: TokenizerGoldens.realFile(smollm2Path))
+    }
+
+    @Test func bpeReadsTheSmolLM2Vocabulary() throws {
+        let tok = try Self.smollm2()
+        #expect(tok.vocabularySize == 49152)
+        #expect(tok.preTokenizer == .smollm)
+        #expect(tok.bosID == 1 && tok.eosID == 2 && !tok.addsBOS)
+        #expect(tok.tokenTypes.filter { $0 == .control }.count == 17)
+    }
+
+    @Test func bpeShortStringsMatchHuggingFaceAndLlamaCpp() throws {
+        let tok = try Self.smollm2()
+        let golden = try TokenizerGoldens.load("smollm2", as: TokenizerGoldens.SmolLM2.self)
+        #expect(golden.strings.count == 20)
+        for s in golden.strings {
+            let ids = tok.encode(s.text)
+            #expect(ids == s.ids, "\(s.text.debugDescription)")
+            #expect(tok.decode(ids) == s.text, "\(s.text.debugDescription)")
+            if let decoded = s.decoded { #expect(decoded == s.text) }
+        }
+        // Control tokens in text are spelled with ordinary tokens (llama-perplexity's parse_special = false).
+        #expect(tok.encode("<|im_end|>").count > 1)
+        #expect(tok.decode([1, 19556, 2]) == "Hello")
+    }
+
+    @Test func bpeMatchesHuggingFaceAndLlamaCppOnEveryNovel() throws {
+        let tok = try Self.smollm2()
+        let golden = try TokenizerGoldens.load("smollm2", as: TokenizerGoldens.SmolLM2.self)
+        #expect(golden.files.count == TokenizerGoldens.textFiles.count)
+        for name in TokenizerGoldens.textFiles {
+            let want = try #require(golden.files[name], "no golden for \(name)")
+            let text = try TokenizerGoldens.text(name)
+            #expect(text.utf8.count == want.bytes, "\(name) is not the text the goldens were made from")
+            let ids = tok.encode(text)
+            #expect(ids.count == want.tokens, "\(name)")
+            #expect(idStreamSHA256(ids) == want.sha256, "\(name)")
+            if let cpp = golden.llama_cpp[name] { #expect(cpp.equal && cpp.sha256 == want.sha256, "llama.cpp differs on \(name)") }
+        }
+    }
+
+    @Test(arguments: ["gpt2", "smollm", "qwen2"])
+    func bpeFromTokenizerJSONMatchesHuggingFace(_ kind: String) throws {
+        let golden = try TokenizerGoldens.load("bpe_tiny", as: TokenizerGoldens.Tiny.self)
+        #expect(golden.tokenizers.count == 3)
+        let spec = try #require(golden.tokenizers[kind])
+        let tok = try ByteLevelBPETokenizer(contentsOf: Fixtures.path("Tests/Fixtures/tokenizers/\(spec.file)"))
+        #expect(tok.vocabularySize == spec.vocabulary)
+        #expect(tok.preTokenizer.rawValue == (kind == "gpt2" ? "gpt-2" : kind))
+        #expect(tok.addsBOS == (kind == "qwen2") && tok.bosID == (kind == "qwen2" ? 0 : nil))
+        #expect(spec.strings.count == 21)
+        for s in spec.strings {
+            let ids = tok.encode(s.text)
+            #expect(ids == s.ids, "\(kind) \(s.text.debugDescription)")
+            if let decoded = s.decoded { #expect(tok.decode(ids) == decoded, "\(kind) \(s.text.debugDescription)") }
+        }
+        #expect(spec.files.count == 1)
+        for (name, want) in spec.files {
+            let ids = tok.encode(try TokenizerGoldens.text(name))
+            #expect(ids.count == want.tokens, "\(kind) \(name)")
+            #expect(idStreamSHA256(ids) == want.sha256, "\(kind) \(name)")
+        }
+    }
+
+    @Test func malformedGGUFTokenizerMetadataNamesTheFileAndKey() throws {
+        let dir = TemporaryDirectory("gguf-tokenizer")
+        let tokens: [String] = (0..<256).map { String(Character(ByteLevelBPETokenizer.byteAlphabet[$0])) } + ["ab"]
+        let good: [(key: String, value: GGUFValue)] = [
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("smollm")),
+            ("tokenizer.ggml.tokens", .array(elementType: .string, tokens.map { .string($0) })),
+            ("tokenizer.ggml.merges", .array(elementType: .string, [.string("a b")])),
+            ("tokenizer.ggml.bos_token_id", .uint32(0)),
+        ]
+        func failure(_ edit: (inout [(key: String, value: GGUFValue)]) -> Void) -> (String, TokenizerError?) {
+            var file = GGUFFile()
+            file.metadata = good
+            edit(&file.metadata)
+            let path = dir.file("t\(dir.entries.count).gguf")
+            _ = FileManager.default.createFile(atPath: path, contents: Data(file.serialized()))
+            do { _ = try ByteLevelBPETokenizer(ggufFile: path); return (path, nil) } catch { return (path, error) }
+        }
+        func set(_ key: String, _ v: GGUFValue?) -> (inout [(key: String, value: GGUFValue)]) -> Void {
+            { m in m.removeAll { $0.key == key }; if let v { m.append((key, v)) } }
+        }
+        var (path, error) = failure { _ in }
+        #expect(error == nil)
+        let tok = try ByteLevelBPETokenizer(ggufFile: path)
+        #expect(tok.encode("aab") == [97, 256] && tok.decode([256]) == "ab")
+
+        (path, error) = failure(set("tokenizer.ggml.merges", nil))
+        #expect(error == .missingKey(file: path, key: "tokenizer.ggml.merges"))
+        (path, error) = failure(set("tokenizer.ggml.model", .string("llama")))
+        #expect(error == .unsupported(file: path, key: "tokenizer.ggml.model", value: "llama", supported: ["gpt2"]))
+        (path, error) = failure(set("tokenizer.ggml.pre", .string("llama-bpe")))
+        #expect(error == .unsupported(file: path, key: "tokenizer.ggml.pre", value: "llama-bpe", supported: ["gpt-2", "smollm", "qwen2"]))
+        (path, error) = failure(set("tokenizer.ggml.tokens", .uint32(3)))
+        #expect(error == .wrongKind(file: path, key: "tokenizer.ggml.tokens", expected: "an array of strings", found: GGUFValue.uint32(3).typeDescription))
+        (path, error) = failure(set("tokenizer.ggml.merges", .array(elementType: .string, [.string("a z")])))
+        #expect(error == .unknownToken(file: path, key: "tokenizer.ggml.merges[0]", token: "az"))
+        (path, error) = failure(set("tokenizer.ggml.merges", .array(elementType: .string, [.string("ab")])))
+        #expect(error == .inconsistent(file: path, key: "tokenizer.ggml.merges[0]", detail: "is 'ab', not two tokens separated by a space"))
+        (path, error) = failure(set("tokenizer.ggml.token_type", .array(elementType: .int32, [.int32(1)])))
+        #expect(error == .inconsistent(file: path, key: "tokenizer.ggml.token_type", detail: "has 1 entries for 257 tokens"))
+        (path, error) = failure(set("tokenizer.ggml.bos_token_id", .uint32(999)))
+        #expect(error == .idOutOfRange(file: path, key: "tokenizer.ggml.bos_token_id", id: 999, vocabularySize: 257))
+        (path, error) = failure(set("tokenizer.ggml.tokens", .array(elementType: .string, [.string("a"), .string("b")])))
+        #expect(error?.description.hasPrefix("\(path): tokenizer key 'tokenizer.ggml.tokens' lacks the byte-level token") == true)
+        let notGGUF = dir.file("not.gguf")
+        _ = FileManager.default.createFile(atPath: notGGUF, contents: Data("nope".utf8))
+        do { _ = try ByteLevelBPETokenizer(ggufFile: notGGUF); Issue.record("no error for a non-GGUF file") } catch {
+            #expect(error.description.hasPrefix(notGGUF))
+        }
+    }
+
+    @Test func malformedBPETokenizerJSONNamesTheFileAndKey() throws {
+        let dir = TemporaryDirectory("bpe-json")
+        let base = try String(contentsOfFile: Fixtures.path("Tests/Fixtures/tokenizers/bpe_tiny_smollm.json"), encoding: .utf8)
+        func failure(_ from: String, _ to: String) -> (String, TokenizerError?) {
+            let path = dir.file("t\(dir.entries.count).json")
+            _ = FileManager.default.createFile(atPath: path, contents: Data(base.replacingOccurrences(of: from, with: to).utf8))
+            do { _ = try ByteLevelBPETokenizer(contentsOf: path); return (path, nil) } catch { return (path, error) }
+        }
+        var (path, error) = failure(#""individual_digits":true"#, #""individual_digits":false"#)
+        #expect(error == .unsupported(file: path, key: "pre_tokenizer.pretokenizers[0].individual_digits", value: "false", supported: ["true"]))
+        (path, error) = failure(#""type":"Digits""#, #""type":"Whitespace""#)
+        #expect(error == .unsupported(file: path, key: "pre_tokenizer.pretokenizers", value: "Whitespace, ByteLevel",
+                                      supported: ["ByteLevel", "Sequence[Digits(individual_digits), ByteLevel]", "Sequence[Split(GPT-2 or Qwen2 regex), ByteLevel(use_regex: false)]"]))
+        (path, error) = failure(#""byte_fallback":false"#, #""byte_fallback":true"#)
+        #expect(error == .unsupported(file: path, key: "model.byte_fallback", value: "true", supported: ["false"]))
+        (path, error) = failure(#""merges":[["#, #""merges":[7,["#)
+        #expect(error == .wrongKind(file: path, key: "model.merges[0]", expected: "\"left right\" or [left, right]", found: "a number"))
+        (path, error) = failure(#""type":"BPE""#, #""type":"WordPiece""#)
+        #expect(error == .unsupported(file: path, key: "model.type", value: "WordPiece", supported: ["BPE"]))
     }
 }
