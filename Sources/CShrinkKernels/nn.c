@@ -1,4 +1,5 @@
 #include "shrink_nn.h"
+#include "exp_inline.h"
 
 #include <math.h>
 #include <string.h>
@@ -9,28 +10,6 @@
 #else
 #define SK_CLONES
 #endif
-
-// Cephes-style single-precision exp, branch-free so loops around it vectorize:
-// x = n·ln2 + r, |r| ≤ ln2/2, exp(r) by a degree-6 polynomial, 2^n by exponent bits.
-static inline __attribute__((always_inline)) float exp_inline(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.3f ? 88.3f : x;
-    float t = x * 1.44269504088896341f;
-    float n = (t + 12582912.0f) - 12582912.0f;  // round to nearest
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
-    float s;
-    memcpy(&s, &e, 4);
-    return p * s;
-}
 
 float sk_expf(float x) { return exp_inline(x); }
 

@@ -36,6 +36,9 @@ public struct ForwardCost: Sendable {
     public var flops: Int
     /// What one `flops` is for ("per puzzle at 8 steps").
     public var flopsUnit: String
+    public init(arena: ActivationArena, flops: Int, flopsUnit: String) {
+        self.arena = arena; self.flops = flops; self.flopsUnit = flopsUnit
+    }
 }
 
 /// How deep or long a cost is counted: supervision steps for a reasoner, context tokens for a decoder.

@@ -26,15 +26,34 @@ struct RunOptions: ParsableArguments {
     }
 }
 
+/// The language-modelling flags: a text, cut as llama-perplexity cuts it.
+struct TextFlags: ParsableArguments {
+    @Option(help: "A UTF-8 text: perplexity of a language model, as llama-perplexity computes it.")
+    var text: String?
+
+    @Option(help: "Context length of a chunk (tokens).")
+    var ctx = 512
+
+    @Option(help: "Evaluate only the first N chunks.")
+    var chunks: Int?
+
+    @Option(help: "The text's split: 'test' when it was never used to calibrate or train (validated results need it).")
+    var split: String?
+
+    func options(_ text: String) -> TextOptions { TextOptions(path: text, context: ctx, chunks: chunks, split: split) }
+}
+
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a recursive reasoner (TRM/HRM) on a puzzle set: cell and puzzle-exact accuracy with 95% intervals.")
+        abstract: "Run a model on its task: a reasoner on puzzles (exact and cell accuracy with 95% intervals), a language model on a text (perplexity).")
 
-    @Argument(help: "Model directory (config.json + model.safetensors, or a compressed directory).")
+    @Argument(help: "Model: a directory (config.json + weights), a compressed directory, or a .gguf file.")
     var model: String
 
-    @Option(help: "Puzzle set (.safetensors from `shrink data`).")
-    var data: String
+    @Option(help: "Puzzle set (.safetensors from `shrink data`), for a reasoner.")
+    var data: String?
+
+    @OptionGroup var textFlags: TextFlags
 
     @OptionGroup var depth: RunOptions
 
@@ -47,6 +66,12 @@ struct Eval: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
+        if let text = textFlags.text {
+            if data != nil { throw ValidationError("pass either --data (puzzles) or --text (a language model), not both") }
+            let r = try LanguageEvaluation.evaluate(modelAt: model, text: textFlags.options(text), progress: out.progress)
+            return try out.emit(r) { Format.language(r) }
+        }
+        guard let data else { throw ValidationError("pass --data PUZZLES (a reasoner) or --text FILE (a language model)") }
         let m = try RecursiveReasoner.load(directory: model)
         let task = try depth.task(data)
         let r = try Evaluation.evaluate(m, on: task, perUnit: perPuzzle, progress: out.progress)
@@ -56,6 +81,15 @@ struct Eval: ParsableCommand {
 }
 
 extension Format {
+    static func language(_ r: LanguageEvaluation.Report) -> String {
+        var s = "\(r.model) (\(r.family), \(count(r.parameters)) parameters) on \(r.text): \(r.textTokens) tokens, "
+        s += "\(r.chunks) chunks of \(r.context)\(r.bos.map { ", BOS \($0) first" } ?? ""), \(r.perplexity.tokens) tokens scored\n"
+        s += "  perplexity     \(fixed(r.perplexity.value, 4)) ± \(fixed(r.perplexity.error, 5))  (llama-perplexity's estimate)\n"
+        s += "  top-1          \(interval(r.top1))  (next token, bootstrap over chunks)\n"
+        s += "  \(fixed(r.tokensPerSecond, 1)) tokens/s on \(r.threads) threads"
+        return s
+    }
+
     static func interval(_ i: Statistics.Interval) -> String {
         "\(fixed(100 * i.estimate, 2))%  [\(fixed(100 * i.lower, 2)), \(fixed(100 * i.upper, 2))]"
     }

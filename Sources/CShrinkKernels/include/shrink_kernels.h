@@ -10,6 +10,7 @@
 
 #include "shrink_gemm.h"
 #include "shrink_nn.h"
+#include "shrink_logprob.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -82,7 +82,7 @@ public enum Argmax {
 public struct CosineAccumulator {
     public private(set) var ab = 0.0, aa = 0.0, bb = 0.0
     public init() {}
-    public mutating func add(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) {
+    public mutating func add<A: Sequence<Float>, B: Sequence<Float>>(_ a: A, _ b: B) {
         for (x, y) in zip(a, b) { ab += Double(x) * Double(y); aa += Double(x) * Double(x); bb += Double(y) * Double(y) }
     }
     /// 1 for two zero vectors, 0 for one.
