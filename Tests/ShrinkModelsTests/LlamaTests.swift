@@ -209,3 +209,37 @@ import Testing
         for l in linears { #expect(names.seen[l.name] == l.shape[1], "\(l.name)") }
     }
 }
+
+/// Throughput of one 512-token chunk with a fresh cache (the perplexity task's unit of work), run only when
+/// SHRINK_BENCH_LLAMA is set, in a release build:
+///     swift build -c release --build-tests -Xswiftc -target-cpu -Xswiftc native
+///     SHRINK_BENCH_LLAMA=3 SHRINK_THREADS=2 /usr/bin/time -v swift test -c release --skip-build --filter LlamaBenchmark
+@Suite struct LlamaBenchmark {
+    static let chunks = ProcessInfo.processInfo.environment["SHRINK_BENCH_LLAMA"].flatMap { Int($0) }
+
+    @Test(.enabled(if: chunks != nil)) func smolLM2ChunkOf512Tokens() throws {
+        let dir = Fixtures.path("models/smollm2-hf")
+        guard FileSystem.exists(dir + "/model.safetensors") else {
+            Issue.record("missing \(dir): run tools/fetch_real.sh, then tools/reference/llama_goldens.py")
+            return
+        }
+        let clock = ContinuousClock()
+        var model: LlamaModel?
+        let bindTime = try clock.measure { model = try LlamaModel.load(dir) }
+        let m = try #require(model)
+        let golden = try SafetensorsFile(path: Fixtures.path("Tests/Fixtures/llama/smollm2/golden.safetensors"))
+        let ids = try golden.integers("inputs").map { Int32($0) }
+        let tokens = Array((ids + ids).prefix(512))
+        let cache = m.makeCache(capacity: 512)
+        _ = try m.forward(tokens, cache: cache, hiddenStates: nil, linearInputs: nil)  // warm-up
+        let n = max(1, Self.chunks ?? 1)
+        let elapsed = try clock.measure {
+            for _ in 0..<n {
+                cache.reset()
+                _ = try m.forward(tokens, cache: cache, hiddenStates: nil, linearInputs: nil)
+            }
+        }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        print("llama bench: bind \(bindTime), \(n) chunks of 512 in \(seconds) s: \(Double(n * 512) / seconds) tokens/s")
+    }
+}
