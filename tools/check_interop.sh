@@ -4,7 +4,8 @@
 #   - compressed-tensors 0.20.0 decompresses `shrink quantize` outputs of the
 #     bundled default model (every bit width and granularity, symmetric and
 #     asymmetric, f16/bf16 scales) and must agree with `shrink dequantize`;
-#   - the gguf package reads `shrink export gguf` files (tools/check_gguf.sh);
+#   - the gguf package reads `shrink export gguf` files (tools/check_gguf.sh), and Shrink decodes
+#     real GGUF files (SmolLM2 and its llama-quantize variants) as gguf-py does (tools/check_gguf_read.sh);
 #   - onnx.checker and onnxruntime run `shrink export onnx` graphs (tools/check_onnx.sh);
 #   - the system C compiler builds and runs `shrink export c` (tools/check_c.sh);
 #   - PyTorch's FLOP counter agrees with the committed FLOP goldens (tools/check_flops.sh);
@@ -56,6 +57,7 @@ echo "interop: $passed passed, $failed failed"
 
 export SHRINK="$shrink" PYTHON="$py" PYTHON_TOOLS="$py"
 tools/check_gguf.sh
+tools/check_gguf_read.sh
 ONNX_CHECK_LIMIT="${ONNX_CHECK_LIMIT:-128}" tools/check_onnx.sh "$shrink"
 PUZZLES="${PUZZLES:-200}" SANITIZE_PUZZLES="${SANITIZE_PUZZLES:-5}" tools/check_c.sh
 tools/check_flops.sh

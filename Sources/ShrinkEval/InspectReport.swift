@@ -10,6 +10,24 @@ public struct InspectReport: Codable, Sendable {
         public var shape: Shape
         public var parameters: Int
         public var bytes: Int
+        /// For a GGUF file: the tensor's ggml type (`dtype` is then its decoded dtype and `bytes` the stored blocks).
+        public var ggmlType: String?
+    }
+
+    /// For a GGUF file: its header and metadata, keys in file order.
+    public struct GGUFSummary: Codable, Sendable {
+        public struct Key: Codable, Sendable {
+            public var key: String
+            public var type: String
+            /// Scalars in full (strings cut at 80 characters), arrays by their first elements and length.
+            public var value: String
+        }
+
+        public var version: UInt32
+        public var alignment: Int
+        /// Parameters per ggml type.
+        public var ggmlTypes: [String: Int]
+        public var keys: [Key]
     }
 
     public var path: String
@@ -20,6 +38,7 @@ public struct InspectReport: Codable, Sendable {
     public var metadata: [String: String]
     /// For a compressed checkpoint: the quantized weights and their schemes.
     public var quantized: [QuantizedEntry]?
+    public var gguf: GGUFSummary?
 
     public struct QuantizedEntry: Codable, Sendable {
         public var name: String
@@ -44,6 +63,22 @@ public struct InspectReport: Codable, Sendable {
         dtypes = tensors.reduce(into: [:]) { $0[$1.dtype.rawValue, default: 0] += $1.parameters }
         metadata = source.metadata
         quantized = packed
+        if let g = source as? GGUFReader {
+            for i in tensors.indices {
+                guard let t = g.tensor(tensors[i].name) else { continue }
+                tensors[i].ggmlType = t.type.name
+                tensors[i].bytes = t.byteCount
+            }
+            bytes = tensors.reduce(0) { $0 + $1.bytes }
+            let keys = g.metadataKeys.map { k -> GGUFSummary.Key in
+                let v = g.values[k]!
+                let text = v.preview()
+                return .init(key: k, type: v.typeDescription, value: text.count > 80 ? String(text.prefix(77)) + "..." : text)
+            }
+            gguf = GGUFSummary(version: g.version, alignment: g.alignment,
+                               ggmlTypes: tensors.reduce(into: [:]) { $0[$1.ggmlType ?? "", default: 0] += $1.parameters }, keys: keys)
+            metadata = [:]  // listed, in order, under gguf.keys
+        }
     }
 
     /// What `shrink inspect PATH` shows: the tensors of a checkpoint, or of a compressed directory the stored

@@ -2,8 +2,8 @@ import ShrinkFormats
 import ShrinkTensor
 
 /// Where a model's files are, from whatever the user named: a weights file (`DIR/model.safetensors`), a shard
-/// index, the directory holding them, or a compressed directory written by `shrink quantize`. The config is the
-/// `config.json` beside the weights.
+/// index, the directory holding them, a compressed directory written by `shrink quantize`, or a GGUF file. The
+/// config is the `config.json` beside the weights (a GGUF file carries its own, in its metadata).
 public struct ModelLocation: Sendable, Equatable {
     /// The path as given (a file or a directory).
     public let path: String
@@ -11,12 +11,15 @@ public struct ModelLocation: Sendable, Equatable {
     public let directory: String
     /// A compressed-tensors pack-quantized directory (its weights are dequantized on read).
     public let isCompressed: Bool
+    /// A GGUF file (its block-quantized weights are dequantized on read).
+    public let isGGUF: Bool
 
     public init(_ path: String) {
         let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         self.path = trimmed
         directory = FileSystem.isDirectory(trimmed) ? trimmed : FileSystem.directoryOf(trimmed)
-        isCompressed = CompressedCheckpoint.isCompressed(directory)
+        isGGUF = !FileSystem.isDirectory(trimmed) && GGUFReader.looksLikeGGUF(trimmed)
+        isCompressed = !isGGUF && CompressedCheckpoint.isCompressed(directory)
     }
 
     public var configPath: String { directory + "/config.json" }

@@ -38,9 +38,20 @@ enum Format {
     }
 
     static func inspect(_ r: InspectReport) -> String {
-        var out = table(["tensor", "dtype", "shape", "params", "bytes"],
-                        r.tensors.map { [$0.name, $0.dtype.rawValue, $0.shape.description, count($0.parameters), bytes($0.bytes)] },
-                        rightAligned: [3, 4])
+        var out: String
+        if let g = r.gguf {
+            out = table(["key", "type", "value"], g.keys.map { [$0.key, $0.type, $0.value] })
+            out += "\n\n" + table(["tensor", "ggml type", "shape", "params", "bytes"],
+                                   r.tensors.map { [$0.name, $0.ggmlType ?? "", $0.shape.description, count($0.parameters), bytes($0.bytes)] },
+                                   rightAligned: [3, 4])
+            out += "\n\nGGUF v\(g.version), alignment \(g.alignment), \(g.keys.count) metadata keys; "
+            out += "\(r.tensors.count) tensors, \(count(r.parameters)) parameters (\(r.parameters)), \(bytes(r.bytes))"
+            out += "  [" + g.ggmlTypes.keys.sorted().map { "\($0): \(count(g.ggmlTypes[$0]!))" }.joined(separator: ", ") + "]"
+            return out
+        }
+        out = table(["tensor", "dtype", "shape", "params", "bytes"],
+                    r.tensors.map { [$0.name, $0.dtype.rawValue, $0.shape.description, count($0.parameters), bytes($0.bytes)] },
+                    rightAligned: [3, 4])
         out += "\n\n\(r.tensors.count) tensors, \(count(r.parameters)) parameters (\(r.parameters)), \(bytes(r.bytes))"
         out += "  [" + r.dtypes.keys.sorted().map { "\($0): \(count(r.dtypes[$0]!))" }.joined(separator: ", ") + "]"
         if let q = r.quantized, !q.isEmpty {

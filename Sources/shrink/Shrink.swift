@@ -56,7 +56,7 @@ struct OutputOptions: ParsableArguments {
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List tensors: dtype, shape, parameters, bytes.")
 
-    @Argument(help: "A .safetensors file, a shard index, or a directory (compressed output too).")
+    @Argument(help: "A .safetensors file, a shard index, a .gguf file, or a directory (compressed output too).")
     var checkpoint: String
 
     @OptionGroup var output: OutputOptions
@@ -179,9 +179,9 @@ struct Quantize: ParsableCommand {
 }
 
 struct Dequantize: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Restore a compressed directory to a plain safetensors file.")
+    static let configuration = CommandConfiguration(abstract: "Restore a compressed directory, or decode a GGUF file, to a plain safetensors file.")
 
-    @Argument(help: "A directory written by `shrink quantize` (or any compressed-tensors pack-quantized checkpoint).")
+    @Argument(help: "A directory written by `shrink quantize` (or any compressed-tensors pack-quantized checkpoint), or a .gguf file.")
     var compressed: String
 
     @Option(name: [.short, .long], help: "Output .safetensors file.")
@@ -200,8 +200,9 @@ struct Dequantize: ParsableCommand {
             }
             d = t
         }
-        let c = try CompressedCheckpoint(directory: compressed)
-        let summary = try DequantizeJob.run(c, outputPath: output, dtype: d, progress: out.progress)
+        let summary = ModelLocation(compressed).isGGUF
+            ? try DequantizeJob.run(gguf: GGUFReader(path: compressed), outputPath: output, dtype: d, progress: out.progress)
+            : try DequantizeJob.run(CompressedCheckpoint(directory: compressed), outputPath: output, dtype: d, progress: out.progress)
         try out.emit(summary) {
             "wrote \(summary.output): \(summary.dequantizedTensors) dequantized, \(summary.copiedTensors) copied, \(Format.bytes(summary.bytes))"
         }

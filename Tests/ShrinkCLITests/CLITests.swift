@@ -119,6 +119,26 @@ struct CLI {
     }
 }
 
+@Suite struct CLIHostileGGUFTests {
+    static let cases: [String] = FileSystem.list(Fixtures.path("Tests/Fixtures/hostile/gguf")).filter { $0.hasSuffix(".gguf") }.sorted()
+
+    @Test func corpusIsThere() { #expect(Self.cases.count == 45) }
+
+    @Test(arguments: cases)
+    func inspectAndDequantizeFailWithOneLineAndWriteNothing(_ file: String) throws {
+        let path = Fixtures.path("Tests/Fixtures/hostile/gguf/" + file)
+        for args in [["inspect", path], ["dequantize", path, "-o", "OUT"], ["diff", path, path]] {
+            let dir = TemporaryDirectory()
+            let r = try CLI.run(args.map { $0 == "OUT" ? dir.file("out.safetensors") : $0 })
+            #expect(r.status == 1, "\(args[0]) \(file)")
+            #expect(r.stderr.hasPrefix("shrink: error: " + path + ": "), "\(r.stderr)")
+            #expect(r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
+            #expect(r.stdout.isEmpty)
+            #expect(dir.entries.isEmpty)
+        }
+    }
+}
+
 @Suite struct CLIReasonerTests {
     @Test func evalReportsAccuraciesWithIntervalsAsJSON() throws {
         let model = Fixtures.path("Tests/Fixtures/tiny/trm-rope-puzzle-emb")
