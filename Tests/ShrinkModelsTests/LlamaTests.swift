@@ -6,9 +6,18 @@ import ShrinkTestSupport
 import Testing
 
 /// Parity of the Llama-family decoder with transformers (goldens by tools/reference/llama_goldens.py):
-/// tiny random Qwen2 and Llama models committed under Tests/Fixtures/llama/, and SmolLM2-135M dequantized from
-/// its Q4_1 GGUF (models/smollm2-hf, written by the same script from tools/fetch_real.sh's download).
+/// tiny random Qwen2 and Llama models committed under Tests/Fixtures/llama/, and SmolLM2-135M read from its
+/// Q4_1 GGUF (models/smollm2, from tools/fetch_real.sh) as transformers reads the same file.
 @Suite struct LlamaTests {
+    static let smolLM2 = Fixtures.path("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+    static func requireSmolLM2() throws -> String {
+        guard FileSystem.exists(smolLM2) else {
+            throw ModelError.badRequest(flag: smolLM2, reason: "is missing: run tools/fetch_real.sh")
+        }
+        return smolLM2
+    }
+
     /// max |a − b| / max |b| over one tensor (relativeDifference in ParityTests).
     static let tolerance = 1e-4
     static let tinyModels = ["qwen2-tiny", "llama-tiny"]
@@ -66,13 +75,23 @@ import Testing
         #expect(e < Self.tolerance, "\(name): \(e)")
     }
 
+    /// The GGUF's metadata is the config; llama.cpp names and Q/K order map to transformers'.
+    @Test func smolLM2FamilyAndConfigFromGGUFMetadata() throws {
+        let path = try Self.requireSmolLM2()
+        let family = try #require(try ModelRegistry.family(config: path) as? LlamaFamily)
+        let c = family.config
+        #expect([c.layers, c.hiddenSize, c.heads, c.kvHeads, c.headDim, c.intermediateSize, c.vocabularySize, c.maxPositions] as [Int]
+            == [30, 576, 9, 3, 64, 1536, 49152, 8192])
+        #expect(c.tiedEmbeddings && !c.qkvBias && c.ropeTheta == 100_000 && Float(c.rmsNormEps) == 1e-5)
+        // The directory holding only the .gguf names the same model.
+        #expect((try ModelRegistry.family(config: FileSystem.directoryOf(path)) as? LlamaFamily)?.config == c)
+        let source = LlamaGGUFSource(try GGUFReader(path: path), config: c)
+        #expect(source.tensorNames == family.tensorLayout.map(\.name))
+        for spec in family.tensorLayout { #expect(source.info(spec.name)?.shape.dims == spec.shape, "\(spec.name)") }
+    }
+
     @Test func smolLM2MatchesTransformersOnRealText() throws {
-        let dir = Fixtures.path("models/smollm2-hf")
-        guard FileSystem.exists(dir + "/model.safetensors") else {
-            Issue.record("missing \(dir): run tools/fetch_real.sh, then tools/reference/llama_goldens.py (writes the dequantized safetensors)")
-            return
-        }
-        let model = try LlamaModel.load(dir)
+        let model = try LlamaModel.load(try Self.requireSmolLM2())
         let c = model.config
         #expect([c.layers, c.hiddenSize, c.heads, c.kvHeads, c.headDim, c.intermediateSize, c.vocabularySize] as [Int] == [30, 576, 9, 3, 64, 1536, 49152])
         #expect(c.tiedEmbeddings && c.ropeTheta == 100_000)
@@ -211,21 +230,17 @@ import Testing
 }
 
 /// Throughput of one 512-token chunk with a fresh cache (the perplexity task's unit of work), run only when
-/// SHRINK_BENCH_LLAMA is set, in a release build:
+/// SHRINK_BENCH_LLAMA is set (SHRINK_BENCH_MODEL: another model path), in a release build:
 ///     swift build -c release --build-tests -Xswiftc -target-cpu -Xswiftc native
 ///     SHRINK_BENCH_LLAMA=3 SHRINK_THREADS=2 /usr/bin/time -v swift test -c release --skip-build --filter LlamaBenchmark
 @Suite struct LlamaBenchmark {
     static let chunks = ProcessInfo.processInfo.environment["SHRINK_BENCH_LLAMA"].flatMap { Int($0) }
 
     @Test(.enabled(if: chunks != nil)) func smolLM2ChunkOf512Tokens() throws {
-        let dir = Fixtures.path("models/smollm2-hf")
-        guard FileSystem.exists(dir + "/model.safetensors") else {
-            Issue.record("missing \(dir): run tools/fetch_real.sh, then tools/reference/llama_goldens.py")
-            return
-        }
+        let path = try ProcessInfo.processInfo.environment["SHRINK_BENCH_MODEL"] ?? LlamaTests.requireSmolLM2()
         let clock = ContinuousClock()
         var model: LlamaModel?
-        let bindTime = try clock.measure { model = try LlamaModel.load(dir) }
+        let bindTime = try clock.measure { model = try LlamaModel.load(path) }
         let m = try #require(model)
         let golden = try SafetensorsFile(path: Fixtures.path("Tests/Fixtures/llama/smollm2/golden.safetensors"))
         let ids = try golden.integers("inputs").map { Int32($0) }

@@ -5,7 +5,7 @@ import ShrinkTensor
 
 /// Llama-architecture decoders (Llama, Mistral, Qwen2 configs): accounted for from the config alone (tensors,
 /// KV cache, working memory, FLOPs) and run by `LlamaModel` (transformers' LlamaForCausalLM / Qwen2ForCausalLM).
-public struct LlamaFamily: RunnableFamily {
+public struct LlamaFamily: RunnableFamily, GGUFFamily {
     /// "decoder": the name `shrink account` reports have always used.
     public static let familyName = "decoder"
     public static let supportedTypes = ["llama", "mistral", "qwen2"]
@@ -22,6 +22,9 @@ public struct LlamaFamily: RunnableFamily {
     public init(config data: Data, file: String) throws {
         config = try LlamaConfig(json: data, file: file)
     }
+
+    public static let ggufArchitectures = [LlamaGGUFNames.architecture]
+    public init(gguf: GGUFReader) throws { config = try LlamaConfig(gguf: gguf) }
 
     public var variant: String { "decoder(\(config.modelType ?? "unknown"))" }
     public var parameterDType: DType { config.dtype }
@@ -48,6 +51,8 @@ public struct LlamaFamily: RunnableFamily {
     }
 
     public func bind(_ weights: any TensorSource, location: String, streamEmbeddings: Bool) throws -> any CompressibleModel {
-        try LlamaModel(config: config, weights: weights, location: location, streamEmbeddings: streamEmbeddings)
+        // A GGUF's llama.cpp names and Q/K row order become transformers' before binding.
+        let source = (weights as? GGUFReader).map { LlamaGGUFSource($0, config: config) } ?? weights
+        return try LlamaModel(config: config, weights: source, location: location, streamEmbeddings: streamEmbeddings)
     }
 }
