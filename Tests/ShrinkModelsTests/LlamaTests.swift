@@ -90,6 +90,34 @@ import Testing
         for spec in family.tensorLayout { #expect(source.info(spec.name)?.shape.dims == spec.shape, "\(spec.name)") }
     }
 
+    /// As a CausalLanguageModel: `logits(from:)` is the tail of a full pass; the GGUF's tokenizer gives the
+    /// golden's ids (cut from data/text/evaluation.txt by transformers' GGUF tokenizer).
+    @Test func causalLanguageModelConformance() throws {
+        let model = try LlamaModel.load(Self.tinyDirectory("qwen2-tiny"))
+        let tokens: [Int32] = [5, 9, 200, 3, 3, 77, 12]
+        let full = try model.forward(tokens, cache: model.makeCache(capacity: 7), hiddenStates: nil, linearInputs: nil)
+        let tail = try model.logits(tokens, from: 4, hiddenStates: nil, linearInputs: nil)
+        #expect(tail[...] == full[(4 * 256)...])
+        #expect(try model.logits(tokens, from: 7, hiddenStates: nil, linearInputs: nil).isEmpty)
+        #expect(model.hiddenStateCount == 3)
+
+        let smol = try LlamaModel.load(try Self.requireSmolLM2())
+        let textPath = Fixtures.path("data/text/evaluation.txt")
+        guard let text = FileManager.default.contents(atPath: textPath).flatMap({ String(data: $0, encoding: .utf8) }) else {
+            throw ModelError.badRequest(flag: textPath, reason: "is missing: run tools/fetch_real.sh")
+        }
+        let golden = try SafetensorsFile(path: Fixtures.path("Tests/Fixtures/llama/smollm2/golden.safetensors"))
+        let inputs = try golden.integers("inputs").map { Int32($0) }
+        let tokenizer = try smol.makeTokenizer()
+        // Python slices by code point: the same offsets over unicode scalars.
+        let scalars = Array(text.unicodeScalars)
+        for (s, offset) in [20_000, 600_000].enumerated() {
+            var piece = String.UnicodeScalarView()
+            piece.append(contentsOf: scalars[offset..<(offset + 4000)])
+            #expect(Array(tokenizer.encode(String(piece)).prefix(128)) == Array(inputs[(s * 128)..<((s + 1) * 128)]), "sequence \(s)")
+        }
+    }
+
     @Test func smolLM2MatchesTransformersOnRealText() throws {
         let model = try LlamaModel.load(try Self.requireSmolLM2())
         let c = model.config

@@ -11,6 +11,13 @@ extension LlamaModel {
     ///   - linearInputs: sees the input of every linear weight (HF names; q/k/v share one input, gate/up another).
     public func forward(_ tokens: [Int32], cache: KVCache, hiddenStates: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil,
                         linearInputs: LinearInputObserver? = nil) throws -> [Float] {
+        try forward(tokens, cache: cache, hiddenStates: hiddenStates, linearInputs: linearInputs, logitsFrom: 0)
+    }
+
+    /// `forward`, with the output head applied only to rows `logitsFrom..<tokens.count` (the logits returned are
+    /// [tokens.count − logitsFrom, vocab]; the head is a fifth of a 512-token chunk's work).
+    public func forward(_ tokens: [Int32], cache: KVCache, hiddenStates: ((Int, UnsafeBufferPointer<Float>) -> Void)?,
+                        linearInputs: LinearInputObserver?, logitsFrom first: Int) throws -> [Float] {
         let c = config, T = tokens.count, H = c.hiddenSize, V = c.vocabularySize, I = c.intermediateSize
         guard T > 0 else { return [] }
         guard cache.layers == c.layers, cache.kvDim == c.kvDim else {
@@ -25,6 +32,9 @@ extension LlamaModel {
         }
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= V }) {
             throw ModelError.badRequest(flag: "tokens", reason: "contain \(bad), outside the vocabulary 0..<\(V)")
+        }
+        guard first >= 0, first <= T else {
+            throw ModelError.badRequest(flag: "logitsFrom", reason: "is \(first), outside 0...\(T) for \(T) tokens")
         }
         let d = c.headDim, qDim = c.qDim, kvDim = c.kvDim, width = qDim + 2 * kvDim
         let eps = Float(c.rmsNormEps), scale = 1 / Float(Double(d).squareRoot())
@@ -106,10 +116,11 @@ extension LlamaModel {
         }
         norm(finalNorm)
         hiddenStates?(c.layers, UnsafeBufferPointer(start: xn, count: T * H))
-        observe([head.name], xn, columns: H)
-        let logits = [Float](unsafeUninitializedCapacity: T * V) { buf, count in
-            Self.linear(head, xn, rows: T, into: buf.baseAddress!)
-            count = T * V
+        let scored = T - first
+        if scored > 0 { linearInputs?.observe(layer: head.name, inputs: xn + first * H, rows: scored, columns: H) }
+        let logits = [Float](unsafeUninitializedCapacity: scored * V) { buf, count in
+            if scored > 0 { Self.linear(head, xn + first * H, rows: scored, into: buf.baseAddress!) }
+            count = scored * V
         }
         cache.count = start + T
         return logits

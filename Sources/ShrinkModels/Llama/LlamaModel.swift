@@ -126,8 +126,9 @@ public final class KVCache: @unchecked Sendable {
         self.capacity = max(1, capacity)
         layers = c.layers; kvDim = c.kvDim
         let n = c.layers * self.capacity * c.kvDim
-        keys = .allocate(capacity: n); keys.initialize(repeating: 0, count: n)
-        values = .allocate(capacity: n); values.initialize(repeating: 0, count: n)
+        // Position p is written before any query reads it: no need to clear the buffers.
+        keys = .allocate(capacity: n)
+        values = .allocate(capacity: n)
         (cosTable, sinTable) = Self.ropeTables(positions: self.capacity, headDim: c.headDim, theta: c.ropeTheta)
     }
 
@@ -153,5 +154,22 @@ public final class KVCache: @unchecked Sendable {
             }
         }
         return (cosT, sinT)
+    }
+}
+
+extension LlamaModel: CausalLanguageModel {
+    public var vocabularySize: Int { config.vocabularySize }
+    public var hiddenSize: Int { config.hiddenSize }
+    public var hiddenStateCount: Int { config.layers + 1 }
+
+    /// The byte-level BPE tokenizer of the GGUF (`tokenizer.ggml.*`) or of the `tokenizer.json` beside the weights.
+    public func makeTokenizer() throws -> any Tokenizer {
+        if !FileSystem.isDirectory(location) && GGUFReader.looksLikeGGUF(location) { return try ByteLevelBPETokenizer(ggufFile: location) }
+        return try ByteLevelBPETokenizer(contentsOf: location + "/tokenizer.json")
+    }
+
+    public func logits(_ tokens: [Int32], from first: Int, hiddenStates: ((Int, UnsafeBufferPointer<Float>) -> Void)?,
+                       linearInputs: LinearInputObserver?) throws -> [Float] {
+        try forward(tokens, cache: makeCache(capacity: tokens.count), hiddenStates: hiddenStates, linearInputs: linearInputs, logitsFrom: first)
     }
 }
