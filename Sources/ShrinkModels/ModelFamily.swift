@@ -106,6 +106,14 @@ extension ModelFamily {
     public var parameterDType: DType { .f32 }
 }
 
+/// A family that a GGUF file announces by its `general.architecture` (read from the metadata when no
+/// config.json is beside the file).
+public protocol GGUFFamily: ModelFamily {
+    /// The `general.architecture` values it reads.
+    static var ggufArchitectures: [String] { get }
+    init(gguf: GGUFReader) throws
+}
+
 /// A family Shrink can run (bind weights, forward pass with observers).
 public protocol RunnableFamily: ModelFamily {
     /// - Parameter streamEmbeddings: leave row-read tables in the mapped file and read rows on demand.
@@ -125,10 +133,11 @@ public protocol CompressibleModel: AnyObject, Sendable {
 /// Maps a checkpoint's config to its family.
 public enum ModelRegistry {
     /// Every family Shrink knows, in the order they are asked.
-    public static let families: [any ModelFamily.Type] = [ReasonerFamily.self, DecoderFamily.self]
+    public static let families: [any ModelFamily.Type] = [ReasonerFamily.self, LlamaFamily.self]
 
     /// The family of the config at `path` (a `config.json`, or a directory or weights file beside one).
     public static func family(config path: String) throws -> any ModelFamily {
+        if let gguf = try ggufFile(path) { return try family(gguf: gguf) }
         let file = path.hasSuffix(".json") && !FileSystem.isDirectory(path) ? path : ModelLocation(path).configPath
         guard let data = FileManager.default.contents(atPath: file) else {
             throw FormatError.cannotOpen(file: file, reason: "a model directory needs config.json next to its weights")
@@ -150,12 +159,40 @@ public enum ModelRegistry {
 
     /// Loads the model at `path` (weights file, its directory, or a compressed directory) with its family.
     public static func load(_ path: String, streamEmbeddings: Bool = false) throws -> any CompressibleModel {
+        if let gguf = try ggufFile(path) {
+            let family = try family(gguf: gguf)
+            guard let runnable = family as? any RunnableFamily else {
+                throw ModelError.notRunnable(file: gguf.location, family: type(of: family).familyName)
+            }
+            return try runnable.bind(gguf, location: gguf.location, streamEmbeddings: streamEmbeddings)
+        }
         let where_ = ModelLocation(path)
         let family = try self.family(config: where_.configPath)
         guard let runnable = family as? any RunnableFamily else {
             throw ModelError.notRunnable(file: where_.configPath, family: type(of: family).familyName)
         }
         return try runnable.bind(try where_.openWeights(), location: where_.directory, streamEmbeddings: streamEmbeddings)
+    }
+
+    /// The family a GGUF file's `general.architecture` names.
+    public static func family(gguf: GGUFReader) throws -> any ModelFamily {
+        let arch = try gguf.requireString("general.architecture")
+        let readers = families.compactMap { $0 as? any GGUFFamily.Type }
+        guard let family = readers.first(where: { $0.ggufArchitectures.contains(arch) }) else {
+            throw ModelError.unknownFamily(file: gguf.location, modelType: arch, architectures: [],
+                                           known: readers.map { "\($0.familyName) (GGUF general.architecture \($0.ggufArchitectures.joined(separator: ", ")))" })
+        }
+        return try family.init(gguf: gguf)
+    }
+
+    /// The GGUF file `path` names, or the only `.gguf` in a directory without config.json: its metadata is the config.
+    static func ggufFile(_ path: String) throws -> GGUFReader? {
+        if path.hasSuffix(".json") && !FileSystem.isDirectory(path) { return nil }
+        let where_ = ModelLocation(path)
+        if where_.isGGUF { return try GGUFReader(path: where_.path) }
+        guard FileSystem.isDirectory(where_.path), !FileSystem.exists(where_.configPath) else { return nil }
+        let ggufs = FileSystem.list(where_.path).filter { $0.lowercased().hasSuffix(".gguf") }
+        return ggufs.count == 1 ? try GGUFReader(path: where_.path + "/" + ggufs[0]) : nil
     }
 
     /// The name of the field a decoding error is about, for `ModelError.badConfig`.

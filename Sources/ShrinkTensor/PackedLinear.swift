@@ -49,6 +49,11 @@ public struct PackedLinear: Sendable {
         }
     }
 
+    /// The packed panels (`sk_gemm_pack` layout), valid inside `body`.
+    public func withPacked<R>(_ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
+        try packed.withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+
     public func apply(_ x: [Float], rows: Int) -> [Float] {
         var y = [Float](repeating: 0, count: rows * outFeatures)
         x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { apply(xs.baseAddress!, rows: rows, into: $0.baseAddress!) } }

@@ -125,7 +125,7 @@ let trmARC = """
      "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 151936,
      "tie_word_embeddings": true, "torch_dtype": "bfloat16"}
     """.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
-    guard let d = try ModelRegistry.family(config: tmp.path) as? DecoderFamily else { Issue.record("not a decoder"); return }
+    guard let d = try ModelRegistry.family(config: tmp.path) as? LlamaFamily else { Issue.record("not a decoder"); return }
     let account = ModelAccount(d, dtype: d.parameterDType, query: CostQuery(context: 1024))
     #expect(account.parameters == 494_032_768)  // the model card's 0.49B; safetensors holds exactly this many
     #expect(account.weightBytes([:]) == 2 * 494_032_768)

@@ -1,0 +1,173 @@
+import Foundation
+import ShrinkFormats
+import ShrinkTensor
+
+/// llama.cpp's names for a `llama` GGUF (llama.cpp src/llama-arch.cpp LLM_TENSOR_NAMES; gguf-py
+/// gguf/constants.py MODEL_TENSORS[LLAMA]) and the transformers names they stand for.
+public enum LlamaGGUFNames {
+    public static let architecture = "llama"
+
+    /// The HF name of a GGUF tensor, or nil for one a Llama decoder does not have.
+    public static func hfName(_ gguf: String) -> String? {
+        switch gguf {
+        case "token_embd.weight": return LlamaNames.embedTokens
+        case "output_norm.weight": return LlamaNames.finalNorm
+        case "output.weight": return LlamaNames.lmHead
+        default: break
+        }
+        let parts = gguf.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "blk", let i = Int(parts[1]), i >= 0, String(i) == parts[1] else { return nil }
+        let p = "model.layers.\(i)."
+        let module: String
+        switch parts[2] {
+        case "attn_q": module = "self_attn.q_proj"
+        case "attn_k": module = "self_attn.k_proj"
+        case "attn_v": module = "self_attn.v_proj"
+        case "attn_output": module = "self_attn.o_proj"
+        case "ffn_gate": module = "mlp.gate_proj"
+        case "ffn_up": module = "mlp.up_proj"
+        case "ffn_down": module = "mlp.down_proj"
+        case "attn_norm": module = "input_layernorm"
+        case "ffn_norm": module = "post_attention_layernorm"
+        default: return nil
+        }
+        guard parts[3] == "weight" || parts[3] == "bias" else { return nil }
+        return p + module + "." + parts[3]
+    }
+}
+
+extension LlamaConfig {
+    /// Reads a `general.architecture = llama` GGUF's hyper-parameters (llama.cpp's LLM_KV names). The vocabulary
+    /// is `llama.vocab_size` or the length of `tokenizer.ggml.tokens`; the head is tied when `output.weight`
+    /// is absent; q/k/v biases when `blk.0.attn_q.bias` is present.
+    public init(gguf: GGUFReader) throws {
+        let file = gguf.location
+        let arch = try gguf.requireString("general.architecture")
+        guard arch == LlamaGGUFNames.architecture else {
+            throw ModelError.badConfig(file: file, field: "general.architecture", reason: "is '\(arch)'; the Llama decoder reads 'llama'")
+        }
+        func key(_ k: String) -> String { "\(arch).\(k)" }
+        let hidden = try gguf.requireInt(key("embedding_length")), heads = try gguf.requireInt(key("attention.head_count"))
+        let layers = try gguf.requireInt(key("block_count")), inter = try gguf.requireInt(key("feed_forward_length"))
+        let kvHeads = try gguf.int(key("attention.head_count_kv")) ?? heads
+        let vocab: Int
+        if let v = try gguf.int(key("vocab_size")) { vocab = v } else if let tokens = try gguf.stringArray("tokenizer.ggml.tokens") {
+            vocab = tokens.count
+        } else {
+            throw ModelError.badConfig(file: file, field: key("vocab_size"), reason: "is missing and so is tokenizer.ggml.tokens")
+        }
+        for (field, v) in [("embedding_length", hidden), ("attention.head_count", heads), ("block_count", layers),
+                           ("feed_forward_length", inter), ("vocab_size", vocab)] where v < 1 {
+            throw ModelError.badConfig(file: file, field: key(field), reason: "must be at least 1, is \(v)")
+        }
+        guard kvHeads >= 1, heads % kvHeads == 0 else {
+            throw ModelError.badConfig(file: file, field: key("attention.head_count_kv"), reason: "must divide attention.head_count \(heads), is \(kvHeads)")
+        }
+        let headDim = try gguf.int(key("attention.key_length")) ?? hidden / heads
+        guard headDim >= 2, headDim % 2 == 0 else {
+            throw ModelError.badConfig(file: file, field: key("attention.key_length"), reason: "must be even, is \(headDim)")
+        }
+        let ropeDims = try gguf.int(key("rope.dimension_count")) ?? headDim
+        guard ropeDims == headDim else {
+            throw ModelError.badConfig(file: file, field: key("rope.dimension_count"), reason: "is \(ropeDims); Shrink runs only full-width RoPE (head dim \(headDim))")
+        }
+        let scaling = try gguf.string(key("rope.scaling.type")) ?? "none"
+        guard scaling == "none" else {
+            throw ModelError.badConfig(file: file, field: key("rope.scaling.type"), reason: "is '\(scaling)'; Shrink runs only the default RoPE (no scaling)")
+        }
+        self.init(modelType: arch, vocabularySize: vocab, hiddenSize: hidden, intermediateSize: inter, layers: layers, heads: heads,
+                  kvHeads: kvHeads, headDim: headDim,
+                  rmsNormEps: try gguf.float(key("attention.layer_norm_rms_epsilon")) ?? 1e-5,
+                  ropeTheta: try gguf.float(key("rope.freq_base")) ?? 10_000,
+                  maxPositions: try gguf.int(key("context_length")) ?? 2048,
+                  tiedEmbeddings: gguf.tensor("output.weight") == nil, qkvBias: gguf.tensor("blk.0.attn_q.bias") != nil)
+    }
+}
+
+/// A `llama` GGUF presented under transformers' tensor names with transformers' Q/K row order, so the
+/// safetensors binding, calibration names and compressors apply unchanged.
+///
+/// convert_hf_to_gguf.py (LlamaModel.permute) reorders the rows of each head of q_proj and k_proj for
+/// llama.cpp's interleaved RoPE: GGUF row h·d + 2i + j holds HF row h·d + j·d/2 + i (i < d/2, j ∈ {0, 1}).
+/// `floats` undoes it, as transformers' LlamaConverter._reverse_permute_weights does, so the model runs the
+/// rotate-half RoPE on HF-ordered rows. Tensors it does not map keep their GGUF names (binding reports them).
+public final class LlamaGGUFSource: TensorSource, @unchecked Sendable {
+    public let reader: GGUFReader
+    let config: LlamaConfig
+    /// HF name → GGUF name.
+    let ggufName: [String: String]
+    public let tensorNames: [String]
+    public var location: String { reader.location }
+    public var metadata: [String: String] { reader.metadata }
+    private let lock = NSLock()
+    private var unpermuted: [String: UnsafeMutableRawBufferPointer] = [:]
+
+    public init(_ reader: GGUFReader, config: LlamaConfig) {
+        self.reader = reader
+        self.config = config
+        var map: [String: String] = [:]
+        for g in reader.tensorNames { map[LlamaGGUFNames.hfName(g) ?? g] = g }
+        ggufName = map
+        tensorNames = map.keys.sorted()
+    }
+
+    deinit { for b in unpermuted.values { b.deallocate() } }
+
+    /// Heads whose rows llama.cpp permuted in `name` (q: attention heads, k: KV heads), nil for the rest.
+    func permutedHeads(_ name: String) -> Int? {
+        guard let g = ggufName[name] else { return nil }
+        if g.contains(".attn_q.") { return config.heads }
+        if g.contains(".attn_k.") { return config.kvHeads }
+        return nil
+    }
+
+    public func info(_ name: String) -> TensorInfo? {
+        guard let g = ggufName[name], var i = reader.info(g) else { return nil }
+        i.name = name
+        if permutedHeads(name) != nil { i.dtype = .f32 }
+        return i
+    }
+
+    public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
+        guard let g = ggufName[name] else { throw FormatError.missingTensor(source: location, tensor: name) }
+        guard permutedHeads(name) != nil else { return try reader.rawBytes(g) }
+        lock.lock(); defer { lock.unlock() }
+        if let b = unpermuted[name] { return UnsafeRawBufferPointer(b) }
+        let values = try floats(name)
+        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: values.count * 4, alignment: 64)
+        values.withUnsafeBytes { b.copyMemory(from: $0) }
+        unpermuted[name] = b
+        return UnsafeRawBufferPointer(b)
+    }
+
+    public func release(_ name: String) {
+        guard let g = ggufName[name] else { return }
+        reader.release(g)
+        lock.lock(); defer { lock.unlock() }
+        unpermuted.removeValue(forKey: name)?.deallocate()
+    }
+
+    public func floats(_ name: String) throws -> [Float] {
+        guard let g = ggufName[name] else { throw FormatError.missingTensor(source: location, tensor: name) }
+        let stored = try reader.floats(g)
+        guard let heads = permutedHeads(name), let t = reader.tensor(g) else { return stored }
+        let rows = t.dims.count == 1 ? t.dims[0] : t.rowCount, width = t.dims.count == 1 ? 1 : t.rowLength
+        guard heads > 0, rows % heads == 0, (rows / heads) % 2 == 0 else {
+            throw ModelError.wrongShape(file: location, tensor: g, expected: Shape([heads * config.headDim, width]), actual: t.shape)
+        }
+        let d = rows / heads, half = d / 2
+        return [Float](unsafeUninitializedCapacity: stored.count) { out, n in
+            stored.withUnsafeBufferPointer { from in
+                for h in 0..<heads {
+                    for j in 0..<2 {
+                        for i in 0..<half {
+                            let src = (h * d + 2 * i + j) * width, dst = (h * d + j * half + i) * width
+                            (out.baseAddress! + dst).initialize(from: from.baseAddress! + src, count: width)
+                        }
+                    }
+                }
+            }
+            n = stored.count
+        }
+    }
+}
