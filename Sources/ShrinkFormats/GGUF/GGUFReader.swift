@@ -224,9 +224,12 @@ public final class GGUFReader: TensorSource {
     }
 
     /// Decodes rows `rows` (of `rowCount`, each `rowLength` = `ne[0]` elements) into
-    /// `destination`, which must hold `rows.count × rowLength` floats. Large ranges are split
-    /// over the cores.
-    public func dequantizeRows(_ name: String, rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
+    /// `destination`, which must hold `rows.count × rowLength` floats. With `parallel`, ranges of
+    /// ≥ 2 × 256 K elements are split over the cores; pass false when calling from parallel code.
+    /// (A hot loop can skip the name lookup: `tensor(name)`, `blockBytes(name)` once, then
+    /// `type.dequantize(base + row × type.rowBytes(rowLength), elements:, into:)`.)
+    public func dequantizeRows(_ name: String, rows: Range<Int>, into destination: UnsafeMutablePointer<Float>,
+                               parallel: Bool = true) throws {
         let t = try requireTensor(name)
         guard rows.lowerBound >= 0, rows.upperBound <= t.rowCount else {
             throw FormatError.ggufRowsOutOfRange(file: location, tensor: name, rows: "\(rows.lowerBound)..<\(rows.upperBound)", rowCount: t.rowCount)
@@ -236,7 +239,7 @@ public final class GGUFReader: TensorSource {
         let rowBytes = t.type.rowBytes(t.rowLength), rowLength = t.rowLength, type = t.type
         let src = UnsafeSendable(bytes.baseAddress! + rows.lowerBound * rowBytes), dst = UnsafeSendable(destination)
         // ≥ 256 K elements per worker: about 100 µs of decoding, worth a thread.
-        let minRows = max(1, (1 << 18) / rowLength)
+        let minRows = parallel ? max(1, (1 << 18) / rowLength) : rows.count
         Parallel.forEachChunk(count: rows.count, minChunk: minRows) { chunk in
             type.dequantize(src.pointer + chunk.lowerBound * rowBytes, elements: chunk.count * rowLength,
                             into: dst.pointer + chunk.lowerBound * rowLength)
