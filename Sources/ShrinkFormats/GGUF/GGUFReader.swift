@@ -60,21 +60,14 @@ public final class GGUFReader: TensorSource {
 
     public init(path: String) throws {
         location = path
-        do {
-            file = try MappedFile(path: path)
-        } catch {
-            switch error {
-            case let .cannotOpen(e): throw FormatError.cannotOpen(file: path, reason: systemErrorText(e))
-            case .notARegularFile: throw FormatError.notAFile(file: path)
-            case let .cannotMap(e): throw FormatError.cannotOpen(file: path, reason: "mmap failed: \(systemErrorText(e))")
-            }
-        }
+        file = try MappedFile.checkpoint(path)
         var r = ByteReader(bytes: file.bytes(0..<file.byteCount), file: path)
         let magic = try r.slice(4, item: "header (magic)")
         guard Array(magic) == GGUFFile.magic else {
             throw FormatError.ggufBadMagic(file: path, found: magic.map { String(format2: $0) }.joined(separator: " "))
         }
         let v = try r.u32(item: "header (version)")
+        if GGUFFile.supportedVersions.contains(v.byteSwapped) { throw FormatError.ggufBigEndian(file: path) }
         guard GGUFFile.supportedVersions.contains(v) else { throw FormatError.ggufUnsupportedVersion(file: path, version: v) }
         version = v
         let tensorCount = try r.u64(item: "header (tensor count)")
