@@ -353,19 +353,21 @@ extension String {
 
 /// Decoded F32 copies of block tensors handed out by `rawBytes`, freed on `release`.
 private final class DecodedCache: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
+    // A mutex must not move: it lives in its own allocation.
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var buffers: [String: UnsafeMutableRawBufferPointer] = [:]
 
-    init() { pthread_mutex_init(&lock, nil) }
+    init() { pthread_mutex_init(lock, nil) }
 
     deinit {
         for b in buffers.values { b.deallocate() }
-        pthread_mutex_destroy(&lock)
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
     }
 
     func bytes(_ name: String, make: () throws -> UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         if let b = buffers[name] { return UnsafeRawBufferPointer(b) }
         let b = try make()
         buffers[name] = b
@@ -373,8 +375,8 @@ private final class DecodedCache: @unchecked Sendable {
     }
 
     func drop(_ name: String) {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         buffers.removeValue(forKey: name)?.deallocate()
     }
 }
