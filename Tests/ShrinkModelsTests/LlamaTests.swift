@@ -182,7 +182,7 @@ import Testing
         let keys = start + rows, kvWidth = 40
         let q = random(rows * width, 2), k = random(keys * kvWidth, 2), v = random(keys * kvWidth)
         var o1 = [Float](repeating: 0, count: rows * d), o2 = o1
-        var scratch = [Float](repeating: 0, count: keys * (d + 1))
+        var scratch = [Float](repeating: 0, count: sk_causal_attention_scratch(rows, start, d))
         sk_causal_attention_head(q, width, rows, start, k, v, kvWidth, d, 0.25, &o1, d, &scratch)
         sk_causal_attention_head_ref(q, width, rows, start, k, v, kvWidth, d, 0.25, &o2, d, &scratch)
         #expect(relativeDifference(o1[...], o2[...]) < 1e-5)
