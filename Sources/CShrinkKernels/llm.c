@@ -3,6 +3,7 @@
 // LlamaMLP) and models/qwen2/modeling_qwen2.py (the same blocks with q/k/v bias).
 #include "shrink_llm.h"
 #include "shrink_gemm.h"
+#include "shrink_nn.h"
 #include "exp_inline.h"
 
 #include <math.h>
@@ -14,17 +15,9 @@
 #endif
 
 SK_CLONES void sk_rms_norm_weighted_rows(const float *x, size_t rows, size_t n, float eps, const float *w, float *y) {
-    for (size_t r = 0; r < rows; r++) {
-        const float *xr = x + r * n;
-        float *yr = y + r * n;
-        float ss = 0;
-        {
-#pragma clang fp reassociate(on)
-            for (size_t i = 0; i < n; i++) ss += xr[i] * xr[i];
-        }
-        float inv = 1.0f / sqrtf(ss / (float)n + eps);
-        for (size_t i = 0; i < n; i++) yr[i] = w[i] * (xr[i] * inv);
-    }
+    sk_rms_norm_rows(x, rows, n, eps, y);  // y = x · (1 / sqrt(mean(x²) + eps)), then the weight
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < n; i++) y[r * n + i] *= w[i];
 }
 
 void sk_rms_norm_weighted_rows_ref(const float *x, size_t rows, size_t n, float eps, const float *w, float *y) {
