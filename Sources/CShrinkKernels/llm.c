@@ -2,6 +2,8 @@
 // models/llama/modeling_llama.py (LlamaRMSNorm, rotate_half/apply_rotary_pos_emb, eager_attention_forward,
 // LlamaMLP) and models/qwen2/modeling_qwen2.py (the same blocks with q/k/v bias).
 #include "shrink_llm.h"
+#include "shrink_gemm.h"
+#include "shrink_nn.h"
 #include "exp_inline.h"
 
 #include <math.h>
@@ -13,17 +15,9 @@
 #endif
 
 SK_CLONES void sk_rms_norm_weighted_rows(const float *x, size_t rows, size_t n, float eps, const float *w, float *y) {
-    for (size_t r = 0; r < rows; r++) {
-        const float *xr = x + r * n;
-        float *yr = y + r * n;
-        float ss = 0;
-        {
-#pragma clang fp reassociate(on)
-            for (size_t i = 0; i < n; i++) ss += xr[i] * xr[i];
-        }
-        float inv = 1.0f / sqrtf(ss / (float)n + eps);
-        for (size_t i = 0; i < n; i++) yr[i] = w[i] * (xr[i] * inv);
-    }
+    sk_rms_norm_rows(x, rows, n, eps, y);  // y = x · (1 / sqrt(mean(x²) + eps)), then the weight
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < n; i++) y[r * n + i] *= w[i];
 }
 
 void sk_rms_norm_weighted_rows_ref(const float *x, size_t rows, size_t n, float eps, const float *w, float *y) {
@@ -66,45 +60,49 @@ void sk_rope_heads_ref(float *x, size_t rows, size_t ld, size_t heads, size_t d,
     }
 }
 
+size_t sk_causal_attention_scratch(size_t rows, size_t first_position, size_t d) {
+    size_t n = first_position + rows;
+    return sk_gemm_packed_count(n, d) + rows * n + sk_gemm_packed_count(d, n);
+}
+
+// Scores and the weighted sum of values are two sk_gemm calls: S = Q·Kᵀ with K packed as the weight, then
+// O = P·V with Vᵀ packed (a panel of 16 value columns is a strip of V's rows, copied as is).
 SK_CLONES void sk_causal_attention_head(const float *q, size_t ldq, size_t rows, size_t first_position, const float *k,
                                         const float *v, size_t ldkv, size_t d, float scale, float *out, size_t ldo,
                                         float *scratch) {
+    enum { NR = 16 };  // gemm.c's panel width
     size_t n = first_position + rows;
-    // kt: keys transposed [d, n], so a row of scores is d axpys over contiguous memory.
-    float *kt = scratch, *s = scratch + d * n;
-    for (size_t t = 0; t < n; t++)
-        for (size_t j = 0; j < d; j++) kt[j * n + t] = k[t * ldkv + j];
+    float *pk = scratch, *s = pk + sk_gemm_packed_count(n, d), *pv = s + rows * n;
+    sk_gemm_pack(k, n, d, ldkv, pk);
+    sk_gemm(q, rows, d, ldq, pk, n, NULL, s, n, 0);
     for (size_t i = 0; i < rows; i++) {
         size_t len = first_position + i + 1;
-        const float *qi = q + i * ldq;
-        for (size_t t = 0; t < len; t++) s[t] = 0;
-        for (size_t j = 0; j < d; j++) {
-            float a = qi[j];
-            const float *row = kt + j * n;
-            for (size_t t = 0; t < len; t++) s[t] += a * row[t];
-        }
+        float *si = s + i * n;
         float mx = -INFINITY;
         for (size_t t = 0; t < len; t++) {
-            s[t] *= scale;
-            mx = s[t] > mx ? s[t] : mx;
+            si[t] *= scale;
+            mx = si[t] > mx ? si[t] : mx;
         }
         float sum = 0;
         {
 #pragma clang fp reassociate(on)
             for (size_t t = 0; t < len; t++) {
-                s[t] = exp_inline(s[t] - mx);
-                sum += s[t];
+                si[t] = exp_inline(si[t] - mx);
+                sum += si[t];
             }
         }
         float inv = 1.0f / sum;
-        float *o = out + i * ldo;
-        for (size_t j = 0; j < d; j++) o[j] = 0;
-        for (size_t t = 0; t < len; t++) {
-            float w = s[t] * inv;
-            const float *vt = v + t * ldkv;
-            for (size_t j = 0; j < d; j++) o[j] += w * vt[j];
-        }
+        for (size_t t = 0; t < len; t++) si[t] *= inv;
+        for (size_t t = len; t < n; t++) si[t] = 0;
     }
+    size_t panels = (d + NR - 1) / NR;
+    for (size_t p = 0; p < panels; p++)
+        for (size_t t = 0; t < n; t++)
+            for (size_t j = 0; j < NR; j++) {
+                size_t col = p * NR + j;
+                pv[(p * n + t) * NR + j] = col < d ? v[t * ldkv + col] : 0.0f;
+            }
+    sk_gemm(s, rows, n, n, pv, d, NULL, out, ldo, 0);
 }
 
 void sk_causal_attention_head_ref(const float *q, size_t ldq, size_t rows, size_t first_position, const float *k,

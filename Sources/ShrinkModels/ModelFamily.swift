@@ -100,10 +100,14 @@ public protocol ModelFamily: Sendable {
     func cost(_ query: CostQuery) -> ForwardCost
     /// The dtype its checkpoints store parameters in (what accounting from a bare config assumes).
     var parameterDType: DType { get }
+    /// `weights` under the names and layout of `tensorLayout` (a Llama GGUF's llama.cpp names and Q/K row
+    /// order become transformers'); the identity for checkpoints already named so.
+    func presenting(_ weights: any TensorSource) -> any TensorSource
 }
 
 extension ModelFamily {
     public var parameterDType: DType { .f32 }
+    public func presenting(_ weights: any TensorSource) -> any TensorSource { weights }
 }
 
 /// A family that a GGUF file announces by its `general.architecture` (read from the metadata when no

@@ -26,10 +26,11 @@ void sk_rope_heads_ref(float *x, size_t rows, size_t ld, size_t heads, size_t d,
 /// Causal attention of one query head: query row i (stride ldq) sits at position first_position + i and attends
 /// to keys/values 0 … first_position + i (rows of length d at stride ldkv);
 /// out_i = Σ_t softmax_t(q_i·k_t·scale) v_t, written at stride ldo.
-/// scratch: (first_position + rows) · (d + 1) floats.
+/// scratch: sk_causal_attention_scratch(rows, first_position, d) floats.
 void sk_causal_attention_head(const float *q, size_t ldq, size_t rows, size_t first_position, const float *k,
                               const float *v, size_t ldkv, size_t d, float scale, float *out, size_t ldo,
                               float *scratch);
+size_t sk_causal_attention_scratch(size_t rows, size_t first_position, size_t d);
 /// The same, one dot product and a libm exp per score (scratch: first_position + rows floats).
 void sk_causal_attention_head_ref(const float *q, size_t ldq, size_t rows, size_t first_position, const float *k,
                                   const float *v, size_t ldkv, size_t d, float scale, float *out, size_t ldo,

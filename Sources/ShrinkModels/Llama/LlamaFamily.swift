@@ -51,8 +51,11 @@ public struct LlamaFamily: RunnableFamily, GGUFFamily {
     }
 
     public func bind(_ weights: any TensorSource, location: String, streamEmbeddings: Bool) throws -> any CompressibleModel {
-        // A GGUF's llama.cpp names and Q/K row order become transformers' before binding.
-        let source = (weights as? GGUFReader).map { LlamaGGUFSource($0, config: config) } ?? weights
-        return try LlamaModel(config: config, weights: source, location: location, streamEmbeddings: streamEmbeddings)
+        try LlamaModel(config: config, weights: presenting(weights), location: location, streamEmbeddings: streamEmbeddings)
+    }
+
+    /// A GGUF's llama.cpp names and Q/K row order become transformers' (`LlamaGGUFSource`).
+    public func presenting(_ weights: any TensorSource) -> any TensorSource {
+        (weights as? GGUFReader).map { LlamaGGUFSource($0, config: config) } ?? weights
     }
 }

@@ -87,11 +87,12 @@ extension LlamaModel {
                 }
             }
             // Work items: (head, block of query rows), head-major; causal work per block grows with its position.
-            let block = 32, blocks = (T + block - 1) / block
+            // Blocks of 60 rows: whole 6-row GEMM tiles.
+            let block = 60, blocks = (T + block - 1) / block
             let p = UnsafeSendable((qkv, keys, values, attn))
             Parallel.forEachChunk(count: c.heads * blocks, minChunk: 1) { r in
                 let (q, kc, vc, out) = p.pointer
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (start + T) * (d + 1))
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: sk_causal_attention_scratch(min(block, T), start + T - min(block, T), d))
                 defer { scratch.deallocate() }
                 for item in r {
                     let h = item / blocks, i0 = (item % blocks) * block, rows = min(block, T - i0), g = h / group
