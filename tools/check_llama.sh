@@ -57,9 +57,9 @@ print(f"Q4_1 → Q4_0: mean KLD shrink {mine_kld:.5f} llama {kld:.5f}; same top 
       f"PPL ratio shrink {mine_ratio:.4f} llama {ratio:.4f}")
 bad = []
 # llama.cpp's 8-bit activations add their own divergence on both sides; the KLD between the two weight sets
-# dominates it, so the means agree to ~10%.
-if abs(mine_kld / kld - 1) > 0.10: bad.append("mean KLD differs by more than 10%")
-if abs(mine_same - same) > 0.02: bad.append("same-top fraction differs by more than 2 points")
+# dominates it: measured 0.7% apart on 8 chunks of Persuasion.
+if abs(mine_kld / kld - 1) > 0.05: bad.append("mean KLD differs by more than 5%")
+if abs(mine_same - same) > 0.015: bad.append("same-top fraction differs by more than 1.5 points")
 if abs(mine_ratio / ratio - 1) > 0.01: bad.append("PPL ratio differs by more than 1%")
 if bad: sys.exit("FAILED  " + "; ".join(bad))
 print("ok      shrink compare --text agrees with llama-perplexity --kl-divergence")
