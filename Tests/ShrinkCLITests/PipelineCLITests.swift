@@ -28,12 +28,12 @@ import Testing
 
     @Test func accountOnAConfigNoFamilyClaimsNamesItAndTheKnownFamilies() throws {
         let dir = TemporaryDirectory()
-        try #"{"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 384, "intermediate_size": 1536, "num_hidden_layers": 6, "num_attention_heads": 12, "vocab_size": 30522}"#
+        try #"{"architectures": ["T5ForConditionalGeneration"], "model_type": "t5", "d_model": 512, "num_layers": 6, "num_heads": 8, "vocab_size": 32128}"#
             .write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
         let r = try CLI.run(["account", dir.file("config.json")])
         #expect(r.status == 1)
         #expect(r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
-        #expect(r.stderr.contains("'bert'") && r.stderr.contains("BertModel") && r.stderr.contains("trm/hrm") && r.stderr.contains("decoder"), "\(r.stderr)")
+        #expect(r.stderr.contains("'t5'") && r.stderr.contains("T5ForConditionalGeneration") && r.stderr.contains("trm/hrm") && r.stderr.contains("decoder"), "\(r.stderr)")
         #expect(!r.stdout.contains("parameters"))
     }
 
