@@ -19,7 +19,7 @@ let package = Package(
     targets: [
         .target(name: "CShrinkKernels"),
         .target(name: "ShrinkTensor", dependencies: ["CShrinkKernels"]),
-        .target(name: "ShrinkFormats", dependencies: ["ShrinkTensor"]),
+        .target(name: "ShrinkFormats", dependencies: ["ShrinkTensor", "CShrinkKernels"]),
         .target(name: "ShrinkQuant", dependencies: ["ShrinkTensor", "ShrinkFormats", "CShrinkKernels"]),
         .target(name: "ShrinkModels", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "CShrinkKernels"]),
         .target(name: "ShrinkEval", dependencies: ["CShrinkKernels", "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels"]),

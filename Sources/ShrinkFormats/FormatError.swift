@@ -31,6 +31,28 @@ public enum FormatError: UserFacingError, Equatable, Sendable {
     case outputNotWritable(path: String, reason: String)
     case writeFailed(path: String, reason: String)
     case writerMisuse(path: String, detail: String)
+    case ggufBadMagic(file: String, found: String)
+    case ggufUnsupportedVersion(file: String, version: UInt32)
+    case ggufTruncated(file: String, item: String, offset: Int, fileBytes: Int)
+    case ggufCountTooLarge(file: String, item: String, count: UInt64, fileBytes: Int)
+    case ggufLengthBeyondFile(file: String, item: String, length: UInt64, remaining: Int)
+    case ggufInvalidUTF8(file: String, item: String)
+    case ggufUnknownValueType(file: String, key: String, type: UInt32)
+    case ggufBadBool(file: String, key: String, byte: UInt8)
+    case ggufArrayTooDeep(file: String, key: String, limit: Int)
+    case ggufDuplicateKey(file: String, key: String)
+    case ggufBadAlignment(file: String, found: String)
+    case ggufBadDimCount(file: String, tensor: String, count: UInt32, limit: Int)
+    case ggufZeroDim(file: String, tensor: String, dims: String)
+    case ggufDimsOverflow(file: String, tensor: String, dims: String)
+    case ggufUnknownTensorType(file: String, tensor: String, type: UInt32)
+    case ggufRowNotWholeBlocks(file: String, tensor: String, row: Int, type: String, block: Int)
+    case ggufDuplicateTensor(file: String, tensor: String)
+    case ggufMisaligned(file: String, tensor: String, offset: Int, alignment: Int)
+    case ggufDataOutOfBounds(file: String, tensor: String, offset: UInt64, bytes: Int, dataBytes: Int)
+    case ggufRowsOutOfRange(file: String, tensor: String, rows: String, rowCount: Int)
+    case ggufMissingKey(file: String, key: String)
+    case ggufMetadataType(file: String, key: String, expected: String, found: String)
 
     public var description: String {
         switch self {
@@ -62,8 +84,34 @@ public enum FormatError: UserFacingError, Equatable, Sendable {
         case let .outputNotWritable(p, r): "\(p): cannot write output: \(r)"
         case let .writeFailed(p, r): "\(p): write failed: \(r); nothing was written under the final name"
         case let .writerMisuse(p, d): "\(p): \(d)"
+        case let .ggufBadMagic(f, m): "\(f): not a GGUF file: starts with bytes \(m), not \"GGUF\" (47 47 55 46)"
+        case let .ggufUnsupportedVersion(f, v): "\(f): GGUF version \(v) is not supported (Shrink reads versions 2 and 3; convert older files with llama.cpp's gguf tools)"
+        case let .ggufTruncated(f, item, at, n): "\(f): file ends in the \(item) at byte \(at) of \(n) (truncated file?)"
+        case let .ggufCountTooLarge(f, item, c, n): "\(f): header \(item) \(c) is impossible for a file of \(n) bytes (corrupt header)"
+        case let .ggufLengthBeyondFile(f, item, l, r): "\(f): \(item) claims length \(l), more than the \(r) bytes left in the file (corrupt or truncated)"
+        case let .ggufInvalidUTF8(f, item): "\(f): \(item) is not valid UTF-8 (GGUF strings must be UTF-8)"
+        case let .ggufUnknownValueType(f, k, t): "\(f): metadata key '\(k)': unknown value type \(t) (known: 0–12, gguf.md gguf_metadata_value_type)"
+        case let .ggufBadBool(f, k, b): "\(f): metadata key '\(k)': bool byte is \(b), must be 0 or 1"
+        case let .ggufArrayTooDeep(f, k, l): "\(f): metadata key '\(k)': arrays nested deeper than \(l) levels"
+        case let .ggufDuplicateKey(f, k): "\(f): metadata key '\(k)' appears twice; keys must be unique"
+        case let .ggufBadAlignment(f, v): "\(f): general.alignment must be a uint32 power of two, found \(v)"
+        case let .ggufBadDimCount(f, t, c, l): "\(f): tensor '\(t)': \(c) dimensions; GGUF tensors have 1 to \(l)"
+        case let .ggufZeroDim(f, t, d): "\(f): tensor '\(t)': dimensions \(d) include a zero; a GGUF tensor holds at least one element"
+        case let .ggufDimsOverflow(f, t, d): "\(f): tensor '\(t)': dimensions \(d) give an element or byte count that overflows (corrupt tensor info)"
+        case let .ggufUnknownTensorType(f, t, ty): "\(f): tensor '\(t)': unknown or unsupported ggml type \(ty) (Shrink reads: \(GGMLTypeList.known))"
+        case let .ggufRowNotWholeBlocks(f, t, r, ty, b): "\(f): tensor '\(t)': row of \(r) elements is not a whole number of \(ty) blocks of \(b)"
+        case let .ggufDuplicateTensor(f, t): "\(f): tensor '\(t)' is described twice; tensor names must be unique"
+        case let .ggufMisaligned(f, t, o, a): "\(f): tensor '\(t)': data offset \(o) is not a multiple of the alignment \(a)"
+        case let .ggufDataOutOfBounds(f, t, o, b, d): "\(f): tensor '\(t)': \(b) bytes at data offset \(o) run past the data region's \(d) bytes (truncated file?)"
+        case let .ggufRowsOutOfRange(f, t, r, n): "\(f): tensor '\(t)': rows \(r) asked for, but it has \(n) rows"
+        case let .ggufMissingKey(f, k): "\(f): metadata key '\(k)' is missing"
+        case let .ggufMetadataType(f, k, e, found): "\(f): metadata key '\(k)' holds \(found), expected \(e)"
         }
     }
+}
+
+enum GGMLTypeList {
+    static let known = GGMLType.allCases.map { $0.name.uppercased() }.joined(separator: ", ")
 }
 
 enum DTypeList {

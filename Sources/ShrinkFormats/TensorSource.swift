@@ -75,7 +75,8 @@ extension TensorSource {
 }
 
 /// Opens what a user points at: a `.safetensors` file, a `*.safetensors.index.json`
-/// shard index, or a directory holding either.
+/// shard index, a `.gguf` file (or any file starting with the GGUF magic), or a
+/// directory holding a safetensors checkpoint or exactly one `.gguf` file.
 public enum Checkpoint {
     public static func open(_ path: String) throws -> any TensorSource {
         var isDir = false
@@ -92,11 +93,14 @@ public enum Checkpoint {
             if let first = indexes.first { return try ShardedCheckpoint(indexPath: dir + "/" + first) }
             let files = FileSystem.list(dir).filter { $0.hasSuffix(".safetensors") }.sorted()
             if files.count == 1 { return try SafetensorsFile(path: dir + "/" + files[0]) }
+            let ggufs = FileSystem.list(dir).filter { $0.lowercased().hasSuffix(".gguf") }.sorted()
+            if files.isEmpty && ggufs.count == 1 { return try GGUFReader(path: dir + "/" + ggufs[0]) }
             throw FormatError.cannotOpen(
                 file: path,
                 reason: files.isEmpty ? "directory holds no .safetensors file" : "directory holds several .safetensors files but no index; pass one file or add model.safetensors.index.json")
         }
         if path.hasSuffix(".index.json") { return try ShardedCheckpoint(indexPath: path) }
+        if GGUFReader.looksLikeGGUF(path) { return try GGUFReader(path: path) }
         return try SafetensorsFile(path: path)
     }
 }

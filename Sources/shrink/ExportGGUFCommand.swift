@@ -1,5 +1,6 @@
 import ArgumentParser
 import ShrinkExport
+import ShrinkFormats
 
 struct ExportGGUFCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,8 +22,8 @@ struct ExportGGUFCommand: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        guard let t = GGMLType(flag: type) else {
-            throw ValidationError("--type '\(type)' is unknown; use " + GGMLType.allCases.map(\.name).joined(separator: ", "))
+        guard let t = GGMLType(exportFlag: type) else {
+            throw ValidationError("--type '\(type)' is unknown; use " + GGMLType.exportable.map(\.name).joined(separator: ", "))
         }
         let s = try GGUFExport.run(model: model, output: output, type: t, verifyDump: verifyDump, progress: out.progress)
         try out.emit(s) {

@@ -48,7 +48,7 @@ public enum GGUFExport {
         var file = GGUFFile()
         file.metadata.append(("general.architecture", .string(arch)))
         file.metadata.append(("general.name", .string(FileSystem.lastComponent(dir))))
-        file.metadata.append(("general.alignment", .uint32(UInt32(GGUFFile.alignment))))
+        file.metadata.append(("general.alignment", .uint32(UInt32(file.alignment))))
         if type.isQuantized { file.metadata.append(("general.quantization_version", .uint32(2))) }
         file.metadata.append(("shrink.requested_type", .string(type.name)))
         for (key, value) in members {
