@@ -5,7 +5,7 @@ import ShrinkModels
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run an original and a compressed reasoner on the same puzzles: accuracies, paired tests, carry-trajectory fidelity.")
+        abstract: "Run an original and a compressed model on the same units: a reasoner on puzzles (--data), or a sentence encoder on sentences (--sentences).")
 
     @Argument(help: "The original model: its directory or weights file.")
     var original: String
@@ -14,7 +14,9 @@ struct Compare: ParsableCommand {
     var compressed: String
 
     @Option(help: "Puzzle set (held-out test split for validated results).")
-    var data: String
+    var data: String?
+
+    @OptionGroup var embeddings: EmbeddingCompareOptions
 
     @OptionGroup var depth: RunOptions
 
@@ -24,6 +26,8 @@ struct Compare: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
+        if embeddings.sentences != nil { return try runEmbeddings() }
+        guard let data else { throw ValidationError("pass --data PUZZLES (a reasoner) or --sentences TEXT (a sentence encoder)") }
         var o = Comparison.Options()
         o.equivalenceMargin = margin
         let r = try Comparison.compare(original: RecursiveReasoner.load(directory: original),

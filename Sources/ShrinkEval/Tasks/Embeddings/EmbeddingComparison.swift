@@ -129,16 +129,17 @@ public enum EmbeddingComparison {
     }
 
     /// Loads both models (BERT directories, weights files or `shrink quantize` outputs), reads the sentences of
-    /// `text` with the original's tokenizer and `max_seq_length`, and compares them: what `shrink compare A B
-    /// --sentences FILE` runs.
+    /// `text` with the original's tokenizer.json and sentence_bert_config.json's `max_seq_length` (the
+    /// compressed directory need not carry either), and compares them: what `shrink compare A B --sentences
+    /// FILE` runs.
     public static func compare(original: String, compressed: String, sentences text: String, limit: Int? = nil,
-                               options: Options = Options(), tokenizerFor: (String) throws -> (String) throws -> [Int32],
-                               progress: (any ProgressSink)? = nil) throws -> Report {
+                               options: Options = Options(), progress: (any ProgressSink)? = nil) throws -> Report {
         let a = try BertEncoder.load(original), b = try BertEncoder.load(compressed)
         let directory = ModelLocation(original).directory
-        let maxTokens = try SentenceCorpus.maxSequenceLength(modelDirectory: directory) ?? a.config.maxPositionEmbeddings
-        let corpus = try SentenceCorpus.read(text, limit: limit, maxTokens: min(maxTokens, a.config.maxPositionEmbeddings),
-                                             tokenize: try tokenizerFor(directory))
+        let tokenizer = try WordPieceTokenizer(contentsOf: directory + "/tokenizer.json")
+        let maxTokens = min(try SentenceCorpus.maxSequenceLength(modelDirectory: directory) ?? a.config.maxPositionEmbeddings,
+                            a.config.maxPositionEmbeddings)
+        let corpus = try SentenceCorpus.read(text, limit: limit, maxTokens: maxTokens) { tokenizer.encode($0, maxLength: nil) }
         return try compare(original: a, compressed: b, on: corpus, originalBytes: try ModelLocation(original).openStored().totalBytes,
                            compressedBytes: try ModelLocation(compressed).openStored().totalBytes, options: options, progress: progress)
     }
