@@ -41,10 +41,10 @@ extension Format {
     static func embeddingComparison(_ r: EmbeddingComparison.Report) -> String {
         func interval(_ i: Statistics.Interval) -> String { "\(fixed(i.estimate, 5)) [\(fixed(i.lower, 5)), \(fixed(i.upper, 5))]" }
         func side(_ name: String, _ s: EmbeddingComparison.Side) -> [String] {
-            [name, s.weightBytes.map(bytes) ?? "?", fixed(s.sentencesPerSecond, 1)]
+            [name, s.weightBytes.map(bytes) ?? "?", fixed(s.sentencesPerSecond, 1), fixed(1000 * s.cpuSeconds / Double(r.sentences), 2)]
         }
         var s = "\(r.sentences) sentences of \(r.data) (\(r.tokens) tokens, at most \(r.maxTokens) per sentence)\n"
-        s += table(["model", "weights", "sentences/s"], [side("original", r.original), side("compressed", r.compressed)], rightAligned: [1, 2]) + "\n"
+        s += table(["model", "weights", "sentences/s", "CPU ms/sentence"], [side("original", r.original), side("compressed", r.compressed)], rightAligned: [1, 2, 3]) + "\n"
         s += "embedding cosine: \(interval(r.embeddingCosine)); 1 − cos p50 \(String(format: "%.2e", r.embeddingDistance["p50"] ?? 0)), "
         s += "p99 \(String(format: "%.2e", r.embeddingDistance["p99"] ?? 0)), worst \(String(format: "%.2e", r.embeddingDistance["max"] ?? 0))\n"
         s += "top-\(r.neighbours) retrieval agreement over \(r.queries) queries: \(interval(r.retrievalAgreement)) "

@@ -65,6 +65,13 @@ import Testing
         #expect(stored.sorted { $0.name < $1.name }.map(\.shape) == bert.tensorLayout.map(\.shape))
         #expect(bert.tensorLayout.filter { $0.role == .linear }.count == 6 * 6 + 1)
         #expect(bert.scaleFolds.count == 6)
+        let layout = Dictionary(uniqueKeysWithValues: bert.tensorLayout.map { ($0.name, $0) })
+        for f in bert.scaleFolds {
+            let consumer = try #require(layout[f.consumer]), producer = try #require(layout[f.producer])
+            let biasName = try #require(f.producerBias)
+            let bias = try #require(layout[biasName])
+            #expect(f.rows.count == consumer.shape[1] && f.rows.upperBound <= producer.shape[0] && bias.shape == [producer.shape[0]])
+        }
         #expect(bert.cost(CostQuery(context: 4096)).flopsUnit == "per sentence of 512 tokens")
     }
 

@@ -30,9 +30,12 @@ public enum EmbeddingComparison {
         public var model: String
         /// Bytes of its weights as stored (a compressed directory's files, or an in-memory round trip's).
         public var weightBytes: Int?
-        /// Sentences encoded per second during the comparison (hidden states traced), both cores.
+        /// Sentences encoded per second of wall time during the comparison (hidden states traced), both cores.
         public var sentencesPerSecond: Double
         public var seconds: Double
+        /// Process CPU seconds (user + system) spent in its encoder calls: on a shared machine, what the
+        /// encoder cost independently of how much of the cores it got.
+        public var cpuSeconds: Double
     }
 
     /// The cosine of the two models' hidden states after one layer, per sentence over all its tokens.
@@ -79,17 +82,18 @@ public enum EmbeddingComparison {
         var embeddingsA = [Float](repeating: 0, count: N * D), embeddingsB = embeddingsA
         var cosines = [Double](repeating: 0, count: N)
         var layerCosines = [[Double]](repeating: [Double](repeating: 0, count: N), count: layers)
-        var secondsA = 0.0, secondsB = 0.0
+        var secondsA = 0.0, secondsB = 0.0, cpuA = 0.0, cpuB = 0.0
         var start = 0
         while start < N {
             progress?.update(done: start, total: N, item: "sentences")
             let end = min(start + options.batchSize, N)
             let batch = Array(corpus.tokens[start..<end])
-            let t0 = Date()
+            let (t0, c0) = (Date(), processCPUSeconds())
             let a = try original.encode(batch, hiddenStates: true)
-            let t1 = Date()
+            let (t1, c1) = (Date(), processCPUSeconds())
             let b = try compressed.encode(batch, hiddenStates: true)
             secondsA += t1.timeIntervalSince(t0); secondsB += Date().timeIntervalSince(t1)
+            cpuA += c1 - c0; cpuB += processCPUSeconds() - c1
             for i in 0..<(end - start) {
                 var acc = CosineAccumulator()
                 acc.add(a.embedding(i), b.embedding(i))
@@ -116,8 +120,8 @@ public enum EmbeddingComparison {
         func percentile(_ p: Double) -> Double { distances[min(N - 1, Int((p * Double(N - 1)).rounded()))] }
         return Report(
             data: corpus.source, sentences: N, tokens: corpus.tokenCount, maxTokens: corpus.maxTokens,
-            original: Side(model: original.location, weightBytes: originalBytes, sentencesPerSecond: Double(N) / secondsA, seconds: secondsA),
-            compressed: Side(model: compressed.location, weightBytes: compressedBytes, sentencesPerSecond: Double(N) / secondsB, seconds: secondsB),
+            original: Side(model: original.location, weightBytes: originalBytes, sentencesPerSecond: Double(N) / secondsA, seconds: secondsA, cpuSeconds: cpuA),
+            compressed: Side(model: compressed.location, weightBytes: compressedBytes, sentencesPerSecond: Double(N) / secondsB, seconds: secondsB, cpuSeconds: cpuB),
             embeddingCosine: Statistics.bootstrapMean(cosines, seed: options.seed &+ 1),
             embeddingDistance: ["p50": percentile(0.5), "p90": percentile(0.9), "p99": percentile(0.99), "max": distances[N - 1]],
             queries: queries.count, neighbours: options.neighbours,
@@ -143,6 +147,18 @@ public enum EmbeddingComparison {
         return try compare(original: a, compressed: b, on: corpus, originalBytes: try ModelLocation(original).openStored().totalBytes,
                            compressedBytes: try ModelLocation(compressed).openStored().totalBytes, options: options, progress: progress)
     }
+}
+
+/// User + system CPU seconds of this process so far (getrusage).
+func processCPUSeconds() -> Double {
+    var u = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    #else
+    getrusage(RUSAGE_SELF, &u)
+    #endif
+    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return s(u.ru_utime) + s(u.ru_stime)
 }
 
 /// Nearest neighbours by cosine among unit-norm embeddings.
