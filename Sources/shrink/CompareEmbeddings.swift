@@ -4,11 +4,8 @@ import ShrinkEval
 
 /// `shrink compare A B --sentences FILE`: two sentence encoders (MiniLM and a compressed copy).
 struct EmbeddingCompareOptions: ParsableArguments {
-    @Option(help: "A text file (e.g. data/text/evaluation.txt): compare two sentence encoders on its sentences.")
+    @Option(help: "A text file (e.g. data/text/evaluation.txt): compare two sentence encoders on its sentences (--limit N: the first N).")
     var sentences: String?
-
-    @Option(help: "Use only the first N sentences (default all; the comparison needs at least --min-sentences).")
-    var limit: Int?
 
     @Option(help: "Refuse to run on fewer sentences than this.")
     var minSentences = 10_000
@@ -20,7 +17,7 @@ struct EmbeddingCompareOptions: ParsableArguments {
     var neighbours = 10
 
     @Option(help: "Sentences per encoder batch.")
-    var batch = 64
+    var sentenceBatch = 64
 
     @Option(help: "Seed of the query draw and the bootstrap.")
     var seed: UInt64 = 0
@@ -29,10 +26,10 @@ struct EmbeddingCompareOptions: ParsableArguments {
 extension Compare {
     func runEmbeddings() throws {
         var o = EmbeddingComparison.Options()
-        o.queries = embeddings.queries; o.neighbours = embeddings.neighbours; o.batchSize = embeddings.batch
+        o.queries = embeddings.queries; o.neighbours = embeddings.neighbours; o.batchSize = embeddings.sentenceBatch
         o.seed = embeddings.seed; o.minimumSentences = embeddings.minSentences
         let r = try EmbeddingComparison.compare(original: original, compressed: compressed, sentences: embeddings.sentences!,
-                                                limit: embeddings.limit, options: o, progress: out.progress)
+                                                limit: depth.limit, options: o, progress: out.progress)
         try out.emit(r) { Format.embeddingComparison(r) }
     }
 }

@@ -54,7 +54,8 @@ import Testing
     }
 
     @Test func miniLMConfigIsABertFamilyOf22_71MParameters() throws {
-        _ = try Self.model()  // fails with "run tools/fetch_real.sh" when the model is missing
+        let model = try Self.model()  // fails with "run tools/fetch_real.sh" when the model is missing
+        #expect(model.parameterCount == 22_713_216)
         let family = try ModelRegistry.family(config: Self.modelDirectory + "/config.json")
         let bert = try #require(family as? BertFamily)
         #expect(bert.tensorLayout.reduce(0) { $0 + $1.parameters } == 22_713_216)
@@ -165,6 +166,29 @@ import Testing
             start = end
         }
         #expect(worst < 1e-7)
+    }
+
+    /// A `BertFor*` checkpoint nests the names under `bert.`: the same weights bind and run the same, and a
+    /// head the encoder does not use is an error naming it.
+    @Test func aBertPrefixedCheckpointBindsLikeABertModelOne() throws {
+        let json = #"{"model_type": "bert", "vocab_size": 11, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 9}"#
+        let config = try JSONDecoder().decode(BertConfig.self, from: Data(json.utf8))
+        var rng = TestRandom(seed: 3)
+        let layout = BertFamily(config).tensorLayout
+        #expect(layout.count == 7 + 2 * 16)
+        let tensors = layout.map { ($0.name, $0.shape, rng.normals($0.parameters, scale: 0.5)) }
+        let tmp = TemporaryDirectory()
+        try writeF32(tensors, to: tmp.file("plain.safetensors"))
+        try writeF32(tensors.map { ("bert." + $0.0, $0.1, $0.2) }, to: tmp.file("prefixed.safetensors"))
+        let plain = try BertEncoder(config: config, weights: try Checkpoint.open(tmp.file("plain.safetensors")), location: "plain")
+        let prefixed = try BertEncoder(config: config, weights: try Checkpoint.open(tmp.file("prefixed.safetensors")), location: "prefixed")
+        #expect(prefixed.names.prefix == "bert." && plain.names.prefix == "")
+        let sentences: [[Int32]] = [[1, 5, 7, 2], [1, 3, 2], [1, 10, 9, 8, 4, 6, 2]]
+        #expect(try plain.encode(sentences).embeddings == prefixed.encode(sentences).embeddings)
+        try writeF32(tensors.map { ("bert." + $0.0, $0.1, $0.2) } + [("cls.predictions.bias", [11], rng.normals(11))], to: tmp.file("mlm.safetensors"))
+        #expect(throws: ModelError.unexpectedTensor(file: tmp.file("mlm.safetensors"), tensor: "cls.predictions.bias")) {
+            try BertEncoder(config: config, weights: try Checkpoint.open(tmp.file("mlm.safetensors")), location: "mlm")
+        }
     }
 
     @Test func badInputIsATypedErrorNamingTheSentence() throws {

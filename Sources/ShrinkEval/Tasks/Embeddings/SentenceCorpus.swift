@@ -12,7 +12,7 @@ public enum EmbeddingTaskError: UserFacingError, Equatable, Sendable {
         switch self {
         case let .notText(f): "\(f): is not UTF-8 text; pass a plain-text file of prose (data/text/evaluation.txt)"
         case let .tooFewSentences(f, found, needed):
-            "\(f): holds \(found) sentence\(found == 1 ? "" : "s") (SentenceSplitter), the comparison needs at least \(needed); pass a longer text or fewer --queries"
+            "\(f): holds \(found) sentence\(found == 1 ? "" : "s") (SentenceSplitter), the comparison needs at least \(needed); pass a longer text, or lower --min-sentences (and --queries)"
         case let .badMaxTokens(f, v): "\(f): max_seq_length '\(v)' is not a positive integer"
         }
     }
