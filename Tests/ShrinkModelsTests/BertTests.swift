@@ -168,6 +168,27 @@ import Testing
         #expect(worst < 1e-7)
     }
 
+    /// AWQ's fold (ShrinkQuant.AWQ.fold) on the family's pairs, with the statistics MiniLM's own linear inputs
+    /// give: the folded weights, before any rounding, compute the same embeddings, so value's bias was divided too.
+    @Test func awqFoldsIntoValueAndItsBiasWithoutChangingTheFunction() throws {
+        let model = try Self.model()
+        let g = try Goldens()
+        let sentences = Array(g.sentences.prefix(8))
+        let collector = LayerStatisticsCollector()
+        let reference = try model.encode(sentences, linearInputs: collector).embeddings
+        #expect(collector.layers.count == 6 * 6 + 1)  // q, k, v, attention output, intermediate, output per layer; the pooler
+        let source = try Checkpoint.open(Self.modelDirectory + "/model.safetensors")
+        var q = QuantizeOptions(); q.bits = 4; q.granularity = .group(32); q.method = .awq
+        // One pair keeps the debug-build search short; every pair is the same code path.
+        let (folded, methods) = try AWQ.fold(source, decisions: QuantizeJob.plan(source, options: q), folds: model.family.scaleFolds,
+                                             statistics: collector.layers, only: [BertNames().layer(2).attentionOutput])
+        #expect(methods.values.filter { $0.hasPrefix("awq(") }.count == 1)
+        let a = try BertEncoder(config: model.config, weights: folded, location: "awq-folded").encode(sentences).embeddings
+        let D = model.config.hiddenSize
+        let worst = (0..<8).map { 1 - Self.cosine(a[($0 * D)..<(($0 + 1) * D)], reference[($0 * D)..<(($0 + 1) * D)]) }.max()!
+        #expect(worst < 1e-9, "AWQ fold changed the function: 1 − cos = \(worst)")
+    }
+
     /// A `BertFor*` checkpoint nests the names under `bert.`: the same weights bind and run the same, and a
     /// head the encoder does not use is an error naming it.
     @Test func aBertPrefixedCheckpointBindsLikeABertModelOne() throws {
