@@ -53,7 +53,11 @@ public struct ScaleFold: Hashable, Sendable {
     public var consumer: String
     public var producer: String
     public var rows: Range<Int>
-    public init(consumer: String, producer: String, rows: Range<Int>) { self.consumer = consumer; self.producer = producer; self.rows = rows }
+    /// The producer's bias, when it has one: its entries `rows` are divided by s too (BERT's value → output).
+    public var producerBias: String?
+    public init(consumer: String, producer: String, rows: Range<Int>, producerBias: String? = nil) {
+        self.consumer = consumer; self.producer = producer; self.rows = rows; self.producerBias = producerBias
+    }
 }
 
 extension AWQ {
@@ -83,6 +87,11 @@ extension AWQ {
             let width = producer.shape.dims[1]
             for (k, row) in fold.rows.enumerated() { for j in 0..<width { p[row * width + j] /= r.scales[k] } }
             try overlay.replace(fold.producer, with: p)
+            if let biasName = fold.producerBias {
+                var b = try overlay.floats(biasName)
+                for (k, row) in fold.rows.enumerated() { b[row] /= r.scales[k] }
+                try overlay.replace(biasName, with: b)
+            }
             methods[d.info.name] = String(format: "awq(alpha: %.2f, folded into %@)", r.alpha, fold.producer)
         }
         return (overlay, methods)

@@ -5,7 +5,7 @@ import ShrinkModels
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run an original and a compressed model on the same units: a reasoner on puzzles (accuracies, paired tests, carry-trajectory fidelity), a language model on a text (llama-perplexity's KL-divergence statistics, paired test, hidden-state cosine by layer).")
+        abstract: "Run an original and a compressed model on the same units: a reasoner on puzzles (--data: accuracies, paired tests, carry-trajectory fidelity), a language model on a text (--text: llama-perplexity's KL-divergence statistics, paired test, hidden-state cosine by layer), or a sentence encoder on sentences (--sentences: embedding cosine, retrieval agreement).")
 
     @Argument(help: "The original model: its directory or weights file.")
     var original: String
@@ -18,6 +18,8 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var textFlags: TextFlags
 
+    @OptionGroup var embeddings: EmbeddingCompareOptions
+
     @OptionGroup var depth: RunOptions
 
     @Option(help: "Equivalence margin: puzzle-exact accuracy as a fraction (default 0.02), or |ln PPL ratio| in nats for --text (default 0.01).")
@@ -27,14 +29,15 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         if let text = textFlags.text {
-            if data != nil { throw ValidationError("pass either --data (puzzles) or --text (language models), not both") }
+            if data != nil || embeddings.sentences != nil { throw ValidationError("pass one of --data (puzzles), --text (language models) or --sentences (sentence encoders)") }
             var o = LanguageComparison.Options()
             if let margin { o.equivalenceMargin = margin }
             let r = try LanguageComparison.compare(originalAt: original, compressedAt: compressed, text: textFlags.options(text),
                                                    options: o, progress: out.progress)
             return try out.emit(r) { Format.languageComparison(r) }
         }
-        guard let data else { throw ValidationError("pass --data PUZZLES (reasoners) or --text FILE (language models)") }
+        if embeddings.sentences != nil { return try runEmbeddings() }
+        guard let data else { throw ValidationError("pass --data PUZZLES (a reasoner), --text FILE (a language model) or --sentences TEXT (a sentence encoder)") }
         var o = Comparison.Options()
         if let margin { o.equivalenceMargin = margin }
         let r = try Comparison.compare(original: RecursiveReasoner.load(directory: original),

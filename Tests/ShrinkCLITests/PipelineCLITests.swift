@@ -26,14 +26,34 @@ import Testing
         #expect(e.status == 0, "\(e.stderr)")
     }
 
+    @Test func accountOnMiniLMReportsABertOf22_71MParameters() throws {
+        let config = Fixtures.path("models/minilm/config.json")
+        guard FileSystem.exists(config) else { Issue.record("\(config) is missing: run tools/fetch_real.sh"); return }
+        let r = try CLI.run(["account", config])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("bert, 22.71M parameters"), "\(r.stdout)")
+    }
+
+    @Test func compareSentencesOnTooShortATextIsOneLineNamingTheFile() throws {
+        let model = Fixtures.path("models/minilm")
+        guard FileSystem.exists(model + "/model.safetensors") else { Issue.record("\(model) is missing: run tools/fetch_real.sh"); return }
+        let dir = TemporaryDirectory()
+        try "It was a truth. It was another.".write(toFile: dir.file("t.txt"), atomically: true, encoding: .utf8)
+        let r = try CLI.run(["compare", model, model, "--sentences", dir.file("t.txt"), "--quiet"])
+        #expect(r.status == 1)
+        #expect(r.stderr.filter { $0 == "\n" }.count == 1 && r.stderr.contains(dir.file("t.txt")) && r.stderr.contains("holds 2 sentences"), "\(r.stderr)")
+        let neither = try CLI.run(["compare", model, model])
+        #expect(neither.status != 0 && neither.stderr.contains("--sentences"), "\(neither.stderr)")
+    }
+
     @Test func accountOnAConfigNoFamilyClaimsNamesItAndTheKnownFamilies() throws {
         let dir = TemporaryDirectory()
-        try #"{"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 384, "intermediate_size": 1536, "num_hidden_layers": 6, "num_attention_heads": 12, "vocab_size": 30522}"#
+        try #"{"architectures": ["T5ForConditionalGeneration"], "model_type": "t5", "d_model": 512, "num_layers": 6, "num_heads": 8, "vocab_size": 32128}"#
             .write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
         let r = try CLI.run(["account", dir.file("config.json")])
         #expect(r.status == 1)
         #expect(r.stderr.filter { $0 == "\n" }.count == 1, "\(r.stderr)")
-        #expect(r.stderr.contains("'bert'") && r.stderr.contains("BertModel") && r.stderr.contains("trm/hrm") && r.stderr.contains("decoder"), "\(r.stderr)")
+        #expect(r.stderr.contains("'t5'") && r.stderr.contains("T5ForConditionalGeneration") && r.stderr.contains("trm/hrm") && r.stderr.contains("decoder"), "\(r.stderr)")
         #expect(!r.stdout.contains("parameters"))
     }
 

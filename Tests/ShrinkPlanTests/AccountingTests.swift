@@ -145,19 +145,35 @@ let trmARC = """
 
 @Test func aConfigNoFamilyClaimsIsAnErrorListingTheFamilies() throws {
     let tmp = TemporaryDirectory()
-    // sentence-transformers/all-MiniLM-L6-v2 config.json: a BERT encoder, which no family claims yet. It used to
-    // be read as a decoder ("decoder(bert), 37.60M parameters").
+    // google-t5/t5-small config.json: an encoder-decoder no family claims. An unclaimed config must not be read
+    // as a decoder (a BERT config once was: "decoder(bert), 37.60M parameters").
     try """
-    {"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 384, "intermediate_size": 1536,
-     "num_hidden_layers": 6, "num_attention_heads": 12, "vocab_size": 30522, "max_position_embeddings": 512}
+    {"architectures": ["T5ForConditionalGeneration"], "model_type": "t5", "d_model": 512, "d_ff": 2048,
+     "num_layers": 6, "num_heads": 8, "vocab_size": 32128}
     """.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
     let known = ModelRegistry.families.map { "\($0.familyName) (\($0.claimedBy))" }
-    #expect(known.count == 2)
-    #expect(throws: ModelError.unknownFamily(file: tmp.file("config.json"), modelType: "bert", architectures: ["BertModel"], known: known)) {
+    #expect(known.count == 3)
+    #expect(throws: ModelError.unknownFamily(file: tmp.file("config.json"), modelType: "t5", architectures: ["T5ForConditionalGeneration"], known: known)) {
         try ModelRegistry.family(config: tmp.path)
     }
-    let message = ModelError.unknownFamily(file: "c.json", modelType: "bert", architectures: ["BertModel"], known: known).description
-    #expect(message.contains("'bert'") && message.contains("trm/hrm") && message.contains("decoder"))
+    let message = ModelError.unknownFamily(file: "c.json", modelType: "t5", architectures: ["T5ForConditionalGeneration"], known: known).description
+    #expect(message.contains("'t5'") && message.contains("trm/hrm") && message.contains("decoder") && message.contains("bert"))
+}
+
+@Test func miniLMConfigIsBertWith22_71MParameters() throws {
+    let tmp = TemporaryDirectory()
+    // sentence-transformers/all-MiniLM-L6-v2 config.json (the fields the family reads).
+    try """
+    {"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 384, "intermediate_size": 1536, "hidden_act": "gelu",
+     "num_hidden_layers": 6, "num_attention_heads": 12, "vocab_size": 30522, "max_position_embeddings": 512,
+     "type_vocab_size": 2, "layer_norm_eps": 1e-12}
+    """.write(toFile: tmp.file("config.json"), atomically: true, encoding: .utf8)
+    let family = try #require(try ModelRegistry.family(config: tmp.path) as? BertFamily)
+    let account = ModelAccount(family, dtype: family.parameterDType, query: CostQuery(context: 128))
+    #expect(account.family == "bert")
+    #expect(account.parameters == 22_713_216)
+    #expect(account.tensors.filter(\.quantizable).count == 37)
+    #expect(account.tensors.filter(\.rowRead).map(\.name).sorted() == ["embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "embeddings.word_embeddings.weight"])
 }
 
 @Test func familiesOwnTheirFoldPairsAndEveryPairIsInTheLayout() throws {

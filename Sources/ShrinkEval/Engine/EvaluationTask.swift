@@ -189,6 +189,9 @@ public enum TaskRegistry {
             return try T.calibrationStatistics(m, calibration: path, count: count, progress: progress)
         }
         for task in tasks { if let r = try capture(task) { return r } }
+        if let encoder = model as? BertEncoder {
+            return try SentenceCalibration.statistics(encoder, calibration: path, count: count, progress: progress)
+        }
         throw ModelError.wrongFamily(file: model.location, family: type(of: model.familyDescription).familyName,
                                      needed: "a family with a calibration task (" + tasks.map { "\($0)" }.joined(separator: ", ") + ")")
     }
