@@ -77,6 +77,7 @@ def cases():
     yield "safetensors_renamed", struct.pack("<Q", 2) + b"{}", "not a GGUF file", "a safetensors file named .gguf"
     yield "version_1", gguf(version=1), "version 1", "GGUF v1 (32-bit counts), not supported"
     yield "version_99", gguf(version=99), "version 99", "a future version"
+    yield "big_endian", b"GGUF" + struct.pack(">I", 3) + base[8:], "big-endian", "version 3 stored big-endian (gguf-py can write such files)"
     yield "truncated_header", base[:14], "ends in the header", "cut inside the tensor count"
     yield "truncated_metadata_key", base[:24 + 8 + 5], "claims length", "cut inside the first key's bytes"
     yield "truncated_metadata_value", base[:24 + 8 + 20 + 4 + 8 + 2], "claims length", \

@@ -25,6 +25,10 @@ enum {
     B_Q5_K = 2 + 2 + 12 + 32 + 128, B_Q6_K = 128 + 64 + 16 + 2,
 };
 
+// The struct sizes ggml-common.h asserts (static_assert(sizeof(block_q4_0) == sizeof(ggml_half) + QK4_0 / 2, …)).
+_Static_assert(B_Q4_0 == 18 && B_Q4_1 == 20 && B_Q5_0 == 22 && B_Q5_1 == 24 && B_Q8_0 == 34, "ggml-common.h block sizes");
+_Static_assert(B_Q2_K == 84 && B_Q3_K == 110 && B_Q4_K == 144 && B_Q5_K == 176 && B_Q6_K == 210, "ggml-common.h k-quant sizes");
+
 static inline uint16_t ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t ld32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
@@ -116,17 +120,24 @@ static void ref_q2_k(const uint8_t *b, float *y) {
     }
 }
 
-/// Q3_K: hmask[32], qs[64], 12 bytes of 6-bit signed scales, d; q = low 2 bits − 4·(1 − hbit);
-/// (d · (scale − 32)) · q per 16 elements.
-static void ref_q3_k(const uint8_t *b, float *y) {
-    const uint8_t *hm = b, *qs = b + 32, *sc = b + 96;
+/// The 16 scales of a Q3_K block, d · (6-bit scale − 32): low nibbles in bytes 0–7 (both halves),
+/// high 2-bit pairs in bytes 8–11 (gguf-py Q3_K's lscales/hscales).
+static inline void q3_k_scales(const uint8_t *b, float dl[16]) {
+    const uint8_t *sc = b + 96;
     const float d = h2f(ld16(b + 108));
-    float dl[16];
     for (int i = 0; i < 16; i++) {
         int lo = i < 8 ? (sc[i] & 0x0f) : (sc[i - 8] >> 4);
         int hi = (sc[8 + i % 4] >> (2 * (i / 4))) & 3;
         dl[i] = d * (float)((int)(int8_t)(uint8_t)(lo | (hi << 4)) - 32);
     }
+}
+
+/// Q3_K: hmask[32], qs[64], 12 bytes of 6-bit signed scales, d; q = low 2 bits − 4·(1 − hbit);
+/// (d · (scale − 32)) · q per 16 elements.
+static void ref_q3_k(const uint8_t *b, float *y) {
+    const uint8_t *hm = b, *qs = b + 32;
+    float dl[16];
+    q3_k_scales(b, dl);
     for (int e = 0; e < 256; e++) {
         int h = e / 128, s = (e % 128) / 32, l = e % 32;
         int ql = (qs[32 * h + l] >> (2 * s)) & 3;
@@ -397,14 +408,9 @@ AVX2 static void fast_q2_k(const uint8_t *s, float *y, size_t n) {
 AVX2 static void fast_q3_k(const uint8_t *s, float *y, size_t n) {
     const __m256i m2 = _mm256_set1_epi32(3), one = _mm256_set1_epi32(1);
     for (size_t i = 0; i < n; i++, s += B_Q3_K, y += 256) {
-        const uint8_t *hm = s, *qs = s + 32, *sc = s + 96;
-        const float d = h2f(ld16(s + 108));
+        const uint8_t *hm = s, *qs = s + 32;
         float dl[16];
-        for (int k = 0; k < 16; k++) {
-            int lo = k < 8 ? (sc[k] & 0x0f) : (sc[k - 8] >> 4);
-            int hi = (sc[8 + k % 4] >> (2 * (k / 4))) & 3;
-            dl[k] = d * (float)((int)(int8_t)(uint8_t)(lo | (hi << 4)) - 32);
-        }
+        q3_k_scales(s, dl);
         for (int e = 0; e < 256; e += 8) {
             const int h = e / 128, sh = (e % 128) / 32, l = e % 32;
             __m256i ql = _mm256_and_si256(_mm256_srli_epi32(u8x8i(qs + 32 * h + l), 2 * sh), m2);

@@ -150,4 +150,57 @@ extension Benchmarks {
         }
         return GPTQResult(model: modelDirectory, puzzles: n, threads: Parallel.workerCount, captureSeconds: capture, gptqSeconds: total, layers: layers)
     }
+
+    public struct GGUFDequantizeResult: Codable, Sendable {
+        public struct PerType: Codable, Sendable {
+            public var type: String
+            public var tensors: Int
+            public var elements: Int
+            public var storedBytes: Int
+            /// Decoded floats written per second (4 bytes each), GB/s: one thread on the dispatched path,
+            /// all threads through `dequantizeRows`, and one thread on the scalar reference.
+            public var oneThreadGBPerSecond: Double
+            public var allThreadsGBPerSecond: Double
+            public var referenceGBPerSecond: Double
+        }
+
+        public var file: String
+        public var threads: Int
+        public var fastPath: Bool
+        public var types: [PerType]
+        public var repeats: Int
+    }
+
+    /// Decodes every tensor of a GGUF file into a reused buffer, best of `repeats`, grouped by ggml type.
+    public static func ggufDequantize(path: String, repeats: Int) throws -> GGUFDequantizeResult {
+        let r = try GGUFReader(path: path)
+        var groups: [GGMLType: [GGUFReader.Tensor]] = [:]
+        for n in r.tensorOrder { let t = r.tensor(n)!; groups[t.type, default: []].append(t) }
+        let largest = r.tensorOrder.map { r.tensor($0)!.elementCount }.max() ?? 0
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest))
+        defer { buffer.deallocate() }
+        for n in r.tensorOrder { _ = try r.blockBytes(n) }  // map the pages first
+        var out: [GGUFDequantizeResult.PerType] = []
+        for type in GGMLType.allCases {
+            guard let ts = groups[type] else { continue }
+            func best(_ body: () throws -> Void) rethrows -> Double {
+                var b = Double.infinity
+                for _ in 0..<max(1, repeats) {
+                    let t0 = now()
+                    try body()
+                    b = min(b, now() - t0)
+                }
+                return b
+            }
+            let one = try best { for t in ts { type.dequantize(try r.blockBytes(t.name).baseAddress!, elements: t.elementCount, into: buffer) } }
+            let all = try best { for t in ts { try r.dequantizeRows(t.name, rows: 0..<t.rowCount, into: buffer) } }
+            let ref = try best { for t in ts { type.dequantize(try r.blockBytes(t.name).baseAddress!, elements: t.elementCount, into: buffer, reference: true) } }
+            let elements = ts.reduce(0) { $0 + $1.elementCount }
+            let gb = Double(elements * 4) / 1e9
+            out.append(.init(type: type.name, tensors: ts.count, elements: elements, storedBytes: ts.reduce(0) { $0 + $1.byteCount },
+                             oneThreadGBPerSecond: gb / one, allThreadsGBPerSecond: gb / all, referenceGBPerSecond: gb / ref))
+        }
+        return GGUFDequantizeResult(file: path, threads: Parallel.workerCount, fastPath: GGMLType.hasFastDequantizer, types: out, repeats: repeats)
+    }
 }
+

@@ -33,6 +33,7 @@ public enum FormatError: UserFacingError, Equatable, Sendable {
     case writerMisuse(path: String, detail: String)
     case ggufBadMagic(file: String, found: String)
     case ggufUnsupportedVersion(file: String, version: UInt32)
+    case ggufBigEndian(file: String)
     case ggufTruncated(file: String, item: String, offset: Int, fileBytes: Int)
     case ggufCountTooLarge(file: String, item: String, count: UInt64, fileBytes: Int)
     case ggufLengthBeyondFile(file: String, item: String, length: UInt64, remaining: Int)
@@ -57,7 +58,7 @@ public enum FormatError: UserFacingError, Equatable, Sendable {
     public var description: String {
         switch self {
         case let .cannotOpen(f, r): "\(f): cannot open: \(r)"
-        case let .notAFile(f): "\(f): not a regular file; pass a .safetensors file or a directory with model.safetensors or model.safetensors.index.json"
+        case let .notAFile(f): "\(f): not a regular file; pass a .safetensors or .gguf file, or a directory with model.safetensors or model.safetensors.index.json"
         case let .emptyFile(f): "\(f): empty file (0 bytes), too small to be a safetensors checkpoint (was the download or save interrupted?)"
         case let .tooShort(f, n): "\(f): only \(n) bytes, too small for the 8-byte header length a safetensors file starts with (truncated file?)"
         case let .headerBeyondFile(f, h, n): "\(f): header length \(h) exceeds the file's \(n) bytes (truncated or not a safetensors file)"
@@ -86,6 +87,7 @@ public enum FormatError: UserFacingError, Equatable, Sendable {
         case let .writerMisuse(p, d): "\(p): \(d)"
         case let .ggufBadMagic(f, m): "\(f): not a GGUF file: starts with bytes \(m), not \"GGUF\" (47 47 55 46)"
         case let .ggufUnsupportedVersion(f, v): "\(f): GGUF version \(v) is not supported (Shrink reads versions 2 and 3; convert older files with llama.cpp's gguf tools)"
+        case let .ggufBigEndian(f): "\(f): a big-endian GGUF file; Shrink reads little-endian GGUF only (convert it with gguf-py's gguf_convert_endian)"
         case let .ggufTruncated(f, item, at, n): "\(f): file ends in the \(item) at byte \(at) of \(n) (truncated file?)"
         case let .ggufCountTooLarge(f, item, c, n): "\(f): header \(item) \(c) is impossible for a file of \(n) bytes (corrupt header)"
         case let .ggufLengthBeyondFile(f, item, l, r): "\(f): \(item) claims length \(l), more than the \(r) bytes left in the file (corrupt or truncated)"

@@ -70,3 +70,18 @@ public final class MappedFile: @unchecked Sendable {
 }
 
 func systemErrorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+extension MappedFile {
+    /// Maps a checkpoint file, with the reason in a `FormatError` naming it.
+    static func checkpoint(_ path: String) throws -> MappedFile {
+        do {
+            return try MappedFile(path: path)
+        } catch {
+            switch error {
+            case let .cannotOpen(e): throw FormatError.cannotOpen(file: path, reason: systemErrorText(e))
+            case .notARegularFile: throw FormatError.notAFile(file: path)
+            case let .cannotMap(e): throw FormatError.cannotOpen(file: path, reason: "mmap failed: \(systemErrorText(e))")
+            }
+        }
+    }
+}

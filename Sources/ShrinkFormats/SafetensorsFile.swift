@@ -25,15 +25,7 @@ public final class SafetensorsFile: TensorSource {
 
     public init(path: String) throws {
         location = path
-        do {
-            file = try MappedFile(path: path)
-        } catch {
-            switch error {
-            case let .cannotOpen(e): throw FormatError.cannotOpen(file: path, reason: systemErrorText(e))
-            case .notARegularFile: throw FormatError.notAFile(file: path)
-            case let .cannotMap(e): throw FormatError.cannotOpen(file: path, reason: "mmap failed: \(systemErrorText(e))")
-            }
-        }
+        file = try MappedFile.checkpoint(path)
         let size = file.byteCount
         if size == 0 { throw FormatError.emptyFile(file: path) }
         if size < 8 { throw FormatError.tooShort(file: path, bytes: size) }

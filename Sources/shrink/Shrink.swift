@@ -231,7 +231,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure quantizer throughput and this machine's memory bandwidth (see BENCHMARKS.md).")
 
-    @Argument(help: "A checkpoint to quantize.")
+    @Argument(help: "A checkpoint to quantize (a .gguf file: time its dequantization instead).")
     var checkpoint: String
 
     @Option(help: "Bits per weight.")
@@ -271,6 +271,18 @@ struct Bench: ParsableCommand {
             try out.emit(r) {
                 "GPTQ of \(r.layers.count) layers: capture \(Format.fixed(r.captureSeconds, 2)) s, quantize \(Format.fixed(r.gptqSeconds, 3)) s on \(r.threads) threads\n"
                     + r.layers.map { "  \($0.name)  error \(String(format: "%.3e", $0.error)) (rtn \(String(format: "%.3e", $0.rtnError)))" }.joined(separator: "\n")
+            }
+            return
+        }
+        if ModelLocation(checkpoint).isGGUF {
+            let g = try Benchmarks.ggufDequantize(path: checkpoint, repeats: repeats)
+            try out.emit(g) {
+                "GGUF dequantization of \(g.file) (decoded F32 GB/s; \(g.fastPath ? "AVX2" : "scalar") path, reference = scalar C)\n"
+                    + Format.table(["type", "tensors", "elements", "stored", "1 thread", "\(g.threads) threads", "reference"],
+                                   g.types.map { [$0.type, String($0.tensors), Format.count($0.elements), Format.bytes($0.storedBytes),
+                                                  Format.fixed($0.oneThreadGBPerSecond, 2), Format.fixed($0.allThreadsGBPerSecond, 2),
+                                                  Format.fixed($0.referenceGBPerSecond, 2)] },
+                                   rightAligned: [1, 2, 3, 4, 5, 6])
             }
             return
         }

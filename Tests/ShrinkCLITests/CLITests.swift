@@ -119,10 +119,41 @@ struct CLI {
     }
 }
 
+@Suite struct CLIGGUFTests {
+    static let file = Fixtures.path("Tests/Fixtures/gguf/types.gguf")
+
+    @Test func inspectListsGGMLTypesAndMetadata() throws {
+        let r = try CLI.run(["inspect", Self.file])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("q6_k") && r.stdout.contains("test.strings") && r.stdout.contains("GGUF v3, alignment 32"))
+        let j = try CLI.run(["inspect", Self.file, "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as! [String: Any]
+        #expect((json["tensors"] as! [Any]).count == 20)
+        #expect(((json["gguf"] as! [String: Any])["keys"] as! [Any]).count >= 18)
+    }
+
+    @Test func dequantizeWritesGGUFPysValuesAndDiffFindsTheVersionsEqual() throws {
+        let dir = TemporaryDirectory()
+        let r = try CLI.run(["dequantize", Self.file, "-o", dir.file("d.safetensors"), "--dtype", "f32"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try SafetensorsFile(path: dir.file("d.safetensors"))
+        let golden = try SafetensorsFile(path: Fixtures.path("Tests/Fixtures/gguf/types_dequantized.safetensors"))
+        #expect(out.tensorNames == golden.tensorNames)
+        for n in golden.tensorNames {
+            #expect(out.info(n) == golden.info(n))
+            #expect(Array(try out.rawBytes(n)) == Array(try golden.rawBytes(n)), "\(n)")
+        }
+        let d = try CLI.run(["diff", Self.file, Fixtures.path("Tests/Fixtures/gguf/types_v2.gguf"), "--json"])
+        #expect(d.status == 0, "\(d.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(d.stdout.utf8)) as! [String: Any]
+        #expect((json["tensors"] as! [Any]).count == 20)
+    }
+}
+
 @Suite struct CLIHostileGGUFTests {
     static let cases: [String] = FileSystem.list(Fixtures.path("Tests/Fixtures/hostile/gguf")).filter { $0.hasSuffix(".gguf") }.sorted()
 
-    @Test func corpusIsThere() { #expect(Self.cases.count == 45) }
+    @Test func corpusIsThere() { #expect(Self.cases.count == 46) }
 
     @Test(arguments: cases)
     func inspectAndDequantizeFailWithOneLineAndWriteNothing(_ file: String) throws {

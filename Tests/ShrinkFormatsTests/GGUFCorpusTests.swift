@@ -23,8 +23,8 @@ struct HostileGGUFCase: Decodable, Sendable, CustomTestStringConvertible {
 @Suite struct HostileGGUFCorpusTests {
     @Test func corpusHoldsEveryCaseTheScriptWrites() {
         // bad magic/version, truncation in header/metadata/tensor infos/data, absurd counts and lengths,
-        // zero and overflowing dims, bad offsets, unknown types, duplicates: 45 files.
-        #expect(HostileGGUFCase.all.count == 45)
+        // zero and overflowing dims, bad offsets, unknown types, duplicates: 46 files.
+        #expect(HostileGGUFCase.all.count == 46)
         let onDisk = FileSystem.list(Fixtures.path("Tests/Fixtures/hostile/gguf")).filter { $0.hasSuffix(".gguf") }
         #expect(Set(onDisk) == Set(HostileGGUFCase.all.map(\.file)))
     }

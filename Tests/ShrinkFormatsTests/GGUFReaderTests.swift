@@ -1,3 +1,4 @@
+import Foundation
 import ShrinkFormats
 import ShrinkTensor
 import ShrinkTestSupport
@@ -123,5 +124,56 @@ private func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
         #expect(r.tensor("b")!.offset == 64)
         // d = fp16 0x3c3c = 1.05859375, q = 0x3c = 60
         #expect(try r.floats("b") == [Float](repeating: 60 * 1.05859375, count: 64))
+    }
+}
+
+/// The SmolLM2-135M-Instruct release (tools/fetch_real.sh puts it in models/).
+@Suite struct SmolLM2GGUFTests {
+    struct MissingRealData: Error, CustomStringConvertible {
+        var path: String
+        var description: String { "\(path) is missing: run tools/fetch_real.sh" }
+    }
+
+    static let path = Fixtures.path("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+    static func open() throws -> GGUFReader {
+        guard FileSystem.exists(path) else { throw MissingRealData(path: path) }
+        return try GGUFReader(path: path)
+    }
+
+    @Test func headerMetadataAndTensorsAreTheRelease() throws {
+        let r = try Self.open()
+        #expect(r.version == 3 && r.alignment == 32)
+        #expect(try r.requireString("general.architecture") == "llama")
+        #expect(try r.requireInt("llama.block_count") == 30)
+        #expect(try r.requireInt("llama.embedding_length") == 576)
+        #expect(try r.requireInt("llama.feed_forward_length") == 1536)
+        #expect(try r.requireInt("llama.attention.head_count") == 9)
+        #expect(try r.requireInt("llama.attention.head_count_kv") == 3)
+        #expect(try r.requireFloat("llama.rope.freq_base") == 100000)
+        #expect(Float(try r.requireFloat("llama.attention.layer_norm_rms_epsilon")) == 1e-5)
+        #expect(try r.requireString("tokenizer.ggml.model") == "gpt2" && r.requireString("tokenizer.ggml.pre") == "smollm")
+        let tokens = try #require(try r.stringArray("tokenizer.ggml.tokens"))
+        #expect(tokens.count == 49152 && tokens[0] == "<|endoftext|>")
+        #expect(try r.stringArray("tokenizer.ggml.merges")?.count == 48900)
+        #expect(try r.intArray("tokenizer.ggml.token_type")?.count == 49152)
+        #expect(r.tensorNames.count == 272)
+        var counts: [GGMLType: Int] = [:]
+        for n in r.tensorNames { counts[r.ggmlType(n)!, default: 0] += 1 }
+        #expect(counts == [.q4_1: 210, .q8_0: 1, .f32: 61])
+        #expect(r.info("token_embd.weight") == TensorInfo(name: "token_embd.weight", dtype: .f32, shape: Shape([49152, 576])))
+        #expect(r.info("blk.0.ffn_down.weight")!.shape == Shape([576, 1536]))
+        #expect(r.parameterCount == 134_515_008)
+    }
+
+    @Test func fastPathEqualsTheScalarReferenceOnEveryTensor() throws {
+        let r = try Self.open()
+        for name in r.tensorOrder {
+            let t = r.tensor(name)!
+            let fast = try r.floats(name)
+            let ref = t.type.dequantize(try r.blockBytes(name), reference: true)
+            #expect(fast.count == ref.count && memcmp(fast, ref, 4 * fast.count) == 0, "\(name)")  // bit for bit
+            r.release(name)
+        }
     }
 }

@@ -345,4 +345,13 @@ struct TokenizerTests {
         (path, error) = failure(#""type":"BPE""#, #""type":"WordPiece""#)
         #expect(error == .unsupported(file: path, key: "model.type", value: "WordPiece", supported: ["BPE"]))
     }
+
+    @Test func tokenizerFileOpensEachKind() throws {
+        let minilm = try TokenizerFile.open(TokenizerGoldens.realFile("models/minilm"))
+        #expect(minilm is WordPieceTokenizer && minilm.encode("Hello") == [101, 7592, 102])
+        let smol = try TokenizerFile.open(TokenizerGoldens.realFile(Self.smollm2Path))
+        #expect(smol is ByteLevelBPETokenizer && smol.encode("Hello") == [19556])
+        let tiny = try TokenizerFile.open(Fixtures.path("Tests/Fixtures/tokenizers/bpe_tiny_qwen2.json"))
+        #expect(tiny is ByteLevelBPETokenizer && tiny.addsBOS)
+    }
 }

@@ -1,7 +1,7 @@
 /// One block of a ggml quantized format: the same fields, in the same order and
 /// with the same byte count as the C struct in ggml-common.h, with ggml's
-/// reference quantizer (`quantize_row_*_ref` in ggml-quants.c) and dequantizer
-/// (`dequantize_row_*`), operation for operation so the bytes and floats match.
+/// reference quantizer (`quantize_row_*_ref` in ggml-quants.c), operation for
+/// operation so the bytes match. Decoding is `GGMLType.dequantize` (ShrinkFormats).
 public protocol GGMLBlock {
     /// Elements per block.
     static var elements: Int { get }
@@ -9,7 +9,6 @@ public protocol GGMLBlock {
     static var byteCount: Int { get }
     init(quantizing x: UnsafeBufferPointer<Float>)
     init(bytes: UnsafeRawBufferPointer)
-    func dequantize(into y: UnsafeMutableBufferPointer<Float>)
     func append(to out: inout [UInt8])
 }
 
@@ -48,11 +47,6 @@ public struct BlockQ8_0: GGMLBlock, Equatable {
         qs = (0..<32).map { Int8(bitPattern: b[2 + $0]) }
     }
 
-    public func dequantize(into y: UnsafeMutableBufferPointer<Float>) {
-        let d = Half.float(self.d)
-        for j in 0..<32 { y[j] = Float(qs[j]) * d }
-    }
-
     public func append(to out: inout [UInt8]) {
         appendHalf(d, &out)
         for q in qs { out.append(UInt8(bitPattern: q)) }
@@ -83,14 +77,6 @@ public struct BlockQ4_0: GGMLBlock, Equatable {
     public init(bytes b: UnsafeRawBufferPointer) {
         d = loadHalf(b, 0)
         qs = Array(b[2..<18])
-    }
-
-    public func dequantize(into y: UnsafeMutableBufferPointer<Float>) {
-        let d = Half.float(self.d)
-        for j in 0..<16 {
-            y[j] = Float(Int(qs[j] & 0x0f) - 8) * d
-            y[j + 16] = Float(Int(qs[j] >> 4) - 8) * d
-        }
     }
 
     public func append(to out: inout [UInt8]) {
@@ -128,14 +114,6 @@ public struct BlockQ4_1: GGMLBlock, Equatable {
         d = loadHalf(b, 0)
         m = loadHalf(b, 2)
         qs = Array(b[4..<20])
-    }
-
-    public func dequantize(into y: UnsafeMutableBufferPointer<Float>) {
-        let d = Half.float(self.d), m = Half.float(self.m)
-        for j in 0..<16 {
-            y[j] = Float(qs[j] & 0x0f) * d + m
-            y[j + 16] = Float(qs[j] >> 4) * d + m
-        }
     }
 
     public func append(to out: inout [UInt8]) {
@@ -218,19 +196,6 @@ public struct BlockQ4_K: GGMLBlock, Equatable {
         qs = Array(b[16..<144])
     }
 
-    public func dequantize(into y: UnsafeMutableBufferPointer<Float>) {
-        let d = Half.float(self.d), minimum = Half.float(dmin)
-        var out = 0, q = 0, s = 0
-        for _ in stride(from: 0, to: 256, by: 64) {
-            let (sc1, m1) = Self.scaleMin(s, scales), (sc2, m2) = Self.scaleMin(s + 1, scales)
-            let d1 = d * Float(sc1), dm1 = minimum * Float(m1)
-            let d2 = d * Float(sc2), dm2 = minimum * Float(m2)
-            for l in 0..<32 { y[out] = d1 * Float(qs[q + l] & 0xf) - dm1; out += 1 }
-            for l in 0..<32 { y[out] = d2 * Float(qs[q + l] >> 4) - dm2; out += 1 }
-            q += 32; s += 2
-        }
-    }
-
     public func append(to out: inout [UInt8]) {
         appendHalf(d, &out)
         appendHalf(dmin, &out)
@@ -292,25 +257,6 @@ public struct BlockQ6_K: GGMLBlock, Equatable {
         qh = Array(b[128..<192])
         scales = b[192..<208].map { Int8(bitPattern: $0) }
         d = loadHalf(b, 208)
-    }
-
-    public func dequantize(into y: UnsafeMutableBufferPointer<Float>) {
-        let d = Half.float(self.d)
-        var out = 0, lo = 0, hi = 0, s = 0
-        for _ in stride(from: 0, to: 256, by: 128) {
-            for l in 0..<32 {
-                let is_ = l / 16
-                let q1 = Int(Int8(truncatingIfNeeded: (ql[lo + l] & 0xf) | ((qh[hi + l] & 3) << 4))) - 32
-                let q2 = Int(Int8(truncatingIfNeeded: (ql[lo + l + 32] & 0xf) | (((qh[hi + l] >> 2) & 3) << 4))) - 32
-                let q3 = Int(Int8(truncatingIfNeeded: (ql[lo + l] >> 4) | (((qh[hi + l] >> 4) & 3) << 4))) - 32
-                let q4 = Int(Int8(truncatingIfNeeded: (ql[lo + l + 32] >> 4) | (((qh[hi + l] >> 6) & 3) << 4))) - 32
-                y[out + l] = d * Float(scales[s + is_]) * Float(q1)
-                y[out + l + 32] = d * Float(scales[s + is_ + 2]) * Float(q2)
-                y[out + l + 64] = d * Float(scales[s + is_ + 4]) * Float(q3)
-                y[out + l + 96] = d * Float(scales[s + is_ + 6]) * Float(q4)
-            }
-            out += 128; lo += 64; hi += 32; s += 8
-        }
     }
 
     public func append(to out: inout [UInt8]) {

@@ -60,21 +60,14 @@ public final class GGUFReader: TensorSource {
 
     public init(path: String) throws {
         location = path
-        do {
-            file = try MappedFile(path: path)
-        } catch {
-            switch error {
-            case let .cannotOpen(e): throw FormatError.cannotOpen(file: path, reason: systemErrorText(e))
-            case .notARegularFile: throw FormatError.notAFile(file: path)
-            case let .cannotMap(e): throw FormatError.cannotOpen(file: path, reason: "mmap failed: \(systemErrorText(e))")
-            }
-        }
+        file = try MappedFile.checkpoint(path)
         var r = ByteReader(bytes: file.bytes(0..<file.byteCount), file: path)
         let magic = try r.slice(4, item: "header (magic)")
         guard Array(magic) == GGUFFile.magic else {
             throw FormatError.ggufBadMagic(file: path, found: magic.map { String(format2: $0) }.joined(separator: " "))
         }
         let v = try r.u32(item: "header (version)")
+        if GGUFFile.supportedVersions.contains(v.byteSwapped) { throw FormatError.ggufBigEndian(file: path) }
         guard GGUFFile.supportedVersions.contains(v) else { throw FormatError.ggufUnsupportedVersion(file: path, version: v) }
         version = v
         let tensorCount = try r.u64(item: "header (tensor count)")
@@ -224,9 +217,12 @@ public final class GGUFReader: TensorSource {
     }
 
     /// Decodes rows `rows` (of `rowCount`, each `rowLength` = `ne[0]` elements) into
-    /// `destination`, which must hold `rows.count × rowLength` floats. Large ranges are split
-    /// over the cores.
-    public func dequantizeRows(_ name: String, rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
+    /// `destination`, which must hold `rows.count × rowLength` floats. With `parallel`, ranges of
+    /// ≥ 2 × 256 K elements are split over the cores; pass false when calling from parallel code.
+    /// (A hot loop can skip the name lookup: `tensor(name)`, `blockBytes(name)` once, then
+    /// `type.dequantize(base + row × type.rowBytes(rowLength), elements:, into:)`.)
+    public func dequantizeRows(_ name: String, rows: Range<Int>, into destination: UnsafeMutablePointer<Float>,
+                               parallel: Bool = true) throws {
         let t = try requireTensor(name)
         guard rows.lowerBound >= 0, rows.upperBound <= t.rowCount else {
             throw FormatError.ggufRowsOutOfRange(file: location, tensor: name, rows: "\(rows.lowerBound)..<\(rows.upperBound)", rowCount: t.rowCount)
@@ -236,7 +232,7 @@ public final class GGUFReader: TensorSource {
         let rowBytes = t.type.rowBytes(t.rowLength), rowLength = t.rowLength, type = t.type
         let src = UnsafeSendable(bytes.baseAddress! + rows.lowerBound * rowBytes), dst = UnsafeSendable(destination)
         // ≥ 256 K elements per worker: about 100 µs of decoding, worth a thread.
-        let minRows = max(1, (1 << 18) / rowLength)
+        let minRows = parallel ? max(1, (1 << 18) / rowLength) : rows.count
         Parallel.forEachChunk(count: rows.count, minChunk: minRows) { chunk in
             type.dequantize(src.pointer + chunk.lowerBound * rowBytes, elements: chunk.count * rowLength,
                             into: dst.pointer + chunk.lowerBound * rowLength)
@@ -357,19 +353,21 @@ extension String {
 
 /// Decoded F32 copies of block tensors handed out by `rawBytes`, freed on `release`.
 private final class DecodedCache: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
+    // A mutex must not move: it lives in its own allocation.
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var buffers: [String: UnsafeMutableRawBufferPointer] = [:]
 
-    init() { pthread_mutex_init(&lock, nil) }
+    init() { pthread_mutex_init(lock, nil) }
 
     deinit {
         for b in buffers.values { b.deallocate() }
-        pthread_mutex_destroy(&lock)
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
     }
 
     func bytes(_ name: String, make: () throws -> UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         if let b = buffers[name] { return UnsafeRawBufferPointer(b) }
         let b = try make()
         buffers[name] = b
@@ -377,8 +375,8 @@ private final class DecodedCache: @unchecked Sendable {
     }
 
     func drop(_ name: String) {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         buffers.removeValue(forKey: name)?.deallocate()
     }
 }

@@ -75,8 +75,11 @@ extension ByteLevelBPETokenizer {
     /// ByteLevel(use_regex: false)]` (Qwen2.5). Added tokens marked special become control tokens (not parsed in
     /// text), the others user-defined. `addsBOS` is true when the post-processor's template starts with a token.
     public init(contentsOf path: String) throws(TokenizerError) {
-        let json = try TokenizerJSON.load(path)
-        let file = path
+        try self.init(json: TokenizerJSON.load(path))
+    }
+
+    init(json: TokenizerJSON) throws(TokenizerError) {
+        let file = json.file
         let type = try json.string("model.type")
         guard type == "BPE" else { throw .unsupported(file: file, key: "model.type", value: type, supported: ["BPE"]) }
         if try json.bool("model.byte_fallback", default: false) {

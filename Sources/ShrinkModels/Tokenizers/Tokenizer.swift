@@ -16,6 +16,23 @@ public protocol Tokenizer: Sendable {
     var addsBOS: Bool { get }
 }
 
+/// Opens the tokenizer a model ships with.
+public enum TokenizerFile {
+    /// A `.gguf` file (its `tokenizer.ggml.*` metadata), a tokenizer.json, or a model directory holding one; the
+    /// JSON's `model.type` picks WordPiece or byte-level BPE.
+    public static func open(_ path: String) throws(TokenizerError) -> any Tokenizer {
+        if GGUFReader.looksLikeGGUF(path) { return try ByteLevelBPETokenizer(ggufFile: path) }
+        let file = FileSystem.isDirectory(path) ? path + "/tokenizer.json" : path
+        let json = try TokenizerJSON.load(file)
+        let type = try json.string("model.type")
+        switch type {
+        case "WordPiece": return try WordPieceTokenizer(json: json)
+        case "BPE": return try ByteLevelBPETokenizer(json: json)
+        default: throw .unsupported(file: file, key: "model.type", value: type, supported: ["WordPiece", "BPE"])
+        }
+    }
+}
+
 /// What can be wrong with tokenizer data (a tokenizer.json or GGUF `tokenizer.ggml.*` metadata). Each message names
 /// the file and the key.
 public enum TokenizerError: UserFacingError, Equatable, Sendable {

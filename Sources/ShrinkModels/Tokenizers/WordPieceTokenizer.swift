@@ -36,8 +36,11 @@ public struct WordPieceTokenizer: Tokenizer {
 
     /// Reads a tokenizer.json whose model is WordPiece (all-MiniLM-L6-v2's, BERT's).
     public init(contentsOf path: String) throws(TokenizerError) {
-        let json = try TokenizerJSON.load(path)
-        let file = path
+        try self.init(json: TokenizerJSON.load(path))
+    }
+
+    init(json: TokenizerJSON) throws(TokenizerError) {
+        let file = json.file
         let modelType = try json.string("model.type")
         guard modelType == "WordPiece" else {
             throw .unsupported(file: file, key: "model.type", value: modelType, supported: ["WordPiece"])
@@ -301,12 +304,14 @@ public struct BertNormalizer: Sendable, Equatable {
     }
 
     /// bert.rs `is_whitespace`: \t \n \r and Unicode White_Space.
-    static func isWhitespace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
+    @inline(__always) static func isWhitespace(_ c: Unicode.Scalar) -> Bool {
+        c.value < 0x80 ? c.value == 0x20 || (c.value >= 0x09 && c.value <= 0x0D) : c.properties.isWhitespace
+    }
 
     /// bert.rs `is_control`: the Other categories (Cc, Cf, Cs, Co, Cn) except \t \n \r.
-    static func isControl(_ c: Unicode.Scalar) -> Bool {
-        if c == "\t" || c == "\n" || c == "\r" { return false }
+    @inline(__always) static func isControl(_ c: Unicode.Scalar) -> Bool {
         if c.value >= 0x20 && c.value < 0x7F { return false }
+        if c == "\t" || c == "\n" || c == "\r" { return false }
         switch c.properties.generalCategory {
         case .control, .format, .surrogate, .privateUse, .unassigned: return true
         default: return false
@@ -331,7 +336,7 @@ enum BertPreTokenizer {
         var i = s.startIndex
         while i < s.endIndex {
             let c = s[i]
-            if c.properties.isWhitespace {
+            if BertNormalizer.isWhitespace(c) {
                 if start < i { word(s[start..<i]) }
                 start = i + 1
             } else if isPunctuation(c) {
@@ -362,14 +367,28 @@ enum BertPreTokenizer {
 /// `LeftmostLongest`), and hands out the pieces between them and the tokens' ids in order.
 struct AddedTokenMatcher: Sendable {
     let patterns: [([Unicode.Scalar], Int32)]
+    /// Which ASCII scalars start a pattern (most text never holds one), and the other first scalars.
+    let asciiFirst: [Bool]
+    let otherFirst: Set<Unicode.Scalar>
 
-    init(_ patterns: [([Unicode.Scalar], Int32)]) { self.patterns = patterns.filter { !$0.0.isEmpty } }
+    init(_ patterns: [([Unicode.Scalar], Int32)]) {
+        self.patterns = patterns.filter { !$0.0.isEmpty }
+        var ascii = [Bool](repeating: false, count: 128)
+        var other = Set<Unicode.Scalar>()
+        for (p, _) in self.patterns {
+            if p[0].value < 128 { ascii[Int(p[0].value)] = true } else { other.insert(p[0]) }
+        }
+        asciiFirst = ascii
+        otherFirst = other
+    }
 
     func split(_ s: ArraySlice<Unicode.Scalar>, _ body: (ArraySlice<Unicode.Scalar>, Int32?) -> Void) {
         guard !patterns.isEmpty else { body(s, nil); return }
         var start = s.startIndex
         var i = s.startIndex
         while i < s.endIndex {
+            let c = s[i]
+            guard c.value < 128 ? asciiFirst[Int(c.value)] : otherFirst.contains(c) else { i += 1; continue }
             var best: (length: Int, id: Int32)?
             for (p, id) in patterns where p.count <= s.endIndex - i && p.count > (best?.length ?? 0) && p[0] == s[i] {
                 if s[i..<i + p.count].elementsEqual(p) { best = (p.count, id) }

@@ -84,7 +84,8 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw FormatError.cannotOpen(file: path, reason: "no such file or not readable")
         }
-        guard let text = String(validating: data, as: UTF8.self) else {
+        // llama.cpp reads `-f FILE` without its one trailing newline byte (common/arg.cpp); so does this task.
+        guard let text = String(validating: data.last == 0x0A ? data.dropLast() : data, as: UTF8.self) else {
             throw FormatError.cannotOpen(file: path, reason: "is not UTF-8 text")
         }
         // llama-perplexity tokenizes with add_special: BOS starts the stream when the vocabulary adds one.
