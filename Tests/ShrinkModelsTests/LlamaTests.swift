@@ -59,6 +59,21 @@ import Testing
         print("\(name): worst relative difference \(worst)")
     }
 
+    /// The tiny Qwen2 as a llama.cpp `qwen2` GGUF (gguf-py, F32; rows unpermuted) gives the same outputs.
+    @Test func tinyQwen2FromGGUFMatchesTransformers() throws {
+        let dir = Self.tinyDirectory("qwen2-tiny")
+        let model = try LlamaModel.load(dir + "/model.gguf")
+        let fromSafetensors = try LlamaModel.load(dir)
+        #expect(model.config.qkvBias && !model.config.tiedEmbeddings && model.config.modelType == "qwen2")
+        #expect(model.config.heads == fromSafetensors.config.heads && model.config.ropeTheta == fromSafetensors.config.ropeTheta)
+        let golden = try SafetensorsFile(path: dir + "/golden.safetensors")
+        let inputs = Array(try golden.integers("inputs").map { Int32($0) }.prefix(24))
+        let out = try Self.run(model, inputs)
+        let e = relativeDifference(out.logits[...], try golden.floats("logits")[0..<(24 * 256)])
+        #expect(e < Self.tolerance, "\(e)")
+        #expect(out.logits == (try Self.run(fromSafetensors, inputs)).logits)
+    }
+
     /// Prefill then one token at a time through the KV cache gives the logits of one full pass.
     @Test(arguments: tinyModels)
     func incrementalDecodingThroughTheCacheMatchesTheFullPass(_ name: String) throws {
