@@ -59,6 +59,21 @@ import Testing
         print("\(name): worst relative difference \(worst)")
     }
 
+    /// The tiny Qwen2 as a llama.cpp `qwen2` GGUF (gguf-py, F32; rows unpermuted) gives the same outputs.
+    @Test func tinyQwen2FromGGUFMatchesTransformers() throws {
+        let dir = Self.tinyDirectory("qwen2-tiny")
+        let model = try LlamaModel.load(dir + "/model.gguf")
+        let fromSafetensors = try LlamaModel.load(dir)
+        #expect(model.config.qkvBias && !model.config.tiedEmbeddings && model.config.modelType == "qwen2")
+        #expect(model.config.heads == fromSafetensors.config.heads && model.config.ropeTheta == fromSafetensors.config.ropeTheta)
+        let golden = try SafetensorsFile(path: dir + "/golden.safetensors")
+        let inputs = Array(try golden.integers("inputs").map { Int32($0) }.prefix(24))
+        let out = try Self.run(model, inputs)
+        let e = relativeDifference(out.logits[...], try golden.floats("logits")[0..<(24 * 256)])
+        #expect(e < Self.tolerance, "\(e)")
+        #expect(out.logits == (try Self.run(fromSafetensors, inputs)).logits)
+    }
+
     /// Prefill then one token at a time through the KV cache gives the logits of one full pass.
     @Test(arguments: tinyModels)
     func incrementalDecodingThroughTheCacheMatchesTheFullPass(_ name: String) throws {
@@ -276,11 +291,18 @@ import Testing
         var model: LlamaModel?
         let bindTime = try clock.measure { model = try LlamaModel.load(path) }
         let m = try #require(model)
+        /// VmRSS and VmHWM (peak) of this process, from /proc/self/status.
+        func memory() -> String {
+            let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+            return status.split(separator: "\n").filter { $0.hasPrefix("VmRSS") || $0.hasPrefix("VmHWM") }
+                .map { $0.split(whereSeparator: \.isWhitespace).dropFirst().joined(separator: " ") }.joined(separator: " / peak ")
+        }
+        print("llama bench: after binding RSS \(memory())")
         let golden = try SafetensorsFile(path: Fixtures.path("Tests/Fixtures/llama/smollm2/golden.safetensors"))
         let ids = try golden.integers("inputs").map { Int32($0) }
         let tokens = Array((ids + ids).prefix(512))
         let cache = m.makeCache(capacity: 512)
-        _ = try m.forward(tokens, cache: cache, hiddenStates: nil, linearInputs: nil)  // warm-up
+        _ = try m.forward(tokens, cache: cache, hiddenStates: nil, linearInputs: nil, logitsFrom: 256)  // warm-up
         let n = max(1, Self.chunks ?? 1)
         // Process CPU time too: on a shared machine, tokens per CPU-second × threads is the uncontended rate.
         func cpuSeconds() -> Double {
@@ -299,6 +321,6 @@ import Testing
         let cpu = cpuSeconds() - cpu0
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         print("llama bench: bind \(bindTime), \(n) chunks of 512 in \(seconds) s wall, \(cpu) s CPU: \(Double(n * 512) / seconds) tokens/s, "
-              + "\(Double(n * 512) / cpu) tokens per CPU-second")
+              + "\(Double(n * 512) / cpu) tokens per CPU-second; RSS \(memory())")
     }
 }

@@ -18,7 +18,8 @@ Three outputs, all deterministic (fixed seeds, fixed text offsets):
      hidden            [L+1, 2, P, H] f32  output_hidden_states (embeddings first, last after the final norm)
 3. Tests/Fixtures/llama/{qwen2-tiny,llama-tiny}/ (committed): tiny RANDOM models (Qwen2 with q/k/v bias and an
    untied head; Llama with an untied head and GQA) with config.json, model.safetensors and golden.safetensors
-   (inputs [2, 24], logits [2, 24, V], hidden [L+1, 2, 24, H]).
+   (inputs [2, 24], logits [2, 24, V], hidden [L+1, 2, 24, H]); qwen2-tiny also as model.gguf (llama.cpp
+   `qwen2` names and metadata, written by gguf-py).
 
     .venv-tools/bin/python tools/reference/llama_goldens.py
 """
@@ -120,11 +121,50 @@ def tiny(name, config_cls, model_cls, **kw):
         "hidden": torch.stack(out.hidden_states).contiguous(),
     }
     save_file(tensors, os.path.join(dst, "golden.safetensors"))
+    if cfg.model_type == "qwen2":
+        write_qwen2_gguf(model, cfg, os.path.join(dst, "model.gguf"))
     # save_pretrained may add generation_config.json: the fixture needs only the three files.
     gen = os.path.join(dst, "generation_config.json")
     if os.path.exists(gen):
         os.remove(gen)
     print(name, {k: tuple(v.shape) for k, v in tensors.items()})
+
+
+def write_qwen2_gguf(model, cfg, path):
+    """The same weights as a llama.cpp `qwen2` GGUF (F32), named as convert_hf_to_gguf.py names them. The qwen2
+    architecture runs NEOX (rotate-half) RoPE, so unlike `llama` its Q/K rows are stored unpermuted."""
+    import gguf
+
+    names = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+             "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+             "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}
+    w = gguf.GGUFWriter(path, "qwen2")
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_rope_freq_base(float(cfg.rope_parameters["rope_theta"]))
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_vocab_size(cfg.vocab_size)
+    w.add_file_type(0)
+    for name, p in sorted(model.state_dict().items()):
+        a = p.detach().float().numpy().copy()
+        if name == "model.embed_tokens.weight":
+            out = "token_embd.weight"
+        elif name == "model.norm.weight":
+            out = "output_norm.weight"
+        elif name == "lm_head.weight":
+            out = "output.weight"
+        else:
+            parts = name.split(".")  # model.layers.N.<module...>.weight|bias
+            out = f"blk.{parts[2]}.{names['.'.join(parts[3:-1])]}.{parts[-1]}"
+        w.add_tensor(out, a)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
 
 
 def tinies():

@@ -23,7 +23,7 @@ public struct LlamaFamily: RunnableFamily, GGUFFamily {
         config = try LlamaConfig(json: data, file: file)
     }
 
-    public static let ggufArchitectures = [LlamaGGUFNames.architecture]
+    public static let ggufArchitectures = LlamaGGUFNames.architectures
     public init(gguf: GGUFReader) throws { config = try LlamaConfig(gguf: gguf) }
 
     public var variant: String { "decoder(\(config.modelType ?? "unknown"))" }

@@ -2,10 +2,12 @@ import Foundation
 import ShrinkFormats
 import ShrinkTensor
 
-/// llama.cpp's names for a `llama` GGUF (llama.cpp src/llama-arch.cpp LLM_TENSOR_NAMES; gguf-py
-/// gguf/constants.py MODEL_TENSORS[LLAMA]) and the transformers names they stand for.
+/// llama.cpp's names for a `llama` or `qwen2` GGUF (llama.cpp src/llama-arch.cpp LLM_TENSOR_NAMES; gguf-py
+/// gguf/constants.py MODEL_TENSORS[LLAMA], [QWEN2]) and the transformers names they stand for.
 public enum LlamaGGUFNames {
-    public static let architecture = "llama"
+    /// `general.architecture` values read: both run rotate-half RoPE on transformers-ordered rows once a `llama`
+    /// file's Q/K permutation is undone (llama.cpp's qwen2 uses NEOX RoPE and stores the rows unpermuted).
+    public static let architectures = ["llama", "qwen2"]
 
     /// The HF name of a GGUF tensor, or nil for one a Llama decoder does not have.
     public static func hfName(_ gguf: String) -> String? {
@@ -37,14 +39,15 @@ public enum LlamaGGUFNames {
 }
 
 extension LlamaConfig {
-    /// Reads a `general.architecture = llama` GGUF's hyper-parameters (llama.cpp's LLM_KV names). The vocabulary
+    /// Reads a `general.architecture = llama` or `qwen2` GGUF's hyper-parameters (llama.cpp's LLM_KV names). The vocabulary
     /// is `llama.vocab_size` or the length of `tokenizer.ggml.tokens`; the head is tied when `output.weight`
     /// is absent; q/k/v biases when `blk.0.attn_q.bias` is present.
     public init(gguf: GGUFReader) throws {
         let file = gguf.location
         let arch = try gguf.requireString("general.architecture")
-        guard arch == LlamaGGUFNames.architecture else {
-            throw ModelError.badConfig(file: file, field: "general.architecture", reason: "is '\(arch)'; the Llama decoder reads 'llama'")
+        guard LlamaGGUFNames.architectures.contains(arch) else {
+            throw ModelError.badConfig(file: file, field: "general.architecture",
+                                       reason: "is '\(arch)'; the Llama decoder reads \(LlamaGGUFNames.architectures.joined(separator: ", "))")
         }
         func key(_ k: String) -> String { "\(arch).\(k)" }
         let hidden = try gguf.requireInt(key("embedding_length")), heads = try gguf.requireInt(key("attention.head_count"))
@@ -84,7 +87,7 @@ extension LlamaConfig {
     }
 }
 
-/// A `llama` GGUF presented under transformers' tensor names with transformers' Q/K row order, so the
+/// A `llama` or `qwen2` GGUF presented under transformers' tensor names with transformers' Q/K row order, so the
 /// safetensors binding, calibration names and compressors apply unchanged.
 ///
 /// convert_hf_to_gguf.py (LlamaModel.permute) reorders the rows of each head of q_proj and k_proj for
@@ -113,9 +116,10 @@ public final class LlamaGGUFSource: TensorSource, @unchecked Sendable {
 
     deinit { for b in unpermuted.values { b.deallocate() } }
 
-    /// Heads whose rows llama.cpp permuted in `name` (q: attention heads, k: KV heads), nil for the rest.
+    /// Heads whose rows llama.cpp permuted in `name` (q: attention heads, k: KV heads), nil for the rest and for
+    /// every tensor of a `qwen2` file.
     func permutedHeads(_ name: String) -> Int? {
-        guard let g = ggufName[name] else { return nil }
+        guard config.modelType == "llama", let g = ggufName[name] else { return nil }
         if g.contains(".attn_q.") { return config.heads }
         if g.contains(".attn_k.") { return config.kvHeads }
         return nil

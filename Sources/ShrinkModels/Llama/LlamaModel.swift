@@ -57,17 +57,8 @@ public final class LlamaModel: CompressibleModel, @unchecked Sendable {
             return PackedLinear(weight: w, outFeatures: rows.reduce(0, +), inFeatures: H, bias: b, name: name)
         }
 
-        var bound: [Layer] = []
-        for i in 0..<c.layers {
-            let n = N.layer(i)
-            let qkv = try stacked([n.q, n.k, n.v], rows: [c.qDim, c.kvDim, c.kvDim], biases: c.qkvBias ? [n.qBias, n.kBias, n.vBias] : nil,
-                                  name: n.q)
-            let gateUp = try stacked([n.gate, n.up], rows: [I, I], biases: nil, name: n.gate)
-            bound.append(Layer(inputNorm: try bind.tensor(n.inputNorm, shape: [H]), postNorm: try bind.tensor(n.postNorm, shape: [H]),
-                               qkv: qkv, o: try bind.linear(n.o, out: H, in: c.qDim), gateUp: gateUp,
-                               down: try bind.linear(n.down, out: H, in: I), names: n))
-        }
-        layers = bound
+        // The head first: its dequantized table (the largest tensor) is freed before the layers' panels exist,
+        // which keeps the peak of binding at the packed model plus one tensor.
         finalNorm = try bind.tensor(N.finalNorm, shape: [H])
         if c.tiedEmbeddings {
             head = try bind.linear(N.embedTokens, out: V, in: H)
@@ -79,6 +70,17 @@ public final class LlamaModel: CompressibleModel, @unchecked Sendable {
             embedding = streamEmbeddings ? try bind.rows(N.embedTokens, shape: [V, H])
                 : ResidentRows(values: try bind.tensor(N.embedTokens, shape: [V, H]), rows: V, width: H)
         }
+        var bound: [Layer] = []
+        for i in 0..<c.layers {
+            let n = N.layer(i)
+            let qkv = try stacked([n.q, n.k, n.v], rows: [c.qDim, c.kvDim, c.kvDim], biases: c.qkvBias ? [n.qBias, n.kBias, n.vBias] : nil,
+                                  name: n.q)
+            let gateUp = try stacked([n.gate, n.up], rows: [I, I], biases: nil, name: n.gate)
+            bound.append(Layer(inputNorm: try bind.tensor(n.inputNorm, shape: [H]), postNorm: try bind.tensor(n.postNorm, shape: [H]),
+                               qkv: qkv, o: try bind.linear(n.o, out: H, in: c.qDim), gateUp: gateUp,
+                               down: try bind.linear(n.down, out: H, in: I), names: n))
+        }
+        layers = bound
         try bind.finish()
     }
 
