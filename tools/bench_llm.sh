@@ -21,12 +21,21 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 for t in F16 Q4_0; do "$bin/llama-quantize" --allow-requantize "$model" "$work/$t.gguf" "$t" 2 > /dev/null 2>&1; done
 
+# row NAME JSON TOKENS_PER_SECOND_KEY PPL_KEY RSS: one table row from a JSON report (dotted keys).
+row() {
+    "$py" - "$@" <<'PY'
+import json, sys
+name, path, tps, ppl, rss = sys.argv[1:6]
+r = json.load(open(path))
+get = lambda key: float(__import__("functools").reduce(lambda d, k: d[k], key.split("."), r))
+print(f"| {name} | {get(tps):.0f} | {get(ppl):.2f} | {rss} |")
+PY
+}
 rss() { grep "Maximum resident" "$1" | awk '{printf "%.0f", $6 / 1024}'; }
 echo "| peer | tokens/s | PPL ($chunks chunks) | peak RSS (MB) |"
 echo "|---|---|---|---|"
 /usr/bin/time -v "$shrink" eval "$model" --text "$text" --ctx 512 --chunks "$chunks" --json > "$work/shrink.json" 2> "$work/shrink.time"
-"$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"| Shrink on the Q4_1 release | {r[\"tokens_per_second\"]:.0f} | {r[\"perplexity\"][\"value\"]:.2f} | {sys.argv[2]} |")' \
-    "$work/shrink.json" "$(rss "$work/shrink.time")"
+row "Shrink on the Q4_1 release" "$work/shrink.json" tokens_per_second perplexity.value "$(rss "$work/shrink.time")"
 for f in "$model:Q4_1 release" "$work/F16.gguf:F16 (llama-quantize)" "$work/Q4_0.gguf:Q4_0 (llama-quantize)"; do
     file="${f%%:*}" name="${f#*:}"
     /usr/bin/time -v "$bin/llama-perplexity" -m "$file" -f "$text" -c 512 -b 512 --chunks "$chunks" -t "$threads" > "$work/l.log" 2>&1
@@ -46,5 +55,5 @@ PY
 done
 /usr/bin/time -v "$py" tools/bench_torch_perplexity.py "$model" "$text" --ctx 512 --chunks "$chunks" --threads "$threads" \
     > "$work/torch.json" 2> "$work/torch.time"
-"$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"| {r[\"peer\"]} | {r[\"tokens_per_second\"]:.0f} | {r[\"perplexity\"]:.2f} | {sys.argv[2]} |")' \
-    "$work/torch.json" "$(rss "$work/torch.time")"
+row "$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["peer"])' "$work/torch.json")" "$work/torch.json" \
+    tokens_per_second perplexity "$(rss "$work/torch.time")"
