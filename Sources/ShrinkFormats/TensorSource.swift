@@ -31,6 +31,8 @@ public protocol TensorSource: AnyObject, Sendable {
     /// that present derived tensors (a compressed checkpoint's dequantized weights)
     /// compute them here.
     func floats(_ name: String) throws -> [Float]
+    /// Bytes `name` occupies as stored (a GGUF block tensor's blocks, not its decoded F32).
+    func storedByteCount(_ name: String) -> Int?
 }
 
 extension TensorSource {
@@ -42,6 +44,8 @@ extension TensorSource {
     public var infos: [TensorInfo] { tensorNames.compactMap { info($0) } }
 
     public func floats(_ name: String) throws -> [Float] { try decodedFloats(name) }
+
+    public func storedByteCount(_ name: String) -> Int? { info(name)?.byteCount }
 
     /// The stored bytes of `name` decoded to Float.
     public func decodedFloats(_ name: String) throws -> [Float] {
@@ -72,6 +76,8 @@ extension TensorSource {
 
     public var parameterCount: Int { infos.reduce(0) { $0 + $1.elementCount } }
     public var totalBytes: Int { infos.reduce(0) { $0 + $1.byteCount } }
+    /// Bytes of every tensor as stored.
+    public var totalStoredBytes: Int { tensorNames.reduce(0) { $0 + (storedByteCount($1) ?? 0) } }
 }
 
 /// Opens what a user points at: a `.safetensors` file, a `*.safetensors.index.json`

@@ -13,6 +13,8 @@ public struct TensorAccount: Codable, Sendable, Equatable {
     public var rowRead: Bool
     /// A 2-D weight that `shrink quantize` may quantize.
     public var quantizable: Bool
+    /// Bytes as stored in the checkpoint at hand when they differ from `dtype` (a GGUF block tensor).
+    public var asStoredBytes: Int?
 
     public var parameters: Int { shape.reduce(1, *) }
     public var info: TensorInfo { TensorInfo(name: name, dtype: dtype, shape: Shape(shape)) }
@@ -21,7 +23,7 @@ public struct TensorAccount: Codable, Sendable, Equatable {
     /// itself, or its compressed-tensors packed, scale, shape (and zero-point)
     /// tensors under `choice` (exactly what `QuantizeJob` writes).
     public func storedBytes(_ choice: TensorChoice?) -> Int {
-        guard let choice else { return info.byteCount }
+        guard let choice else { return asStoredBytes ?? info.byteCount }
         let scheme = choice.scheme(scaleDType: [.f16, .bf16].contains(dtype) ? dtype : .f32)
         return PackedLayout(scheme: scheme, rows: shape[0], columns: shape[1]).storedBytes
     }

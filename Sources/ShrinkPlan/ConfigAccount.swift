@@ -1,4 +1,5 @@
 import Foundation
+import ShrinkFormats
 import ShrinkModels
 import ShrinkQuant
 import ShrinkTensor
@@ -49,9 +50,13 @@ public struct ConfigAccount: Codable, Sendable {
     ///   - steps: supervision steps for a reasoner's FLOPs (default halt_max_steps).
     ///   - context: tokens of context for a decoder's KV cache and FLOPs.
     public static func make(_ family: any ModelFamily, choice: TensorChoice?, quantizeRowRead: Bool = false,
-                            steps: Int? = nil, context: Int = 2048, device: DeviceProfile? = nil) -> ConfigAccount {
+                            steps: Int? = nil, context: Int = 2048, device: DeviceProfile? = nil,
+                            stored: (any TensorSource)? = nil) -> ConfigAccount {
         let query = CostQuery(steps: steps, context: context)
-        let account = ModelAccount(family, dtype: family.parameterDType, query: query)
+        var account = ModelAccount(family, dtype: family.parameterDType, query: query)
+        if let stored {
+            for i in account.tensors.indices { account.tensors[i].asStoredBytes = stored.storedByteCount(account.tensors[i].name) }
+        }
         let cost = family.cost(query)
         let flops = cost.flops, unit = cost.flopsUnit
         var recipe: [String: TensorChoice] = [:]

@@ -41,8 +41,10 @@ struct AccountCommand: ParsableCommand {
         if context < 1 { throw ValidationError("--context \(context) must be at least 1") }
         let model = try ModelRegistry.family(config: config)
         let choice = bits.map { TensorChoice(bits: $0, granularity: group.map { .group($0) } ?? .channel, method: .rtn) }
+        // A GGUF file is its own config: count its tensors as they are stored (block types, not FP32).
+        let stored = ModelLocation(config).isGGUF ? model.presenting(try ModelLocation(config).openWeights()) : nil
         let r = ConfigAccount.make(model, choice: choice, quantizeRowRead: embeddings, steps: steps, context: context,
-                                   device: try device.map { try DeviceProfile.resolve($0) })
+                                   device: try device.map { try DeviceProfile.resolve($0) }, stored: stored)
         try out.emit(r) {
             var s = "\(config): \(r.family), \(Format.count(r.parameters)) parameters (\(Format.bytes(r.fp32Bytes)) in FP32)\n"
             s += "  weights (\(r.recipe)): \(Format.bytes(r.weightBytes)), of which row-read tables \(Format.bytes(r.rowReadBytes))\n"

@@ -191,3 +191,17 @@ let trmARC = """
     }
     #expect(blocks > 0 && folds == 2 * blocks)  // every block: down ← up rows, and o ← v rows (or mlp_t down ← up)
 }
+
+/// A GGUF file is accounted as stored: its Q4_1/Q8_0 blocks, not FP32.
+@Suite struct GGUFAccountingTests {
+    @Test func theSmolLM2ReleaseIsCountedInItsBlockTypes() throws {
+        let path = Fixtures.path("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileSystem.exists(path) else { throw ModelError.badRequest(flag: path, reason: "is missing: run tools/fetch_real.sh") }
+        let family = try ModelRegistry.family(config: path)
+        let reader = try GGUFReader(path: path)
+        let r = ConfigAccount.make(family, choice: nil, stored: family.presenting(try ModelLocation(path).openWeights()))
+        #expect(r.parameters == 134_515_008)
+        #expect(r.weightBytes == reader.storedBytes, "every tensor of the layout is in the file, counted as stored")
+        #expect(r.weightBytes < r.fp32Bytes / 5)
+    }
+}

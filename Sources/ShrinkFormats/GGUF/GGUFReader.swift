@@ -174,6 +174,8 @@ public final class GGUFReader: TensorSource {
     /// The tensor as the file describes it.
     public func tensor(_ name: String) -> Tensor? { tensors[name] }
 
+    public func storedByteCount(_ name: String) -> Int? { tensors[name]?.byteCount }
+
     public func ggmlType(_ name: String) -> GGMLType? { tensors[name]?.type }
 
     public func info(_ name: String) -> TensorInfo? {

@@ -144,6 +144,8 @@ public final class LlamaGGUFSource: TensorSource, @unchecked Sendable {
         return UnsafeRawBufferPointer(b)
     }
 
+    public func storedByteCount(_ name: String) -> Int? { ggufName[name].flatMap { reader.storedByteCount($0) } }
+
     public func release(_ name: String) {
         guard let g = ggufName[name] else { return }
         reader.release(g)

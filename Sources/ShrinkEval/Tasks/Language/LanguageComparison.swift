@@ -199,7 +199,7 @@ public enum LanguageComparison {
 
     /// Bytes of the stored weights (packed blocks as stored, not dequantized).
     static func storedBytes(_ location: ModelLocation) throws -> Int {
-        try location.openStored().totalBytes
+        try location.openStored().totalStoredBytes
     }
 
     /// Mean over rows of the cosine of row r of `a` and `b` ([rows, width] each).
