@@ -199,6 +199,17 @@ public enum ModelRegistry {
         return ggufs.count == 1 ? try GGUFReader(path: where_.path + "/" + ggufs[0]) : nil
     }
 
+    /// Loads the model at `path` and requires it to be a `Model` (`needed` names it in the error otherwise).
+    public static func load<Model: CompressibleModel>(_ path: String, as _: Model.Type, needed: String,
+                                                      streamEmbeddings: Bool = false) throws -> Model {
+        let model = try load(path, streamEmbeddings: streamEmbeddings)
+        guard let typed = model as? Model else {
+            throw ModelError.wrongFamily(file: ModelLocation(path).configPath, family: type(of: model.familyDescription).familyName,
+                                         needed: needed)
+        }
+        return typed
+    }
+
     /// The name of the field a decoding error is about, for `ModelError.badConfig`.
     public static func field(of error: Error) -> String {
         switch error as? DecodingError {

@@ -76,12 +76,7 @@ public final class BertEncoder: CompressibleModel, @unchecked Sendable {
 
     /// Loads an encoder from a model directory, its weights file, or a compressed directory (dequantized on load).
     public static func load(_ path: String, streamWordEmbeddings: Bool = false) throws -> BertEncoder {
-        let model = try ModelRegistry.load(path, streamEmbeddings: streamWordEmbeddings)
-        guard let encoder = model as? BertEncoder else {
-            throw ModelError.wrongFamily(file: ModelLocation(path).configPath, family: type(of: model.familyDescription).familyName,
-                                         needed: "a BERT encoder (model_type bert)")
-        }
-        return encoder
+        try ModelRegistry.load(path, as: BertEncoder.self, needed: "a BERT encoder (model_type bert)", streamEmbeddings: streamWordEmbeddings)
     }
 
     public var parameterCount: Int {

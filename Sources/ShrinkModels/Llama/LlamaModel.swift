@@ -86,12 +86,7 @@ public final class LlamaModel: CompressibleModel, @unchecked Sendable {
 
     /// Loads a decoder from a model directory or its weights file (config.json beside them).
     public static func load(_ path: String, streamEmbeddings: Bool = false) throws -> LlamaModel {
-        let model = try ModelRegistry.load(path, streamEmbeddings: streamEmbeddings)
-        guard let decoder = model as? LlamaModel else {
-            throw ModelError.wrongFamily(file: ModelLocation(path).configPath, family: type(of: model.familyDescription).familyName,
-                                         needed: "a Llama-architecture decoder")
-        }
-        return decoder
+        try ModelRegistry.load(path, as: LlamaModel.self, needed: "a Llama-architecture decoder", streamEmbeddings: streamEmbeddings)
     }
 
     /// Parameters of every bound tensor (a tied table counted once).

@@ -113,12 +113,7 @@ public final class RecursiveReasoner: CompressibleModel, @unchecked Sendable {
     /// Loads a reasoner from a model directory, its weights file, or a compressed directory (whose weights are
     /// dequantized on load), with `config.json` beside the weights.
     public static func load(directory path: String, streamPuzzleEmbedding: Bool = false) throws -> RecursiveReasoner {
-        let model = try ModelRegistry.load(path, streamEmbeddings: streamPuzzleEmbedding)
-        guard let reasoner = model as? RecursiveReasoner else {
-            throw ModelError.wrongFamily(file: ModelLocation(path).configPath, family: type(of: model.familyDescription).familyName,
-                                         needed: "a recursive reasoner (TRM/HRM)")
-        }
-        return reasoner
+        try ModelRegistry.load(path, as: RecursiveReasoner.self, needed: "a recursive reasoner (TRM/HRM)", streamEmbeddings: streamPuzzleEmbedding)
     }
 
     /// Parameters (all bound tensors).
