@@ -51,6 +51,10 @@ private final class FakeLM: CausalLanguageModel, @unchecked Sendable {
 
     func logits(_ tokens: [Int32], from first: Int, hiddenStates: ((Int, UnsafeBufferPointer<Float>) -> Void)?,
                 linearInputs: LinearInputObserver?) throws -> [Float] {
+        if let linearInputs {
+            let x = tokens.enumerated().flatMap { p, t in (0..<4).map { Float(Int(t) * 4 + $0 + p % 3) } }
+            x.withUnsafeBufferPointer { linearInputs.observe(layer: "fake.proj", inputs: $0.baseAddress!, rows: tokens.count, columns: 4) }
+        }
         if let hiddenStates {
             for s in 0..<hiddenStateCount {
                 let h = tokens.enumerated().flatMap { p, t in (0..<4).map { Float(Int(t) + p + $0 + s) + noise * Float($0) } }
@@ -149,6 +153,19 @@ private func logProbabilities(_ row: [Float]) -> [Double] {
         #expect(abs(r.deltaP.value - pDiff.reduce(0, +) / Double(pDiff.count)) < 1e-5)
         #expect(r.label.evidence == .exploratory, "a training split is never validated")
         #expect(r.hiddenStateCosine[1].cosine.estimate < 1)
+    }
+
+    @Test func textCalibrationSeesEveryLinearInputOfTheFirstChunks() throws {
+        let (dir, path) = try corpus()
+        _ = dir
+        let (stats, summary) = try TextCalibration.statistics(FakeLM(noise: 0), calibration: path, count: 5, context: 64)
+        #expect(summary.puzzles == 5 && summary.split == "calibration")
+        let s = try #require(stats["fake.proj"])
+        #expect(s.rows == 5 * 64 && s.columns == 4)
+        // Column 0 is 4·token + position mod 3: its mean over the observed rows, recomputed from the tokens.
+        let task = try LanguageTask<FakeLM>(text: path, tokenizer: NibbleTokenizer(), context: 64, chunks: 5, split: nil)
+        let expected = (0..<5).flatMap { c in task.chunkTokens(c).enumerated().map { Double(Int($1) * 4 + $0 % 3) } }
+        #expect(abs(s.meanAbs[0] - expected.reduce(0, +) / Double(expected.count)) < 1e-9)
     }
 
     @Test func aTextTooShortForTwoContextsIsAnErrorNamingTheFile() throws {

@@ -192,6 +192,9 @@ public enum TaskRegistry {
         if let encoder = model as? BertEncoder {
             return try SentenceCalibration.statistics(encoder, calibration: path, count: count, progress: progress)
         }
+        if let decoder = model as? any CausalLanguageModel {
+            return try TextCalibration.statistics(decoder, calibration: path, count: count, progress: progress)
+        }
         throw ModelError.wrongFamily(file: model.location, family: type(of: model.familyDescription).familyName,
                                      needed: "a family with a calibration task (" + tasks.map { "\($0)" }.joined(separator: ", ") + ")")
     }

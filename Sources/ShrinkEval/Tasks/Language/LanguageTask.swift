@@ -103,8 +103,10 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
         bos = tokenizer.addsBOS ? tokenizer.bosID : nil
     }
 
+    /// The protocol's model-free calibration entry cannot tokenize (the tokenizer ships with the model):
+    /// language models calibrate through `TextCalibration.statistics`, which `TaskRegistry` calls.
     public init(calibrationData path: String, limit: Int, batchSize: Int) throws {
-        throw ModelError.badRequest(flag: "--calib", reason: "calibrating a language model needs its tokenizer; use LanguageTask(text:tokenizer:…)")
+        throw ModelError.badRequest(flag: "--calib", reason: "a language model calibrates on text with its own tokenizer (TextCalibration.statistics)")
     }
 
     /// Scored tokens per chunk.
