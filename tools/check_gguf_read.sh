@@ -8,13 +8,13 @@
 #   - the committed gguf-py goldens (Tests/Fixtures/gguf/types.gguf, all 13 types).
 # Each file goes through `shrink dequantize --dtype f32` and tools/check_gguf_read.py compares
 # every tensor.
-# Needs: tools/fetch_real.sh (models/), tools/build_llama_cpp.sh (vendor/llama.cpp), the tools
+# Needs: tools/fetch_real.sh (models/), llama.cpp (built here by tools/build_llama_cpp.sh on first use), the tools
 # venv, and a built shrink (swift build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv-tools/bin/python}
 SHRINK=${SHRINK:-$(swift build --show-bin-path)/shrink}
-QUANTIZE=${QUANTIZE:-vendor/llama.cpp/build/bin/llama-quantize}
+QUANTIZE=${QUANTIZE:-$(tools/build_llama_cpp.sh | tail -1)/llama-quantize}
 SRC=models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 [ -f "$SRC" ] || { echo "missing $SRC: run tools/fetch_real.sh" >&2; exit 1; }
 [ -x "$QUANTIZE" ] || { echo "missing $QUANTIZE: run tools/build_llama_cpp.sh" >&2; exit 1; }
