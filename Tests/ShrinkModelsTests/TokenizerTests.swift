@@ -11,6 +11,8 @@ enum TokenizerGoldens {
 
     struct Stream: Decodable { var count: Int?; var tokens: Int; var sha256: String }
     struct ShortString: Decodable { var text: String; var ids: [Int32]; var decoded: String? }
+    /// A random string over tricky pieces (tokenizer_goldens.py `fuzz_strings`); llama.cpp's ids where they differ.
+    struct Fuzz: Decodable { var text: String; var ids: [Int32]; var llama_cpp_ids: [Int32]? }
     struct Truncation: Decodable { var text: String; var max_length: Int; var ids: [Int32] }
     struct SmolLM2: Decodable {
         struct File: Decodable { var bytes: Int; var tokens: Int; var sha256: String }
@@ -18,15 +20,17 @@ enum TokenizerGoldens {
         var files: [String: File]
         var strings: [ShortString]
         var llama_cpp: [String: LlamaCpp]
+        var fuzz: [Fuzz]
     }
     struct Tiny: Decodable {
-        struct One: Decodable { var file: String; var vocabulary: Int; var files: [String: Stream]; var strings: [ShortString] }
+        struct One: Decodable { var file: String; var vocabulary: Int; var files: [String: Stream]; var strings: [ShortString]; var fuzz: [Fuzz] }
         var tokenizers: [String: One]
     }
     struct MiniLM: Decodable {
         var files: [String: [String: Stream]]
         var strings: [ShortString]
         var truncation: [Truncation]
+        var fuzz: [Fuzz]
     }
 
     static func load<T: Decodable>(_ name: String, as: T.Type) throws -> T {
@@ -138,6 +142,8 @@ struct TokenizerTests {
             #expect(ids == s.ids, "\(s.text.debugDescription)")
             if let decoded = s.decoded { #expect(tok.decode(ids) == decoded, "\(s.text.debugDescription)") }
         }
+        #expect(golden.fuzz.count == 100)
+        for f in golden.fuzz { #expect(tok.encode(f.text) == f.ids, "\(f.text.debugDescription)") }
         #expect(tok.vocabularySize == 30522)
         #expect(tok.bosID == 101 && tok.addsBOS && tok.padID == 0 && tok.maxLength == 128)
     }
@@ -232,6 +238,11 @@ struct TokenizerTests {
             #expect(tok.decode(ids) == s.text, "\(s.text.debugDescription)")
             if let decoded = s.decoded { #expect(decoded == s.text) }
         }
+        // Fuzz: llama.cpp's ids where it and tokenizers disagree (one string: a byte the vocabulary lacks, which
+        // llama.cpp keeps as a symbol that blocks merges and tokenizers drops before merging).
+        #expect(golden.fuzz.count == 100)
+        #expect(golden.fuzz.filter { $0.llama_cpp_ids != nil }.count == 1)
+        for f in golden.fuzz { #expect(tok.encode(f.text) == (f.llama_cpp_ids ?? f.ids), "\(f.text.debugDescription)") }
         // Control tokens in text are spelled with ordinary tokens (llama-perplexity's parse_special = false).
         #expect(tok.encode("<|im_end|>").count > 1)
         #expect(tok.decode([1, 19556, 2]) == "Hello")
@@ -267,6 +278,8 @@ struct TokenizerTests {
             #expect(ids == s.ids, "\(kind) \(s.text.debugDescription)")
             if let decoded = s.decoded { #expect(tok.decode(ids) == decoded, "\(kind) \(s.text.debugDescription)") }
         }
+        #expect(spec.fuzz.count == 100)
+        for f in spec.fuzz { #expect(tok.encode(f.text) == f.ids, "\(kind) \(f.text.debugDescription)") }
         #expect(spec.files.count == 1)
         for (name, want) in spec.files {
             let ids = tok.encode(try TokenizerGoldens.text(name))

@@ -64,6 +64,20 @@ SHORT_STRINGS = [
 ]
 
 
+def fuzz_strings(n=100, seed=13):
+    """Deterministic random strings over the pieces the pre-tokenizers treat specially: apostrophe contractions in
+    both cases, runs of spaces, tabs, CR/LF, non-breaking and ideographic spaces, letters with and without accents
+    (composed and combining), ASCII and non-ASCII numbers, punctuation and symbols, CJK, emoji, control characters."""
+    import random
+    pieces = [" ", "  ", "   ", "\n", "\n\n", "\r\n", "\t", "'", "'s", "'S", "'t", "'re", "'RE", "'ve", "'ll", "'d", "'m",
+              "a", "Z", "the", "Elliot", "don", "caf\u00e9", "e\u0301", "\u00c9", "\u00df", "\u0130", "1", "42", "1760", "\u00b2",
+              "\u00bd", "\u0663", "\u2163", "!", ".", ",", "--", "...", "\u2014", "\u201c", "\u201d", "\u2019", "$", "^", "`",
+              "(", ")", "\u00a0", "\u3000", "\u2009", "\u4e2d", "\u6587", "\U0001F600", "\x00", "\x04", "\u200b", "\ufeff",
+              "\u0085", "[UNK]", "[CLS]", "<|im_end|>", "<tool_call>", "##", "#"]
+    rnd = random.Random(seed)
+    return ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 24))) for _ in range(n)]
+
+
 def sha_of(ids):
     return hashlib.sha256(struct.pack("<%di" % len(ids), *ids)).hexdigest()
 
@@ -119,6 +133,7 @@ def minilm():
     for s in SHORT_STRINGS:
         e = tok.encode(s)
         out["strings"].append({"text": s, "ids": e.ids, "decoded": tok.decode(e.ids)})
+    out["fuzz"] = [{"text": f, "ids": tok.encode(f).ids} for f in fuzz_strings()]
     # Explicit truncation lengths, as encode(_:maxLength:) takes them.
     long = "The quick brown fox jumps over the lazy dog. " * 10
     out["truncation"] = []
@@ -166,10 +181,12 @@ def byte_level_bpe(tokens, merges, pre):
 
 
 def llama_tokenize(text):
-    """llama.cpp's ids for the text, whole (stdin, no escape processing; `-f` would drop one trailing newline)."""
+    """llama.cpp's ids for the text, whole (stdin, no escape processing; `-f` would drop one trailing newline), with
+    special tokens not parsed as llama-perplexity does (llama-tokenize parses them unless told not to)."""
     if not os.path.exists(LLAMA_TOKENIZE):
         return None
-    out = subprocess.run([LLAMA_TOKENIZE, "-m", GGUF, "--stdin", "--no-escape", "--ids", "--no-bos", "--log-disable"],
+    out = subprocess.run([LLAMA_TOKENIZE, "-m", GGUF, "--stdin", "--no-escape", "--no-parse-special", "--ids",
+                          "--no-bos", "--log-disable"],
                          input=text.encode("utf-8"), capture_output=True, check=True).stdout.decode()
     return json.loads(out.strip().splitlines()[-1])
 
@@ -214,6 +231,19 @@ def smollm2():
                 entry["transformers_gguf_ids"] = t
             agree += t == ids
         out["strings"].append(entry)
+    # Where llama.cpp and tokenizers disagree on a fuzz string, both are kept: Shrink follows llama.cpp for GGUF.
+    out["fuzz"] = []
+    fuzz_llama = 0
+    for f in fuzz_strings():
+        ids = tok.encode(f).ids
+        ref = llama_tokenize(f)
+        out["fuzz"].append({"text": f, "ids": ids} if ref is None or ref == ids else {"text": f, "ids": ids, "llama_cpp_ids": ref})
+        if ref is not None and ref == ids:
+            fuzz_llama += 1
+        elif ref is not None:
+            print("llama.cpp differs on", repr(f), ids, ref)
+    out["llama_cpp_fuzz"] = f"{fuzz_llama}/{len(out['fuzz'])} fuzz strings equal"
+    print("llama.cpp on fuzz strings:", out["llama_cpp_fuzz"])
     if hf is not None:
         out["transformers_gguf"] = f"{agree}/{len(SHORT_STRINGS)} short strings equal"
         print("transformers gguf_file tokenizer:", out["transformers_gguf"])
@@ -266,7 +296,8 @@ def tiny_bpe():
             "files": {"evaluation.txt": {"tokens": len(ids), "sha256": sha_of(ids)}},
             "strings": [{"text": s, "ids": tok.encode(s, add_special_tokens=False).ids,
                          "decoded": tok.decode(tok.encode(s, add_special_tokens=False).ids, skip_special_tokens=True)}
-                        for s in strings]}
+                        for s in strings],
+            "fuzz": [{"text": f, "ids": tok.encode(f, add_special_tokens=False).ids} for f in fuzz_strings()]}
         print(f"tiny {kind}: evaluation.txt {len(ids)} tokens")
     return out
 

@@ -60,7 +60,9 @@ extension ByteLevelBPETokenizer {
     /// Opens a GGUF file and reads its tokenizer.
     public init(ggufFile path: String) throws(TokenizerError) {
         let reader: GGUFReader
-        do { reader = try GGUFReader(path: path) } catch {
+        do { reader = try GGUFReader(path: path) } catch let error as FormatError {
+            throw .gguf(error)
+        } catch {
             throw .cannotRead(file: path, reason: "\(error)")
         }
         try self.init(gguf: reader)

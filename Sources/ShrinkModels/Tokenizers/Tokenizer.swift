@@ -37,6 +37,8 @@ public enum TokenizerFile {
 /// the file and the key.
 public enum TokenizerError: UserFacingError, Equatable, Sendable {
     case cannotRead(file: String, reason: String)
+    /// The GGUF file itself is unreadable (its own error names the file and the item).
+    case gguf(FormatError)
     case notJSON(file: String, detail: String)
     case missingKey(file: String, key: String)
     case wrongKind(file: String, key: String, expected: String, found: String)
@@ -49,6 +51,7 @@ public enum TokenizerError: UserFacingError, Equatable, Sendable {
     public var description: String {
         switch self {
         case let .cannotRead(f, r): "\(f): cannot read the tokenizer: \(r)"
+        case let .gguf(e): e.description
         case let .notJSON(f, d): "\(f): not valid JSON (\(d)); re-download the model's tokenizer.json"
         case let .missingKey(f, k): "\(f): tokenizer key '\(k)' is missing; re-download the model's tokenizer files"
         case let .wrongKind(f, k, e, found): "\(f): tokenizer key '\(k)' should be \(e) but is \(found)"
@@ -69,7 +72,11 @@ struct TokenizerJSON {
     static func load(_ path: String) throws(TokenizerError) -> TokenizerJSON {
         let mapped: MappedFile
         do { mapped = try MappedFile(path: path) } catch {
-            throw .cannotRead(file: path, reason: "\(error) (is the model directory complete? run tools/fetch_real.sh)")
+            switch error {
+            case let .cannotOpen(e): throw .cannotRead(file: path, reason: FileSystem.errorText(e))
+            case .notARegularFile: throw .cannotRead(file: path, reason: "not a regular file; pass a tokenizer.json or the model directory")
+            case let .cannotMap(e): throw .cannotRead(file: path, reason: "mmap failed: \(FileSystem.errorText(e))")
+            }
         }
         let root: JSONValue
         do { root = try StrictJSONParser.parse(mapped.bytes(0..<mapped.byteCount)) } catch {

@@ -8,7 +8,8 @@ import Foundation
 /// processors/template.rs, decoders/wordpiece.rs, tokenizer/added_vocabulary.rs (tokenizers 0.23); the greedy
 /// longest-match-first algorithm of Wu et al. 2016 (arXiv:1609.08144) as BERT's tokenization.py implements it.
 ///
-/// Padding from the JSON is not applied: a batch pads with `padID` and masks, so `encode` returns real tokens only.
+/// Single sequences only (the JSON's `pair` template is not used). Padding from the JSON is not applied: a batch
+/// pads with `padID` and masks, so `encode` returns real tokens only.
 public struct WordPieceTokenizer: Tokenizer {
     public let normalizer: BertNormalizer?
     /// Token strings by id (the model vocabulary, extended by any added token beyond it).
@@ -290,11 +291,11 @@ public struct BertNormalizer: Sendable, Equatable {
         }
         if lowercase {
             if ascii {
-                for i in s.indices where s[i].value >= 0x41 && s[i].value <= 0x5A { s[i] = Unicode.Scalar(s[i].value + 0x20)! }
+                for i in s.indices where s[i].value >= 0x41 && s[i].value <= 0x5A { s[i] = Unicode.Scalar(UInt8(s[i].value + 0x20)) }
             } else {
                 s = s.flatMap { c -> [Unicode.Scalar] in
                     if c.value < 0x80 {
-                        return [c.value >= 0x41 && c.value <= 0x5A ? Unicode.Scalar(c.value + 0x20)! : c]
+                        return [c.value >= 0x41 && c.value <= 0x5A ? Unicode.Scalar(UInt8(c.value + 0x20)) : c]
                     }
                     return Array(c.properties.lowercaseMapping.unicodeScalars)
                 }
