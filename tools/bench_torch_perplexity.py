@@ -23,7 +23,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     folder, name = os.path.dirname(a.gguf), os.path.basename(a.gguf)
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
     ids = tok(open(a.text, encoding="utf-8").read(), add_special_tokens=False)["input_ids"]
     n_chunks = min(a.chunks, len(ids) // a.ctx)
     first = a.ctx // 2
