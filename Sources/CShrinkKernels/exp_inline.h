@@ -1,6 +1,7 @@
 #ifndef SK_EXP_INLINE_H
 #define SK_EXP_INLINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -24,6 +25,20 @@ static inline __attribute__((always_inline)) float exp_inline(float x) {
     float s;
     memcpy(&s, &e, 4);
     return p * s;
+}
+
+// s[t] = exp(s[t] − mx) for t < n, returning their sum (the body of a softmax row; the sum may be reassociated,
+// so the loop vectorizes).
+static inline __attribute__((always_inline)) float exp_shifted_sum(float *s, size_t n, float mx) {
+    float sum = 0;
+    {
+#pragma clang fp reassociate(on)
+        for (size_t t = 0; t < n; t++) {
+            s[t] = exp_inline(s[t] - mx);
+            sum += s[t];
+        }
+    }
+    return sum;
 }
 
 #endif

@@ -83,15 +83,7 @@ SK_CLONES void sk_causal_attention_head(const float *q, size_t ldq, size_t rows,
             si[t] *= scale;
             mx = si[t] > mx ? si[t] : mx;
         }
-        float sum = 0;
-        {
-#pragma clang fp reassociate(on)
-            for (size_t t = 0; t < len; t++) {
-                si[t] = exp_inline(si[t] - mx);
-                sum += si[t];
-            }
-        }
-        float inv = 1.0f / sum;
+        float inv = 1.0f / exp_shifted_sum(si, len, mx);
         for (size_t t = 0; t < len; t++) si[t] *= inv;
         for (size_t t = len; t < n; t++) si[t] = 0;
     }

@@ -71,15 +71,7 @@ SK_CLONES void sk_attention_head(const float *q, const float *k, const float *v,
         }
         float mx = -INFINITY;
         for (size_t t = 0; t < positions; t++) mx = s[t] > mx ? s[t] : mx;
-        float sum = 0;
-        {
-#pragma clang fp reassociate(on)
-            for (size_t t = 0; t < positions; t++) {
-                s[t] = exp_inline(s[t] - mx);
-                sum += s[t];
-            }
-        }
-        float inv = 1.0f / sum;
+        float inv = 1.0f / exp_shifted_sum(s, positions, mx);
         float *o = out + p * ldo;
         for (size_t j = 0; j < d; j++) o[j] = 0;
         for (size_t t = 0; t < positions; t++) {

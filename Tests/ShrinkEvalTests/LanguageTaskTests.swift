@@ -66,7 +66,7 @@ private final class FakeLM: CausalLanguageModel, @unchecked Sendable {
 }
 
 private func corpus() throws -> (TemporaryDirectory, String) {
-    let dir = try TemporaryDirectory()
+    let dir = TemporaryDirectory()
     var text = ""
     for i in 0..<400 { text += "line \(i): the quick brown fox \(i * 7919 % 1000) jumps.\n" }
     let path = dir.path + "/text.txt"
@@ -169,7 +169,7 @@ private func logProbabilities(_ row: [Float]) -> [Double] {
     }
 
     @Test func aTextTooShortForTwoContextsIsAnErrorNamingTheFile() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         let path = dir.path + "/short.txt"
         try "too short".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: ModelError.self) { try LanguageTask<FakeLM>(text: path, tokenizer: NibbleTokenizer(), context: 64, split: nil) }

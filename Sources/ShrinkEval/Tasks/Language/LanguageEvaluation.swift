@@ -50,6 +50,11 @@ public struct TextOptions: Sendable {
     public init(path: String, context: Int = 512, chunks: Int? = nil, split: String? = nil) {
         self.path = path; self.context = context; self.chunks = chunks; self.split = split
     }
+
+    /// The text cut for `model`, tokenized with its own tokenizer.
+    public func task<M: CausalLanguageModel>(for model: M) throws -> LanguageTask<M> {
+        try LanguageTask<M>(text: path, tokenizer: model.makeTokenizer(), context: context, chunks: chunks, split: split)
+    }
 }
 
 extension LanguageEvaluation {
@@ -65,11 +70,7 @@ extension LanguageEvaluation {
 
     /// Loads the model at `path` and measures its perplexity on the text, with its own tokenizer.
     public static func evaluate(modelAt path: String, text: TextOptions, progress: (any ProgressSink)? = nil) throws -> Report {
-        func run<M: CausalLanguageModel>(_ m: M) throws -> Report {
-            let task = try LanguageTask<M>(text: text.path, tokenizer: m.makeTokenizer(), context: text.context,
-                                           chunks: text.chunks, split: text.split)
-            return try evaluate(m, on: task, progress: progress)
-        }
+        func run<M: CausalLanguageModel>(_ m: M) throws -> Report { try evaluate(m, on: text.task(for: m), progress: progress) }
         return try run(loadLanguageModel(path))
     }
 }
@@ -84,9 +85,7 @@ extension LanguageComparison {
                 throw ModelError.wrongFamily(file: b, family: type(of: compressed.familyDescription).familyName,
                                              needed: "the same family as \(a) (\(type(of: original.familyDescription).familyName))")
             }
-            let task = try LanguageTask<M>(text: text.path, tokenizer: original.makeTokenizer(), context: text.context,
-                                           chunks: text.chunks, split: text.split)
-            return try compare(original: original, compressed: other, on: task, options: options, progress: progress)
+            return try compare(original: original, compressed: other, on: text.task(for: original), options: options, progress: progress)
         }
         return try run(LanguageEvaluation.loadLanguageModel(a))
     }

@@ -10,7 +10,7 @@ public enum TextCalibration {
     public static func statistics<M: CausalLanguageModel>(_ model: M, calibration text: String, count: Int, context: Int = 512,
                                                           progress: (any ProgressSink)? = nil) throws -> ([String: LayerStatistics], Recipe.Calibration) {
         guard count >= 1 else { throw ModelError.badRequest(flag: "--calib-count", reason: "\(count) must be at least 1") }
-        let task = try LanguageTask<M>(text: text, tokenizer: model.makeTokenizer(), context: context, chunks: count, split: "calibration")
+        let task = try TextOptions(path: text, context: context, chunks: count, split: "calibration").task(for: model)
         return (try task.layerStatistics(of: model, progress: progress),
                 Recipe.Calibration(data: text, split: "calibration", puzzles: task.unitCount))
     }
