@@ -89,6 +89,9 @@ struct Quantize: ParsableCommand {
     @Flag(help: "Asymmetric (zero point) instead of symmetric.")
     var asym = false
 
+    @Option(help: "Grid: integer (zero point; compressed-tensors) or ggml (x = c·d + m, F16 d and m: Q4_1/Q5_1, GGUF export only).")
+    var grid: String = "integer"
+
     @Option(help: "Regular expression: quantize only matching tensors.")
     var include: String?
 
@@ -135,6 +138,9 @@ struct Quantize: ParsableCommand {
         o.parameters.gptq.actOrder = actOrder
         o.bits = bits
         o.symmetric = !asym
+        guard let g = QuantScheme.Grid(rawValue: grid) else { throw ValidationError("--grid '\(grid)' is unknown; use integer or ggml") }
+        o.grid = g
+        if g == .ggmlMinimum { o.symmetric = false }
         o.include = include
         o.keep = keep
         o.quantizeEmbeddings = embeddings
