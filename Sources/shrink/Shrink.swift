@@ -258,6 +258,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Calibration puzzles for --gptq-calib.")
     var calibCount = 256
 
+    @Option(help: "Instead: time GPTQ's capture and solve on decoder layer N of a Llama checkpoint with synthetic inputs (--calib-rows).")
+    var gptqLayer: Int?
+
+    @Option(help: "Synthetic input rows for --gptq-layer (e.g. 16 × 512).")
+    var calibRows = 8192
+
     @OptionGroup var out: OutputOptions
 
     struct Result: Codable {
@@ -271,6 +277,13 @@ struct Bench: ParsableCommand {
         o.bits = bits
         o.granularity = group.map { .group($0) } ?? .channel
         try o.validate()
+        if let gptqLayer {
+            let scheme = QuantScheme(bits: bits, granularity: o.granularity)
+            let r = try GPTQLayerBenchmark.run(checkpoint: checkpoint, layer: gptqLayer, calibrationRows: calibRows, scheme: scheme,
+                                               options: GPTQ.Options(), progress: out.quiet || out.json ? nil : { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            try out.emit(r) { "layer \(r.layer): \(Format.fixed(r.totalSeconds, 1)) s, peak RSS \(Format.bytes(r.peakRSSBytes)) on \(r.threads) threads" }
+            return
+        }
         if let gptqCalib {
             let r = try Benchmarks.gptq(modelDirectory: checkpoint, calibration: gptqCalib, count: calibCount,
                                         scheme: QuantScheme(bits: bits, granularity: o.granularity), options: GPTQ.Options())
