@@ -1,6 +1,6 @@
 import Foundation
 import ShrinkFormats
-import ShrinkQuant
+@testable import ShrinkQuant
 import ShrinkTensor
 import ShrinkTestSupport
 import Testing
@@ -189,5 +189,37 @@ enum RoundToNearestCheck {
         let q = try? RoundToNearest.quantize([Float](repeating: 1, count: 64), rows: 1, columns: 64,
                                             scheme: QuantScheme(bits: 4, granularity: .group(32)), name: "w")
         return q != nil && q!.ggmlMinimumBlocks() == nil
+    }
+}
+
+/// `shrink quantize`'s streaming of half-precision tensors (QuantizeJob.compressInRowChunks): the same
+/// tensor as quantizing the whole decoded matrix at once.
+@Suite struct RowChunkStreamingTests {
+    @Test(arguments: [DType.f16, .bf16])
+    func rowChunksGiveTheWholeTensorsResult(dtype: DType) throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("w.safetensors")
+        let rows = 301, columns = 64
+        var rng = TestRandom(seed: 41)
+        let values = rng.normals(rows * columns, scale: 0.1)
+        var bytes = [UInt8](repeating: 0, count: rows * columns * dtype.byteSize)
+        values.withUnsafeBufferPointer { v in bytes.withUnsafeMutableBytes { ElementCodec.encode(v, as: dtype, into: $0.baseAddress!) } }
+        let writer = try SafetensorsWriter(path: path, tensors: [TensorInfo(name: "w", dtype: dtype, shape: Shape([rows, columns]))], metadata: [:])
+        try writer.write("w", values: bytes)
+        try writer.commit()
+        let source = try Checkpoint.open(path)
+        let info = try source.requireInfo("w")
+        for (scheme, method) in [(QuantScheme(bits: 4, granularity: .group(32), symmetric: false, scaleDType: dtype), Method.rtn),
+                                 (QuantScheme(bits: 3, granularity: .channel, scaleDType: dtype), .mse),
+                                 (QuantScheme(bits: 4, granularity: .group(32), grid: .ggmlMinimum), .rtn)] {
+            let compressor = method.compressor(MethodParameters())
+            // 7 rows per chunk: 43 chunks, the last one short.
+            let chunked = try QuantizeJob.compressInRowChunks(source, info, compressor: compressor, scheme: scheme, chunkBytes: 7 * columns * 4)
+            let whole = try compressor.compress(try source.floats("w"), rows: rows, columns: columns, scheme: scheme, statistics: nil, name: "w")
+            #expect(chunked.packed == whole.packed, "\(scheme.grid) \(method)")
+            #expect(chunked.scales == whole.scales && chunked.zeroPoints == whole.zeroPoints && chunked.minima == whole.minima)
+            #expect(chunked.error.count == whole.error.count)
+            #expect(abs(chunked.error.sqnrDB - whole.error.sqnrDB) < 1e-9 * abs(whole.error.sqnrDB))
+        }
     }
 }
