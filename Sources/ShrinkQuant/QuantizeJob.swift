@@ -132,17 +132,38 @@ public enum QuantizeJob {
                            overwrite: Bool = false, calibration: [String: LayerStatistics] = [:],
                            calibrationSummary: Recipe.Calibration? = nil, tensorMethods: [String: String] = [:],
                            progress: (any ProgressSink)? = nil) throws -> Recipe {
-        let decisions = try plan(source, options: options)
+        try run(source, options: options, outputDirectory: outputDirectory, overwrite: overwrite,
+                calibrationSource: calibration.isEmpty ? nil : StaticCalibration(weights: source, layers: calibration, methods: tensorMethods),
+                calibrationSummary: calibrationSummary, progress: progress)
+    }
+
+    /// `run` with statistics from `calibrationSource` (static, or captured block by block), and `baseConfig` as
+    /// the config.json the output's quantization_config is added to (default: the config.json beside the source).
+    @discardableResult
+    public static func run(_ source: any TensorSource, options: QuantizeOptions, outputDirectory: String,
+                           overwrite: Bool = false, calibrationSource: (any CalibrationSource)?,
+                           calibrationSummary: Recipe.Calibration? = nil, baseConfig: JSONValue? = nil,
+                           progress: (any ProgressSink)? = nil) throws -> Recipe {
+        var decisions = try plan(source, options: options)
         if let d = decisions.first(where: { $0.scheme?.grid == .ggmlMinimum }) {
             throw QuantizationError.floatMinimaNeedGGUF(tensor: d.info.name)
         }
+        let sequential = calibrationSource?.needsCompressedWeights == true
         for d in decisions where d.scheme != nil {
             let method = options.perTensor?[d.info.name]?.method ?? options.method
             guard method.needsCalibration else { continue }
-            if calibration.isEmpty { throw QuantizationError.needsCalibration(tensor: d.info.name, method: method) }
+            guard let calibrationSource else { throw QuantizationError.needsCalibration(tensor: d.info.name, method: method) }
             // AWQ's statistics were spent on folding its scales before this job (`AWQ.fold`); GPTQ needs them here.
-            if method == .gptq && calibration[d.info.name] == nil { throw QuantizationError.notCalibrated(tensor: d.info.name, method: method) }
+            // A sequential source captures them block by block, checked when each tensor's turn comes.
+            if method == .gptq && !sequential && calibrationSource.statistics(d.info.name) == nil {
+                throw QuantizationError.notCalibrated(tensor: d.info.name, method: method)
+            }
         }
+        if let order = calibrationSource?.order(decisions.map(\.info.name)) {
+            let byName = Dictionary(uniqueKeysWithValues: decisions.map { ($0.info.name, $0) })
+            decisions = order.compactMap { byName[$0] }
+        }
+        let weights = calibrationSource?.weights ?? source
         let staging = try OutputDirectory(path: outputDirectory, overwrite: overwrite)
 
         var declared: [TensorInfo] = []
@@ -164,28 +185,43 @@ public enum QuantizeJob {
         for d in decisions {
             progress?.update(done: doneBytes, total: totalBytes, item: d.info.name)
             let info = d.info
+            try calibrationSource?.prepare(info.name)
             if let scheme = d.scheme {
                 let compressor = options.compressor(for: info.name)
+                let statistics = calibrationSource?.statistics(info.name)
+                let method = options.perTensor?[info.name]?.method ?? options.method
+                if method == .gptq && statistics == nil { throw QuantizationError.notCalibrated(tensor: info.name, method: method) }
                 let rowwise = [.rtn, .percentile, .mse].contains(compressor.method) && scheme.granularity != .tensor
-                let q = rowwise && [.f16, .bf16].contains(info.dtype)
-                    ? try compressInRowChunks(source, info, compressor: compressor, scheme: scheme)
-                    : try withFloats(source, info) { w in
+                let q = rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
+                    ? try compressInRowChunks(weights, info, compressor: compressor, scheme: scheme)
+                    : try withFloats(weights, info) { w in
                         try compressor.compress(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
-                                                statistics: calibration[info.name], name: info.name)
+                                                statistics: statistics, name: info.name)
                     }
                 try PackQuantized.write(q, name: info.name, to: writer)
+                try calibrationSource?.finished(info.name, compressed: sequential ? q.dequantized() : nil)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
-                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: tensorMethods[info.name] ?? compressor.description,
+                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: calibrationSource?.method(info.name) ?? compressor.description,
                     bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary))
             } else {
-                try writer.write(info.name, bytes: source.rawBytes(info.name))
+                if let now = weights.info(info.name), now.dtype != info.dtype, [.f32, .f16, .bf16].contains(info.dtype) {
+                    // A norm AWQ folded a scale into, held in f32 by the overlay: stored in its declared dtype.
+                    let values = try weights.floats(info.name)
+                    let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: info.byteCount, alignment: 16)
+                    defer { bytes.deallocate() }
+                    values.withUnsafeBufferPointer { ElementCodec.encode($0, as: info.dtype, into: bytes.baseAddress!) }
+                    try writer.write(info.name, bytes: UnsafeRawBufferPointer(bytes))
+                } else {
+                    try writer.write(info.name, bytes: weights.rawBytes(info.name))
+                }
+                try calibrationSource?.finished(info.name, compressed: nil)
                 records.append(.init(name: info.name, action: .kept, dtype: info.dtype, shape: info.shape,
                                      bytesBefore: info.byteCount, bytesAfter: info.byteCount, reason: d.reason))
             }
-            source.release(info.name)
+            weights.release(info.name)
             doneBytes += info.byteCount
         }
         try writer.commit()
@@ -199,7 +235,7 @@ public enum QuantizeJob {
                           quantizedParameters: quantized.reduce(0) { $0 + $1.shape.elementCount },
                           compressionRatio: after > 0 ? Double(before) / Double(after) : 0))
 
-        try AtomicFile.write(configJSON(source: source, decisions: decisions).serialized() + "\n", to: staging.path + "/config.json")
+        try AtomicFile.write(configJSON(source: source, decisions: decisions, base: baseConfig).serialized() + "\n", to: staging.path + "/config.json")
         let recipeText = String(decoding: try Recipe.encoder().encode(recipe), as: UTF8.self) + "\n"
         try AtomicFile.write(recipeText, to: staging.path + "/shrink.json")
         try staging.commit()
@@ -225,9 +261,9 @@ public enum QuantizeJob {
     }
 
     /// Row-independent compressors (RTN with any clipping, per channel or group) on a half-precision
-    /// tensor: decode, quantize and drop the mapped pages of `chunkBytes` of f32 rows at a time, so
-    /// memory holds the mapped tensor, one f32 chunk and the packed result, never an f32 copy of
-    /// the whole tensor (issue 14: peak RSS ≤ the largest tensor + 128 MB on a 7B checkpoint).
+    /// tensor: decode and quantize `chunkBytes` of f32 rows at a time, so memory holds the mapped
+    /// tensor (released by the caller after), one f32 chunk and the packed result, never an f32 copy
+    /// of the whole tensor (issue 14: peak RSS ≤ the largest tensor + 128 MB on a 7B checkpoint).
     static func compressInRowChunks(_ source: any TensorSource, _ info: TensorInfo, compressor: any WeightCompressor,
                                     scheme: QuantScheme, chunkBytes: Int = 8 << 20) throws -> QuantizedTensor {
         let rows = info.shape.dims[0], columns = info.shape.dims[1], size = info.dtype.byteSize
@@ -238,8 +274,6 @@ public enum QuantizeJob {
         var packed: [UInt32] = [], scales: [Float] = [], zeros: [Int8] = [], minima: [Float] = []
         packed.reserveCapacity(rows * layout.wordsPerRow)
         var error = ErrorStatistics()
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        var released = 0
         for r0 in stride(from: 0, to: rows, by: chunkRows) {
             let n = min(chunkRows, rows - r0)
             let part = try buffer.withUnsafeMutableBufferPointer { b in
@@ -249,13 +283,6 @@ public enum QuantizeJob {
             }
             packed += part.packed; scales += part.scales; zeros += part.zeroPoints; minima += part.minima
             error.merge(part.error)
-            // The rows just read are not read again: drop their whole pages from memory.
-            let start = Int(bitPattern: raw.baseAddress!), end = start + (r0 + n) * columns * size
-            let lo = (start + released + page - 1) / page * page, hi = end / page * page
-            if hi > lo {
-                _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, MADV_DONTNEED)
-                released = hi - start
-            }
         }
         return QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: error, minima: minima)
     }
@@ -271,11 +298,11 @@ public enum QuantizeJob {
         return try decoded.withUnsafeBufferPointer(body)
     }
 
-    static func configJSON(source: any TensorSource, decisions: [TensorDecision]) throws -> JSONValue {
-        var base: JSONValue = .object([])
+    static func configJSON(source: any TensorSource, decisions: [TensorDecision], base given: JSONValue? = nil) throws -> JSONValue {
+        var base: JSONValue = given ?? .object([])
         let dir = FileSystem.isDirectory(source.location) ? source.location : FileSystem.directoryOf(source.location)
         let original = dir + "/config.json"
-        if FileSystem.exists(original), let m = try? MappedFile(path: original), m.byteCount > 0,
+        if given == nil, FileSystem.exists(original), let m = try? MappedFile(path: original), m.byteCount > 0,
            let parsed = try? StrictJSONParser.parse(m.bytes(0..<m.byteCount)), parsed.objectMembers != nil {
             base = parsed
         }
