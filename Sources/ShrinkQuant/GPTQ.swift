@@ -41,12 +41,14 @@ public enum GPTQ {
         let diagonal = (0..<n).map { hessian[$0 * n + $0] }
         return try hessian.withUnsafeBufferPointer { hb in
             let h = UnsafeSendable(hb)
-            return try solve(weights, rows: rows, columns: n, diagonal: diagonal, scheme: scheme, options: options, name: name) { out, order in
+            return try weights.withUnsafeBufferPointer { wb in
+              try solve(wb, rows: rows, columns: n, diagonal: diagonal, scheme: scheme, options: options, name: name) { out, order in
                 let h = h.pointer
                 for a in 0..<n {
                     let row = order[a] * n
                     for b in 0...a { out[a * n + b] = h[row + order[b]] }
                 }
+              }
             }
         }
     }
@@ -55,6 +57,14 @@ public enum GPTQ {
     /// straight from its upper-triangle strips: one n×n double buffer in all.
     public static func quantize(_ weights: [Float], rows: Int, columns n: Int, statistics: LayerStatistics, scheme: QuantScheme,
                                 options: Options = Options(), name: String) throws -> QuantizedTensor {
+        try weights.withUnsafeBufferPointer {
+            try quantize($0, rows: rows, columns: n, statistics: statistics, scheme: scheme, options: options, name: name)
+        }
+    }
+
+    /// The same on weights in place (no copy of the caller's buffer).
+    public static func quantize(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns n: Int, statistics: LayerStatistics,
+                                scheme: QuantScheme, options: Options = Options(), name: String) throws -> QuantizedTensor {
         precondition(weights.count == rows * n && statistics.columns == n)
         return try solve(weights, rows: rows, columns: n, diagonal: statistics.hessianDiagonal, scheme: scheme, options: options,
                          name: name) { out, order in statistics.fillHessian(into: out, order: order) }
@@ -68,7 +78,7 @@ public enum GPTQ {
     /// factorizations: with J the reversal, J·H·J = M·Mᵀ (M lower) gives H = R·Rᵀ with
     /// R = J·M·J upper, so H⁻¹ = (R⁻¹)ᵀ·R⁻¹ and U = R⁻¹ = J·M⁻¹·J (the upper Cholesky factor
     /// is unique). `fill(out, order)` writes the lower triangle of H[order[a]][order[b]].
-    static func solve(_ weights: [Float], rows: Int, columns n: Int, diagonal: [Double], scheme: QuantScheme, options: Options,
+    static func solve(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns n: Int, diagonal: [Double], scheme: QuantScheme, options: Options,
                       name: String, fill: (UnsafeMutablePointer<Double>, [Int]) -> Void) throws -> QuantizedTensor {
         let nonFinite = weights.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
         if nonFinite > 0 { throw QuantizationError.nonFinite(tensor: name, count: nonFinite) }
@@ -81,7 +91,8 @@ public enum GPTQ {
         // H (permuted, reversed, damped) → U's transpose in the lower triangle, as float.
         let bytes = n * n * MemoryLayout<Double>.size
         guard let raw = sk_big_alloc(bytes) else { throw Failure.outOfMemory(tensor: name, bytes: bytes) }
-        defer { sk_big_free(raw, bytes) }
+        var factorFreed = false
+        defer { if !factorFreed { sk_big_free(raw, bytes) } }
         let a = raw.assumingMemoryBound(to: Double.self)
         let order = (0..<n).map { perm[n - 1 - $0] }
         fill(a, order)
@@ -123,7 +134,8 @@ public enum GPTQ {
         let minChunk = max(1, 8192 / max(1, n))
         let staticParams = !perTensor && !dynamicGroups
 
-        weights.withUnsafeBufferPointer { wb in
+        do {
+            let wb = weights
             wp.withUnsafeMutableBufferPointer { wpb in
                 params.withUnsafeMutableBufferPointer { pb in
                     codes.withUnsafeMutableBufferPointer { cb in
@@ -201,6 +213,11 @@ public enum GPTQ {
             }
         }
 
+        // The factor is spent: give its memory back before packing and measuring.
+        sk_big_free(raw, bytes)
+        factorFreed = true
+        wp = []; negerr = []; colParams = []; packed = []
+
         var scales = [Float](repeating: 0, count: perTensor ? 1 : rows * groups)
         for k in 0..<scales.count { scales[k] = params[2 * k] }
         let zeros: [Int8] = scheme.symmetric || ggml ? [] : (0..<scales.count).map { Int8(params[2 * $0 + 1]) }
@@ -220,7 +237,7 @@ public enum GPTQ {
         }
         var result = QuantizedTensor(layout: layout, packed: packedCodes, scales: scales, zeroPoints: zeros, error: ErrorStatistics(), minima: minima)
         var stats = ErrorStatistics()
-        stats.add(reference: weights, output: result.dequantized())
+        result.dequantized().withUnsafeBufferPointer { stats.add(reference: weights, output: $0) }
         result.error = stats
         return result
     }
