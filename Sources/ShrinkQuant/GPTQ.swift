@@ -25,15 +25,287 @@ public enum GPTQ {
 
     public enum Failure: UserFacingError, Equatable {
         case notPositiveDefinite(tensor: String)
+        case outOfMemory(tensor: String, bytes: Int)
         public var description: String {
             switch self {
             case let .notPositiveDefinite(t): "tensor '\(t)': the damped Hessian is not positive definite; raise the dampening or use more calibration data"
+            case let .outOfMemory(t, b): "tensor '\(t)': could not allocate \(b / 1_048_576) MiB for its Hessian factor; free memory or quantize it with --method rtn (--keep it from gptq)"
             }
         }
     }
 
     /// Quantizes W [rows, columns] (row-major) given its input Hessian [columns, columns].
     public static func quantize(_ weights: [Float], rows: Int, columns n: Int, hessian: [Double], scheme: QuantScheme,
+                                options: Options = Options(), name: String) throws -> QuantizedTensor {
+        precondition(weights.count == rows * n && hessian.count == n * n)
+        let diagonal = (0..<n).map { hessian[$0 * n + $0] }
+        return try hessian.withUnsafeBufferPointer { hb in
+            let h = UnsafeSendable(hb)
+            return try weights.withUnsafeBufferPointer { wb in
+              try solve(wb, rows: rows, columns: n, diagonal: diagonal, scheme: scheme, options: options, name: name) { out, order in
+                let h = h.pointer
+                for a in 0..<n {
+                    let row = order[a] * n
+                    for b in 0...a { out[a * n + b] = h[row + order[b]] }
+                }
+              }
+            }
+        }
+    }
+
+    /// Quantizes W [rows, columns] with the Hessian of `statistics` (H = 2XᵀX/n), read
+    /// straight from its upper-triangle strips: one n×n double buffer in all.
+    public static func quantize(_ weights: [Float], rows: Int, columns n: Int, statistics: LayerStatistics, scheme: QuantScheme,
+                                options: Options = Options(), name: String) throws -> QuantizedTensor {
+        try weights.withUnsafeBufferPointer {
+            try quantize($0, rows: rows, columns: n, statistics: statistics, scheme: scheme, options: options, name: name)
+        }
+    }
+
+    /// The same on weights in place (no copy of the caller's buffer).
+    public static func quantize(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns n: Int, statistics: LayerStatistics,
+                                scheme: QuantScheme, options: Options = Options(), name: String) throws -> QuantizedTensor {
+        precondition(weights.count == rows * n && statistics.columns == n)
+        return try solve(weights, rows: rows, columns: n, diagonal: statistics.hessianDiagonal, scheme: scheme, options: options,
+                         name: name) { out, order in statistics.fillHessian(into: out, order: order) }
+    }
+
+    /// The solver: H⁻¹'s upper factor U in place in one n×n buffer (double for the
+    /// factorizations, then float), then the columns in blocks, each block's errors pushed
+    /// onto the later columns as one GEMM (sk_gemm), rows split over the cores.
+    ///
+    /// U comes from one Cholesky and one triangular inverse instead of GPTQ's three
+    /// factorizations: with J the reversal, J·H·J = M·Mᵀ (M lower) gives H = R·Rᵀ with
+    /// R = J·M·J upper, so H⁻¹ = (R⁻¹)ᵀ·R⁻¹ and U = R⁻¹ = J·M⁻¹·J (the upper Cholesky factor
+    /// is unique). `fill(out, order)` writes the lower triangle of H[order[a]][order[b]].
+    static func solve(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns n: Int, diagonal: [Double], scheme: QuantScheme, options: Options,
+                      name: String, fill: (UnsafeMutablePointer<Double>, [Int]) -> Void) throws -> QuantizedTensor {
+        let nonFinite = weights.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        if nonFinite > 0 { throw QuantizationError.nonFinite(tensor: name, count: nonFinite) }
+        var diag = diagonal
+        let dead = (0..<n).filter { diag[$0] == 0 }
+        for i in dead { diag[i] = 1 }
+        let perm: [Int] = options.actOrder ? (0..<n).sorted { diag[$0] > diag[$1] || (diag[$0] == diag[$1] && $0 < $1) } : Array(0..<n)
+        let damp = options.dampening * diag.reduce(0, +) / Double(n)
+
+        // H (permuted, reversed, damped) → U's transpose in the lower triangle, as float.
+        let bytes = n * n * MemoryLayout<Double>.size
+        guard let raw = sk_big_alloc(bytes) else { throw Failure.outOfMemory(tensor: name, bytes: bytes) }
+        var factorFreed = false
+        defer { if !factorFreed { sk_big_free(raw, bytes) } }
+        let a = raw.assumingMemoryBound(to: Double.self)
+        let order = (0..<n).map { perm[n - 1 - $0] }
+        fill(a, order)
+        for k in 0..<n {
+            if diagonal[order[k]] == 0 { a[k * n + k] = 1 }
+            a[k * n + k] += damp
+        }
+        guard factorInverse(a, n) else { throw Failure.notPositiveDefinite(tensor: name) }
+        sk_d2f_inplace(a, n * n)
+        sk_big_trim(raw, bytes, n * n * MemoryLayout<Float>.size)
+        let ut = UnsafeSendable(UnsafeMutableRawPointer(raw).assumingMemoryBound(to: Float.self))
+
+        let layout = PackedLayout(scheme: scheme, rows: rows, columns: n)
+        let groupLength = scheme.granularity.groupLength(columns: n)
+        let groups = layout.groupsPerRow
+        let perTensor = scheme.granularity == .tensor
+        let isGroup = scheme.granularity.groupSize != nil
+        let staticGroups = options.actOrder && isGroup
+        let dynamicGroups = isGroup && !staticGroups
+        let ggml = scheme.grid == .ggmlMinimum
+        let grid = scheme.kernelGrid
+        let block = max(1, min(options.blockSize, n))
+
+        // Permuted weights with dead inputs zeroed; per-row parameters (scale, zero or minimum) per group.
+        var wp = [Float](repeating: 0, count: rows * n)
+        let isDead = (0..<n).map { diagonal[$0] == 0 }
+        var params = [Float](repeating: 0, count: 2 * (perTensor ? 1 : rows * groups))
+        if perTensor {
+            var lo = Float.infinity, hi = -Float.infinity
+            for r in 0..<rows { for c in 0..<n { let v = isDead[c] ? 0 : weights[r * n + c]; lo = min(lo, v); hi = max(hi, v) } }
+            let p = scheme.parameters(minimum: lo, maximum: hi)
+            params[0] = p.scale; params[1] = p.zeroPoint
+        }
+        var codes = [Int8](repeating: 0, count: rows * n)   // permuted order
+        var negerr = [Float](repeating: 0, count: rows * block)
+        var colParams = [Float](repeating: 0, count: 2 * rows * block)
+        var ublk = [Float](repeating: 0, count: block * block)
+        var packed = [Float](repeating: 0, count: sk_gemm_packed_count(n, block))
+        let minChunk = max(1, 8192 / max(1, n))
+        let staticParams = !perTensor && !dynamicGroups
+
+        do {
+            let wb = weights
+            wp.withUnsafeMutableBufferPointer { wpb in
+                params.withUnsafeMutableBufferPointer { pb in
+                    codes.withUnsafeMutableBufferPointer { cb in
+                        negerr.withUnsafeMutableBufferPointer { eb in
+                            colParams.withUnsafeMutableBufferPointer { cpb in
+                                let io = UnsafeSendable((wb.baseAddress!, wpb.baseAddress!, pb.baseAddress!, cb.baseAddress!, eb.baseAddress!, cpb.baseAddress!))
+                                Parallel.forEachChunk(count: rows, minChunk: minChunk) { range in
+                                    let (w, wp, pr, _, _, _) = io.pointer
+                                    for r in range {
+                                        for i in 0..<n { wp[r * n + i] = isDead[perm[i]] ? 0 : w[r * n + perm[i]] }
+                                        guard staticParams else { continue }
+                                        // Channel: one range per row; static groups: ranges of the original groups.
+                                        for g in 0..<groups {
+                                            var lo = Float.infinity, hi = -Float.infinity
+                                            for c in (g * groupLength)..<((g + 1) * groupLength) {
+                                                let v = isDead[c] ? 0 : w[r * n + c]; lo = min(lo, v); hi = max(hi, v)
+                                            }
+                                            let p = scheme.parameters(minimum: lo, maximum: hi)
+                                            pr[2 * (r * groups + g)] = p.scale; pr[2 * (r * groups + g) + 1] = p.zeroPoint
+                                        }
+                                    }
+                                }
+                                for i1 in stride(from: 0, to: n, by: block) {
+                                    let i2 = min(i1 + block, n), count = i2 - i1
+                                    for x in 0..<count {
+                                        for y in 0..<count { ublk[x * count + y] = y >= x ? ut.pointer[(i1 + y) * n + i1 + x] : 0 }
+                                    }
+                                    ublk.withUnsafeBufferPointer { ub in
+                                        let u = UnsafeSendable(ub.baseAddress!)
+                                        Parallel.forEachChunk(count: rows, minChunk: minChunk) { range in
+                                            let (_, wp, pr, codes, negerr, cp) = io.pointer
+                                            for r in range {
+                                                if dynamicGroups {
+                                                    // Reference GPTQ takes a group's range from W as updated by earlier
+                                                    // blocks when the group starts, not by earlier columns of this block.
+                                                    var i = (i1 + groupLength - 1) / groupLength * groupLength
+                                                    while i < i2 {
+                                                        var lo = Float.infinity, hi = -Float.infinity
+                                                        for j in i..<(i + groupLength) { lo = min(lo, wp[r * n + j]); hi = max(hi, wp[r * n + j]) }
+                                                        let p = scheme.parameters(minimum: lo, maximum: hi), g = i / groupLength
+                                                        pr[2 * (r * groups + g)] = p.scale; pr[2 * (r * groups + g) + 1] = p.zeroPoint
+                                                        i += groupLength
+                                                    }
+                                                }
+                                                for k in 0..<count {
+                                                    let g = perTensor ? 0 : r * groups + perm[i1 + k] / groupLength
+                                                    cp[r * count + k] = pr[2 * g]
+                                                    cp[rows * count + r * count + k] = pr[2 * g + 1]
+                                                }
+                                            }
+                                            let lo = range.lowerBound
+                                            sk_gptq_block(wp + lo * n + i1, range.count, n, count, u.pointer, cp + lo * count,
+                                                          cp + rows * count + lo * count, grid.id, grid.low, grid.high, grid.codeOffset,
+                                                          codes + lo * n + i1, n, negerr + lo * count)
+                                        }
+                                    }
+                                    if i2 < n {
+                                        // Lazy update: W[:, i2:] −= E · U[i1:i2, i2:] (E the block's scaled errors).
+                                        packed.withUnsafeMutableBufferPointer { pk in
+                                            sk_gemm_pack(ut.pointer + i2 * n + i1, n - i2, count, n, pk.baseAddress!)
+                                            let pkp = UnsafeSendable(pk.baseAddress!)
+                                            Parallel.forEachChunk(count: rows, minChunk: minChunk) { range in
+                                                let (_, wp, _, _, negerr, _) = io.pointer
+                                                let lo = range.lowerBound
+                                                sk_gemm(negerr + lo * count, range.count, count, count, pkp.pointer, n - i2, nil,
+                                                        wp + lo * n + i2, n, 1)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // The factor is spent: give its memory back before packing and measuring.
+        sk_big_free(raw, bytes)
+        factorFreed = true
+        wp = []; negerr = []; colParams = []; packed = []
+
+        var scales = [Float](repeating: 0, count: perTensor ? 1 : rows * groups)
+        for k in 0..<scales.count { scales[k] = params[2 * k] }
+        let zeros: [Int8] = scheme.symmetric || ggml ? [] : (0..<scales.count).map { Int8(params[2 * $0 + 1]) }
+        let minima: [Float] = ggml ? (0..<scales.count).map { params[2 * $0 + 1] } : []
+        var packedCodes = [UInt32](repeating: 0, count: rows * layout.wordsPerRow)
+        codes.withUnsafeBufferPointer { c in
+            packedCodes.withUnsafeMutableBufferPointer { pk in
+                let io = UnsafeSendable((c.baseAddress!, pk.baseAddress!))
+                Parallel.forEachChunk(count: rows, minChunk: minChunk) { range in
+                    var row = [Int8](repeating: 0, count: n)
+                    for r in range {
+                        for i in 0..<n { row[perm[i]] = io.pointer.0[r * n + i] }
+                        sk_pack_bits(row, n, Int32(scheme.bits), io.pointer.1 + r * layout.wordsPerRow)
+                    }
+                }
+            }
+        }
+        var result = QuantizedTensor(layout: layout, packed: packedCodes, scales: scales, zeroPoints: zeros, error: ErrorStatistics(), minima: minima)
+        var stats = ErrorStatistics()
+        result.dequantized().withUnsafeBufferPointer { stats.add(reference: weights, output: $0) }
+        result.error = stats
+        return result
+    }
+
+    /// In place: the lower triangle of a (n×n, symmetric positive definite) becomes the lower
+    /// triangle of Uᵀ where J·a·J's… see `solve`: Cholesky J·H·J = M·Mᵀ is a's input, and on
+    /// return a holds J·M⁻ᵀ·J (= Uᵀ, U upper with H⁻¹ = UᵀU, in the un-reversed order).
+    /// LAPACK's blocked dpotrf and dtrtri (lower), the updates as packed GEMMs over the cores.
+    /// False when a is not positive definite.
+    static func factorInverse(_ a: UnsafeMutablePointer<Double>, _ n: Int) -> Bool {
+        let nb = 128
+        let A = UnsafeSendable(a)
+        var pack = [Double](repeating: 0, count: (n + 7) / 8 * 8 * nb)
+        let ok: Bool = pack.withUnsafeMutableBufferPointer { pk in
+            let P = UnsafeSendable(pk.baseAddress!)
+            // Cholesky, lower, right-looking.
+            for k0 in stride(from: 0, to: n, by: nb) {
+                let b = min(nb, n - k0), k1 = k0 + b, m = n - k1
+                if sk_dpotrf_lower(a + k0 * n + k0, n, b) != 0 { return false }
+                if m == 0 { break }
+                Parallel.forEachChunk(count: m, minChunk: 64) { r in
+                    sk_dtrsm_lower_t(A.pointer + k0 * n + k0, n, b, A.pointer + (k1 + r.lowerBound) * n + k0, n, r.count)
+                }
+                sk_dpack_rows(a + k1 * n + k0, n, m, b, pk.baseAddress!)
+                triangularChunks(m) { lo, hi in
+                    sk_dgemm_packed(A.pointer + (k1 + lo) * n + k1, n, A.pointer + (k1 + lo) * n + k0, n, hi - lo, b,
+                                    P.pointer, b * 8, m, -1, 1, 1, lo)
+                }
+            }
+            // Triangular inverse, lower (dtrtri): block columns from the last.
+            sk_dzero_upper(a, n)
+            for j in stride(from: (n - 1) / nb * nb, through: 0, by: -nb) {
+                let jb = min(nb, n - j), m = n - j - jb
+                if m > 0 {
+                    sk_dpack_cols(a + (j + jb) * n + j, n, m, jb, pk.baseAddress!)
+                    triangularChunks(m) { lo, hi in
+                        sk_dgemm_packed(A.pointer + (j + jb + lo) * n + j, n, A.pointer + (j + jb + lo) * n + j + jb, n, hi - lo, m,
+                                        P.pointer, m * 8, jb, 1, 0, 2, lo)
+                    }
+                    Parallel.forEachChunk(count: m, minChunk: 64) { r in
+                        sk_dtrsm_lower_neg(A.pointer + j * n + j, n, jb, A.pointer + (j + jb + r.lowerBound) * n + j, n, r.count)
+                    }
+                }
+                sk_dtrti2_lower(a + j * n + j, n, jb)
+            }
+            return true
+        }
+        guard ok else { return false }
+        sk_dreflect_anti(a, n)
+        return true
+    }
+
+    /// Splits rows 0..<m of a lower-triangular workload (row i costs ∝ i) into equal-work
+    /// contiguous parts, one per core.
+    static func triangularChunks(_ m: Int, _ body: @Sendable (Int, Int) -> Void) {
+        let parts = min(Parallel.workerCount, max(1, m / 48))
+        if parts <= 1 { body(0, m); return }
+        let bounds = (0...parts).map { Int((Double(m) * (Double($0) / Double(parts)).squareRoot()).rounded()) }
+        DispatchQueue.concurrentPerform(iterations: parts) { c in
+            if bounds[c] < bounds[c + 1] { body(bounds[c], bounds[c + 1]) }
+        }
+    }
+
+    /// The scalar reference of `quantize` (the implementation before the C solver): every
+    /// step in Swift, H⁻¹'s factor through three n×n double copies (Cholesky, its inverse, the
+    /// Cholesky of H⁻¹). Tests compare the fast path with it; it is O(n³) scalar work, so small
+    /// layers only.
+    public static func referenceQuantize(_ weights: [Float], rows: Int, columns n: Int, hessian: [Double], scheme: QuantScheme,
                                 options: Options = Options(), name: String) throws -> QuantizedTensor {
         precondition(weights.count == rows * n && hessian.count == n * n)
         if weights.contains(where: { !$0.isFinite }) {
@@ -68,17 +340,21 @@ public enum GPTQ {
 
         var codes = [Int8](repeating: 0, count: rows * n)
         var scales = [Float](repeating: tensorParams.scale, count: perTensor ? 1 : rows * groups)
-        var zeros = [Int8](repeating: Int8(tensorParams.zeroPoint), count: scheme.symmetric ? 0 : scales.count)
-        let qmin = Float(scheme.qmin), qmax = Float(scheme.qmax)
+        let ggml = scheme.grid == .ggmlMinimum
+        var zeros = [Int8](repeating: ggml ? 0 : Int8(tensorParams.zeroPoint), count: scheme.symmetric || ggml ? 0 : scales.count)
+        var minima = [Float](repeating: tensorParams.zeroPoint, count: ggml ? scales.count : 0)
+        let grid = scheme.kernelGrid
+        let qmin = grid.low, qmax = grid.high
         let block = max(1, options.blockSize)
         w.withUnsafeMutableBufferPointer { wb in
             codes.withUnsafeMutableBufferPointer { cb in
                 scales.withUnsafeMutableBufferPointer { sb in
                     zeros.withUnsafeMutableBufferPointer { zb in
+                      minima.withUnsafeMutableBufferPointer { mb in
                         uf.withUnsafeBufferPointer { ub in
-                            let p = UnsafeSendable((wb, cb, sb, zb, ub))
+                            let p = UnsafeSendable((wb, cb, sb, zb, ub, mb))
                             Parallel.forEachChunk(count: rows, minChunk: max(1, 4096 / max(1, n))) { range in
-                                let (wAll, codesOut, scaleOut, zeroOut, U) = p.pointer
+                                let (wAll, codesOut, scaleOut, zeroOut, U, minOut) = p.pointer
                                 var row = [Float](repeating: 0, count: n)   // permuted, updated by earlier blocks
                                 var w1 = [Float](repeating: 0, count: block)
                                 var errs = [Float](repeating: 0, count: block)
@@ -109,10 +385,16 @@ public enum GPTQ {
                                             }
                                             let (s, z) = perTensor ? wholeTensor : params[g]
                                             let x = w1[k]
-                                            var t = x / s + z
-                                            t = min(max(t, qmin), qmax).rounded(.toNearestOrEven)
-                                            codesOut[r * n + column] = Int8(t)
-                                            let err = (x - (t - z) * s) / U[i * n + i]
+                                            let t: Float, dq: Float
+                                            if ggml {
+                                                t = min(max(s > 0 ? (x - z) / s : 0, qmin), qmax).rounded(.toNearestOrEven)
+                                                dq = t * s + z
+                                            } else {
+                                                t = min(max(x / s + z, qmin), qmax).rounded(.toNearestOrEven)
+                                                dq = (t - z) * s
+                                            }
+                                            codesOut[r * n + column] = Int8(t + grid.codeOffset)
+                                            let err = (x - dq) / U[i * n + i]
                                             errs[k] = err
                                             if k + 1 < count {
                                                 for j in (k + 1)..<count { w1[j] -= err * U[i * n + i1 + j] }
@@ -130,12 +412,13 @@ public enum GPTQ {
                                     if !perTensor {
                                         for g in 0..<groups {
                                             scaleOut[r * groups + g] = params[g].0
-                                            if !scheme.symmetric { zeroOut[r * groups + g] = Int8(params[g].1) }
+                                            if ggml { minOut[r * groups + g] = params[g].1 } else if !scheme.symmetric { zeroOut[r * groups + g] = Int8(params[g].1) }
                                         }
                                     }
                                 }
                             }
                         }
+                      }
                     }
                 }
             }
@@ -147,7 +430,7 @@ public enum GPTQ {
                 for r in 0..<rows { sk_pack_bits(c.baseAddress! + r * n, n, Int32(scheme.bits), pk.baseAddress! + r * layout.wordsPerRow) }
             }
         }
-        var result = QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: ErrorStatistics())
+        var result = QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: ErrorStatistics(), minima: minima)
         var stats = ErrorStatistics()
         stats.add(reference: weights, output: result.dequantized())
         result.error = stats

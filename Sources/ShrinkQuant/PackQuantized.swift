@@ -50,7 +50,12 @@ public struct PackedLayout: Hashable, Sendable {
         return t
     }
 
-    public var storedBytes: Int { storedTensors(for: "w").reduce(0) { $0 + $1.byteCount } }
+    /// Bytes of the stored form. On the ggml minimum grid: the codes plus an F16 d and an
+    /// F16 m per group (what a Q4_1/Q5_1 block holds; its header bytes when written as GGUF).
+    public var storedBytes: Int {
+        if scheme.grid == .ggmlMinimum { return rows * wordsPerRow * 4 + rows * groupsPerRow * 4 }
+        return storedTensors(for: "w").reduce(0) { $0 + $1.byteCount }
+    }
 }
 
 /// A weight matrix quantized with one scheme, held in its packed file form.
@@ -61,10 +66,12 @@ public struct QuantizedTensor: Sendable {
     /// Stored scales as Float (already rounded to the scheme's scale dtype), rows × groupsPerRow
     /// (1 for per-tensor).
     public var scales: [Float]
-    /// Zero points, same layout as `scales`; empty when symmetric.
+    /// Zero points, same layout as `scales`; empty when symmetric or on the ggml grid.
     public var zeroPoints: [Int8]
     /// Reconstruction error of the whole tensor.
     public var error: ErrorStatistics
+    /// The ggml grid's minima m (F16 values), same layout as `scales`; empty on the integer grid.
+    public var minima: [Float] = []
 
     public var scheme: QuantScheme { layout.scheme }
     public var rows: Int { layout.rows }
@@ -87,21 +94,48 @@ extension QuantizedTensor {
         return out
     }
 
-    /// x̂ = (q − z)·s for the whole matrix, row-major, over both cores.
+    /// x̂ = (q − z)·s (ggml grid: c·d + m) for the whole matrix, row-major, over both cores.
     public func dequantized() -> [Float] {
         var out = [Float](repeating: 0, count: rows * columns)
         out.withUnsafeMutableBufferPointer { o in
             let dst = UnsafeSendable(o)
-            Dequantizer.dequantize(layout: layout, packed: packed, scales: scales, zeroPoints: zeroPoints, into: dst.pointer)
+            Dequantizer.dequantize(layout: layout, packed: packed, scales: scales, zeroPoints: zeroPoints, minima: minima, into: dst.pointer)
         }
         return out
     }
+
+    /// The tensor as ggml Q4_1/Q5_1 blocks (ggml-common.h block_q4_1 / block_q5_1: d, m, then
+    /// the codes), when it was quantized on the ggml minimum grid; nil otherwise. Each group of
+    /// `groupSize` consecutive values of a row is one block: value = codes[i]·d + m, exactly.
+    public func ggmlMinimumBlocks() -> GGMLMinimumBlocks? {
+        guard scheme.grid == .ggmlMinimum, case let .group(g) = scheme.granularity else { return nil }
+        let half = 1 << (scheme.bits - 1)
+        return GGMLMinimumBlocks(bits: scheme.bits, groupSize: g, rows: rows, columns: columns,
+                                 codes: codes().map { UInt8(Int($0) + half) }, d: scales, m: minima)
+    }
+}
+
+/// A tensor on ggml's Q4_1/Q5_1 grid, block by block (row-major; block b of row r is index
+/// r·columns/groupSize + b in `d` and `m`): what a GGUF writer copies into block_q4_1 / block_q5_1.
+public struct GGMLMinimumBlocks: Sendable, Equatable {
+    public var bits: Int
+    public var groupSize: Int
+    public var rows: Int
+    public var columns: Int
+    /// c ∈ [0, 2^bits − 1], rows × columns.
+    public var codes: [UInt8]
+    /// Per block, each exactly an F16 value.
+    public var d: [Float]
+    public var m: [Float]
 }
 
 /// Dequantization of packed weights, shared by `QuantizedTensor` and the file reader.
 public enum Dequantizer {
+    /// `minima` (the ggml grid's m per group) is used when the layout's grid is ggml's.
     public static func dequantize(layout: PackedLayout, packed: [UInt32], scales: [Float], zeroPoints: [Int8],
-                                  into out: UnsafeMutableBufferPointer<Float>) {
+                                  minima: [Float] = [], into out: UnsafeMutableBufferPointer<Float>) {
+        let ggml = layout.scheme.grid == .ggmlMinimum
+        let half = Float(1 << (layout.scheme.bits - 1))
         let rows = layout.rows, columns = layout.columns, words = layout.wordsPerRow
         let groups = layout.groupsPerRow
         let groupLength = layout.scheme.granularity.groupLength(columns: columns)
@@ -118,6 +152,15 @@ public enum Dequantizer {
                         sk_unpack_bits(src.baseAddress! + r * words, columns, bits, c.baseAddress!)
                         for g in 0..<groups {
                             let k = perTensor ? 0 : r * groups + g
+                            if ggml {
+                                // x̂ = c·d + m, c = q + 2^(b−1), each product rounded before the sum.
+                                let d = scales[k], m = minima[k]
+                                for i in (g * groupLength)..<((g + 1) * groupLength) {
+                                    let p = (Float(c[i]) + half) * d
+                                    dst[r * columns + i] = p + m
+                                }
+                                continue
+                            }
                             let z = zeroPoints.isEmpty ? 0 : Float(zeroPoints[k])
                             sk_dequantize_i8(c.baseAddress! + g * groupLength, groupLength, scales[k], z,
                                              dst.baseAddress! + r * columns + g * groupLength)
@@ -163,7 +206,9 @@ public enum BitPacking {
 /// Writing and reading the stored tensors of one pack-quantized weight.
 public enum PackQuantized {
     /// Writes the stored tensors of weight `name` (packed codes, scales, shape, zero points) in declaration order.
+    /// - Throws: `QuantizationError.floatMinimaNeedGGUF` for a tensor on the ggml minimum grid.
     public static func write(_ q: QuantizedTensor, name: String, to writer: SafetensorsWriter) throws {
+        if q.scheme.grid == .ggmlMinimum { throw QuantizationError.floatMinimaNeedGGUF(tensor: name) }
         let stored = q.layout.storedTensors(for: name)
         try writer.write(stored[0].name, values: q.packed)
         var scaleBytes = [UInt8](repeating: 0, count: stored[1].byteCount)

@@ -36,10 +36,21 @@ public enum Granularity: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A uniform integer quantization scheme: b-bit codes in [−2^(b−1), 2^(b−1)−1],
-/// x̂ = (q − z)·s, with z = 0 when symmetric.
+/// A uniform quantization scheme: b-bit codes in [−2^(b−1), 2^(b−1)−1],
+/// x̂ = (q − z)·s, with z = 0 when symmetric (the integer grid), or, on the
+/// ggml minimum grid, x̂ = c·d + m with c = q + 2^(b−1) ∈ [0, 2^b − 1].
 public struct QuantScheme: Hashable, Sendable {
     public static let supportedBits = 2...8
+
+    /// Where the levels of a group lie.
+    public enum Grid: String, Hashable, Sendable, CaseIterable {
+        /// x̂ = (q − z)·s with an integer zero point z (compressed-tensors, GGUF Q4_0/Q8_0 when symmetric).
+        case integer
+        /// x̂ = c·d + m, c ∈ [0, 2^b − 1], d = (max − min)/(2^b − 1) and m = min, both rounded
+        /// through F16: ggml's Q4_1/Q5_1 grid (ggml-quants.c quantize_row_q4_1_ref). The minimum
+        /// is a float, which compressed-tensors' pack-quantized format cannot store.
+        case ggmlMinimum = "ggml"
+    }
 
     public var bits: Int
     public var granularity: Granularity
@@ -47,9 +58,22 @@ public struct QuantScheme: Hashable, Sendable {
     /// Storage type of the scales (F32, F16 or BF16). Codes are computed with the
     /// stored (rounded) scale, so dequantizing the file gives exactly what was measured.
     public var scaleDType: DType
+    public var grid: Grid
 
-    public init(bits: Int, granularity: Granularity, symmetric: Bool = true, scaleDType: DType = .f32) {
-        self.bits = bits; self.granularity = granularity; self.symmetric = symmetric; self.scaleDType = scaleDType
+    /// On the ggml grid the scheme is asymmetric and d, m are F16, whatever is passed.
+    public init(bits: Int, granularity: Granularity, symmetric: Bool = true, scaleDType: DType = .f32, grid: Grid = .integer) {
+        self.bits = bits; self.granularity = granularity; self.grid = grid
+        self.symmetric = grid == .ggmlMinimum ? false : symmetric
+        self.scaleDType = grid == .ggmlMinimum ? .f16 : scaleDType
+    }
+
+    /// The C kernels' view of the grid (shrink_gptq.h sk_gptq_block): grid id, code range
+    /// before the offset, and the offset that makes the stored signed code.
+    var kernelGrid: (id: Int32, low: Float, high: Float, codeOffset: Float) {
+        switch grid {
+        case .integer: (0, Float(qmin), Float(qmax), 0)
+        case .ggmlMinimum: (1, 0, Float((1 << bits) - 1), Float(qmin))
+        }
     }
 
     public var qmin: Int { -(1 << (bits - 1)) }
@@ -79,7 +103,14 @@ public struct QuantScheme: Hashable, Sendable {
     /// min-max observer: the range is widened to include 0; symmetric uses
     /// max|x| / ((2^b − 1)/2); asymmetric uses (max − min)/(2^b − 1) and
     /// z = round(clamp(qmin − min/s, qmin, qmax)).
+    ///
+    /// On the ggml grid: (d, m) with d = (max − min)/(2^b − 1) and m = min, each rounded
+    /// through F16 as the block stores them (no widening to include 0).
     public func parameters(minimum: Float, maximum: Float) -> (scale: Float, zeroPoint: Float) {
+        if grid == .ggmlMinimum {
+            let d = ElementCodec.roundTrip((maximum - minimum) / Float((1 << bits) - 1), through: .f16)
+            return (d, ElementCodec.roundTrip(minimum, through: .f16))
+        }
         let lo = min(minimum, 0), hi = max(maximum, 0)
         let range = Float(qmax - qmin)
         var scale: Float

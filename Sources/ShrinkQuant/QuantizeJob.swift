@@ -7,6 +7,9 @@ public struct QuantizeOptions: Sendable {
     public var bits: Int = 4
     public var granularity: Granularity = .channel
     public var symmetric = true
+    /// The grid of every quantized tensor; `.ggmlMinimum` (ggml's Q4_1/Q5_1) makes the scheme
+    /// asymmetric with F16 d and m, and only a GGUF export can store it.
+    public var grid: QuantScheme.Grid = .integer
     /// nil: the weight's own dtype when it is F16/BF16, else F32.
     public var scaleDType: DType?
     /// Only tensors whose name matches (search) are quantized.
@@ -48,6 +51,9 @@ public struct QuantizeOptions: Sendable {
         }
         let p = parameters.percentile
         if method == .percentile, !(p > 0.5 && p <= 1) { throw QuantizationError.badPercentile(flag: "--percentile", value: p) }
+        if grid == .ggmlMinimum, let s = scaleDType, s != .f16 {
+            throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: s.flagName, allowed: "f16 with --grid ggml (Q4_1/Q5_1 store d and m in F16)")
+        }
         if let s = scaleDType, ![.f32, .f16, .bf16].contains(s) {
             throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: s.flagName, allowed: "f32, f16 or bf16")
         }
@@ -99,7 +105,8 @@ public enum QuantizeJob {
                 throw QuantizationError.badGroup(flag: "--group", group: g, tensor: name, columns: columns)
             }
             let scaleDType = options.scaleDType ?? ([.f16, .bf16].contains(info.dtype) ? info.dtype : .f32)
-            let scheme = QuantScheme(bits: options.bits, granularity: options.granularity, symmetric: options.symmetric, scaleDType: scaleDType)
+            let scheme = QuantScheme(bits: options.bits, granularity: options.granularity, symmetric: options.symmetric, scaleDType: scaleDType,
+                                     grid: options.grid)
             decisions.append(TensorDecision(info: info, scheme: scheme, reason: "2-D weight"))
         }
         return decisions
@@ -141,6 +148,9 @@ public enum QuantizeJob {
                            calibrationSummary: Recipe.Calibration? = nil, baseConfig: JSONValue? = nil,
                            progress: (any ProgressSink)? = nil) throws -> Recipe {
         var decisions = try plan(source, options: options)
+        if let d = decisions.first(where: { $0.scheme?.grid == .ggmlMinimum }) {
+            throw QuantizationError.floatMinimaNeedGGUF(tensor: d.info.name)
+        }
         let sequential = calibrationSource?.needsCompressedWeights == true
         for d in decisions where d.scheme != nil {
             let method = options.perTensor?[d.info.name]?.method ?? options.method
@@ -184,10 +194,13 @@ public enum QuantizeJob {
                 let statistics = calibrationSource?.statistics(info.name)
                 let method = options.perTensor?[info.name]?.method ?? options.method
                 if method == .gptq && statistics == nil { throw QuantizationError.notCalibrated(tensor: info.name, method: method) }
-                let q = try withFloats(weights, info) { w in
-                    try compressor.compress(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
-                                            statistics: statistics, name: info.name)
-                }
+                let rowwise = [.rtn, .percentile, .mse].contains(compressor.method) && scheme.granularity != .tensor
+                let q = rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
+                    ? try compressInRowChunks(weights, info, compressor: compressor, scheme: scheme)
+                    : try withFloats(weights, info) { w in
+                        try compressor.compress(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
+                                                statistics: statistics, name: info.name)
+                    }
                 try PackQuantized.write(q, name: info.name, to: writer)
                 try calibrationSource?.finished(info.name, compressed: sequential ? q.dequantized() : nil)
                 records.append(.init(
@@ -248,6 +261,33 @@ public enum QuantizeJob {
             bytes += q.layout.storedBytes
         }
         return (overlay, bytes)
+    }
+
+    /// Row-independent compressors (RTN with any clipping, per channel or group) on a half-precision
+    /// tensor: decode and quantize `chunkBytes` of f32 rows at a time, so memory holds the mapped
+    /// tensor (released by the caller after), one f32 chunk and the packed result, never an f32 copy
+    /// of the whole tensor (issue 14: peak RSS ≤ the largest tensor + 128 MB on a 7B checkpoint).
+    static func compressInRowChunks(_ source: any TensorSource, _ info: TensorInfo, compressor: any WeightCompressor,
+                                    scheme: QuantScheme, chunkBytes: Int = 8 << 20) throws -> QuantizedTensor {
+        let rows = info.shape.dims[0], columns = info.shape.dims[1], size = info.dtype.byteSize
+        let raw = try source.rawBytes(info.name)
+        let chunkRows = max(1, chunkBytes / max(1, 4 * columns))
+        var buffer = [Float](repeating: 0, count: min(rows, chunkRows) * columns)
+        let layout = PackedLayout(scheme: scheme, rows: rows, columns: columns)
+        var packed: [UInt32] = [], scales: [Float] = [], zeros: [Int8] = [], minima: [Float] = []
+        packed.reserveCapacity(rows * layout.wordsPerRow)
+        var error = ErrorStatistics()
+        for r0 in stride(from: 0, to: rows, by: chunkRows) {
+            let n = min(chunkRows, rows - r0)
+            let part = try buffer.withUnsafeMutableBufferPointer { b in
+                ElementCodec.decode(raw.baseAddress! + r0 * columns * size, dtype: info.dtype, count: n * columns, into: b.baseAddress!)
+                return try compressor.compress(UnsafeBufferPointer(rebasing: b[0..<(n * columns)]), rows: n, columns: columns,
+                                               scheme: scheme, statistics: nil, name: info.name)
+            }
+            packed += part.packed; scales += part.scales; zeros += part.zeroPoints; minima += part.minima
+            error.merge(part.error)
+        }
+        return QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: error, minima: minima)
     }
 
     /// Runs `body` on the tensor as Float: in place when the file holds aligned

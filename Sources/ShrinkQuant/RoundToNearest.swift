@@ -40,7 +40,10 @@ public enum RoundToNearest {
         let scaleCount = scheme.granularity == .tensor ? 1 : rows * groups
         var packed = [UInt32](repeating: 0, count: rows * words)
         var scales = [Float](repeating: tensorParams.scale, count: scaleCount)
-        var zeros = [Int8](repeating: Int8(tensorParams.zeroPoint), count: scheme.symmetric ? 0 : scaleCount)
+        let ggml = scheme.grid == .ggmlMinimum
+        var zeros = [Int8](repeating: ggml ? 0 : Int8(tensorParams.zeroPoint), count: scheme.symmetric || ggml ? 0 : scaleCount)
+        var minima = [Float](repeating: tensorParams.zeroPoint, count: ggml ? scaleCount : 0)
+        let grid = scheme.kernelGrid
         let qmin = Float(scheme.qmin), qmax = Float(scheme.qmax)
         let perTensor = scheme.granularity == .tensor
 
@@ -50,13 +53,15 @@ public enum RoundToNearest {
         let nonFiniteCounts: [Int] = packed.withUnsafeMutableBufferPointer { packedBuf in
             scales.withUnsafeMutableBufferPointer { scaleBuf in
                 zeros.withUnsafeMutableBufferPointer { zeroBuf in
+                  minima.withUnsafeMutableBufferPointer { minBuf in
                     rowErrors.withUnsafeMutableBufferPointer { errorBuf in
-                        let p = UnsafeSendable((packedBuf, scaleBuf, zeroBuf, errorBuf))
+                        let p = UnsafeSendable((packedBuf, scaleBuf, zeroBuf, errorBuf, minBuf))
                         return ParallelReduce.map(count: rows, minChunk: chunkRows) { range -> Int in
-                            let (packedOut, scaleOut, zeroOut, errorOut) = p.pointer
+                            let (packedOut, scaleOut, zeroOut, errorOut, minOut) = p.pointer
                             let codes = UnsafeMutablePointer<Int8>.allocate(capacity: columns)
                             let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, clipping.scratchBytes(groupLength)), alignment: 16)
-                            defer { codes.deallocate(); scratch.deallocate() }
+                            let approx = UnsafeMutablePointer<Float>.allocate(capacity: ggml ? groupLength : 1)
+                            defer { codes.deallocate(); scratch.deallocate(); approx.deallocate() }
                             var nonFinite = 0
                             for r in range {
                                 let row = input.pointer.baseAddress! + r * columns
@@ -73,7 +78,12 @@ public enum RoundToNearest {
                                         }
                                         params = scheme.parameters(minimum: mn, maximum: mx)
                                         scaleOut[r * groups + g] = params.scale
-                                        if !scheme.symmetric { zeroOut[r * groups + g] = Int8(params.zeroPoint) }
+                                        if ggml { minOut[r * groups + g] = params.zeroPoint } else if !scheme.symmetric { zeroOut[r * groups + g] = Int8(params.zeroPoint) }
+                                    }
+                                    if ggml {
+                                        sk_quantize_affine_f32(row + start, groupLength, params.scale, params.zeroPoint, grid.high, grid.codeOffset, codes + start, approx)
+                                        sk_error_accumulate(row + start, approx, groupLength, &acc)
+                                        continue
                                     }
                                     sk_quantize_error_f32(row + start, groupLength, params.scale, params.zeroPoint, qmin, qmax, codes + start, &acc)
                                 }
@@ -83,6 +93,7 @@ public enum RoundToNearest {
                             return nonFinite
                         }
                     }
+                  }
                 }
             }
         }
@@ -90,7 +101,7 @@ public enum RoundToNearest {
         if nonFinite > 0 { throw QuantizationError.nonFinite(tensor: name, count: nonFinite) }
         var total = ErrorStatistics()
         for e in rowErrors { total.merge(e) }
-        return QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: total)
+        return QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: zeros, error: total, minima: minima)
     }
 
     public static func quantize(_ weights: [Float], rows: Int, columns: Int, scheme: QuantScheme,

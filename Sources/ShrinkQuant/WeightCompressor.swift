@@ -41,7 +41,7 @@ public struct GPTQCompressor: WeightCompressor {
     public func compress(_ weight: UnsafeBufferPointer<Float>, rows: Int, columns: Int, scheme: QuantScheme,
                          statistics: LayerStatistics?, name: String) throws -> QuantizedTensor {
         guard let statistics else { throw QuantizationError.notCalibrated(tensor: name, method: .gptq) }
-        return try GPTQ.quantize(Array(weight), rows: rows, columns: columns, hessian: statistics.hessian, scheme: scheme,
+        return try GPTQ.quantize(weight, rows: rows, columns: columns, statistics: statistics, scheme: scheme,
                                  options: options, name: name)
     }
 }

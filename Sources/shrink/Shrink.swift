@@ -89,6 +89,9 @@ struct Quantize: ParsableCommand {
     @Flag(help: "Asymmetric (zero point) instead of symmetric.")
     var asym = false
 
+    @Option(help: "Grid: integer (zero point; compressed-tensors) or ggml (x = c·d + m, F16 d and m: Q4_1/Q5_1, GGUF export only).")
+    var grid: String = "integer"
+
     @Option(help: "Regular expression: quantize only matching tensors.")
     var include: String?
 
@@ -138,6 +141,9 @@ struct Quantize: ParsableCommand {
         o.parameters.gptq.actOrder = actOrder
         o.bits = bits
         o.symmetric = !asym
+        guard let g = QuantScheme.Grid(rawValue: grid) else { throw ValidationError("--grid '\(grid)' is unknown; use integer or ggml") }
+        o.grid = g
+        if g == .ggmlMinimum { o.symmetric = false }
         o.include = include
         o.keep = keep
         o.quantizeEmbeddings = embeddings
@@ -256,6 +262,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Calibration puzzles for --gptq-calib.")
     var calibCount = 256
 
+    @Option(help: "Instead: time GPTQ's capture and solve on decoder layer N of a Llama checkpoint with synthetic inputs (--calib-rows).")
+    var gptqLayer: Int?
+
+    @Option(help: "Synthetic input rows for --gptq-layer (e.g. 16 × 512).")
+    var calibRows = 8192
+
     @OptionGroup var out: OutputOptions
 
     struct Result: Codable {
@@ -269,6 +281,13 @@ struct Bench: ParsableCommand {
         o.bits = bits
         o.granularity = group.map { .group($0) } ?? .channel
         try o.validate()
+        if let gptqLayer {
+            let scheme = QuantScheme(bits: bits, granularity: o.granularity)
+            let r = try GPTQLayerBenchmark.run(checkpoint: checkpoint, layer: gptqLayer, calibrationRows: calibRows, scheme: scheme,
+                                               options: GPTQ.Options(), progress: out.quiet || out.json ? nil : { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            try out.emit(r) { "layer \(r.layer): \(Format.fixed(r.totalSeconds, 1)) s, peak RSS \(Format.bytes(r.peakRSSBytes)) on \(r.threads) threads" }
+            return
+        }
         if let gptqCalib {
             let r = try Benchmarks.gptq(modelDirectory: checkpoint, calibration: gptqCalib, count: calibCount,
                                         scheme: QuantScheme(bits: bits, granularity: o.granularity), options: GPTQ.Options())

@@ -81,7 +81,7 @@ extension LlamaModel {
         let (x, xn, qkv, attn, gu, act) = (b.x, b.xn, b.qkv, b.attn, b.gu, b.act)
         func observe(_ names: [String], _ input: UnsafeMutablePointer<Float>, columns: Int) {
             guard let linearInputs else { return }
-            for n in names { linearInputs.observe(layer: n, inputs: input, rows: T, columns: columns) }
+            linearInputs.observe(layers: names, inputs: input, rows: T, columns: columns)
         }
         let n = layer.names
         // Attention: x += o_proj(attention(rope(q), rope(k), v)) over the cache.

@@ -22,6 +22,14 @@ public protocol CarryObserver: AnyObject {
 /// calibration): `rows` × `columns` values, row-major, for weight `layer`.
 public protocol LinearInputObserver: AnyObject {
     func observe(layer: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int)
+    /// Several weights applied to the same input (q/k/v, gate/up): one call, so an observer can share its work.
+    func observe(layers: [String], inputs: UnsafePointer<Float>, rows: Int, columns: Int)
+}
+
+extension LinearInputObserver {
+    public func observe(layers: [String], inputs: UnsafePointer<Float>, rows: Int, columns: Int) {
+        for l in layers { observe(layer: l, inputs: inputs, rows: rows, columns: columns) }
+    }
 }
 
 /// Outputs of one supervision step for a batch.
