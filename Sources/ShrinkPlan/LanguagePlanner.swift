@@ -19,6 +19,8 @@ public enum LanguagePlanner {
         public var methods: [Method] = [.rtn, .gptq]
         /// Zero-point options (`symmetric: false`) besides the symmetric ones.
         public var asymmetric = false
+        /// The grids of the options: ggml's Q4_0/Q5_0 scale rule maps the recipe exactly onto GGUF's legacy blocks.
+        public var grids: [QuantScheme.Grid] = [.ggmlSigned]
         public var scaleDType: DType = .f16
         /// Bytes allowed for every tensor together (the file's tensor bytes), or bits per weight over all parameters.
         public var maxBytes: Int?
@@ -100,6 +102,9 @@ public enum LanguagePlanner {
 
     static func plan<M: BlockwiseLanguageModel>(_ model: M, path: String, calibration: String, options: Options, started t0: Date,
                                                  progress: (any ProgressSink)?) throws -> Plan {
+        if options.grids.contains(.ggmlMinimum) {
+            throw PlanError.badRequest(flag: "--grids", reason: "ggml (Q4_1/Q5_1's float minima) cannot be written by `shrink quantize --recipe`; use integer or ggml-sym")
+        }
         guard options.sensitivityChunks >= 1, options.calibrationChunks >= 1 else {
             throw PlanError.badRequest(flag: "--calib-count", reason: "needs at least one calibration chunk")
         }
@@ -139,8 +144,10 @@ public enum LanguagePlanner {
         for bits in options.bits {
             for g in options.granularities {
                 for method in methods {
-                    for symmetric in options.asymmetric ? [true, false] : [true] {
-                        schemes.append(TensorChoice(bits: bits, granularity: g, method: method, symmetric: symmetric))
+                    for grid in options.grids {
+                        for symmetric in options.asymmetric && grid == .integer ? [true, false] : [true] {
+                            schemes.append(TensorChoice(bits: bits, granularity: g, method: method, symmetric: symmetric, grid: grid))
+                        }
                     }
                 }
             }

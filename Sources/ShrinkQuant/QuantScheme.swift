@@ -50,6 +50,11 @@ public struct QuantScheme: Hashable, Sendable {
         /// through F16: ggml's Q4_1/Q5_1 grid (ggml-quants.c quantize_row_q4_1_ref). The minimum
         /// is a float, which compressed-tensors' pack-quantized format cannot store.
         case ggmlMinimum = "ggml"
+        /// x̂ = q·d, q ∈ [−2^(b−1), 2^(b−1) − 1], with d = v/−2^(b−1) for v the group's value of largest
+        /// magnitude (so v itself is the level −2^(b−1)·d exactly), rounded through the scale dtype: ggml's
+        /// Q4_0/Q5_0 rule (ggml-quants.c quantize_row_q4_0_ref). The levels are the integer grid's; only the
+        /// scale differs (finer than compressed-tensors' max|x|/((2^b − 1)/2)), and it may be negative.
+        case ggmlSigned = "ggml-sym"
     }
 
     public var bits: Int
@@ -63,7 +68,7 @@ public struct QuantScheme: Hashable, Sendable {
     /// On the ggml grid the scheme is asymmetric and d, m are F16, whatever is passed.
     public init(bits: Int, granularity: Granularity, symmetric: Bool = true, scaleDType: DType = .f32, grid: Grid = .integer) {
         self.bits = bits; self.granularity = granularity; self.grid = grid
-        self.symmetric = grid == .ggmlMinimum ? false : symmetric
+        self.symmetric = grid == .ggmlMinimum ? false : grid == .ggmlSigned ? true : symmetric
         self.scaleDType = grid == .ggmlMinimum ? .f16 : scaleDType
     }
 
@@ -71,7 +76,7 @@ public struct QuantScheme: Hashable, Sendable {
     /// before the offset, and the offset that makes the stored signed code.
     var kernelGrid: (id: Int32, low: Float, high: Float, codeOffset: Float) {
         switch grid {
-        case .integer: (0, Float(qmin), Float(qmax), 0)
+        case .integer, .ggmlSigned: (0, Float(qmin), Float(qmax), 0)
         case .ggmlMinimum: (1, 0, Float((1 << bits) - 1), Float(qmin))
         }
     }
@@ -110,6 +115,12 @@ public struct QuantScheme: Hashable, Sendable {
         if grid == .ggmlMinimum {
             let d = ElementCodec.roundTrip((maximum - minimum) / Float((1 << bits) - 1), through: .f16)
             return (d, ElementCodec.roundTrip(minimum, through: .f16))
+        }
+        if grid == .ggmlSigned {
+            let extreme = abs(minimum) > abs(maximum) ? minimum : maximum
+            var d = ElementCodec.roundTrip(extreme / -Float(1 << (bits - 1)), through: scaleDType)
+            if d == 0 { d = minimumScale }
+            return (d, 0)
         }
         let lo = min(minimum, 0), hi = max(maximum, 0)
         let range = Float(qmax - qmin)

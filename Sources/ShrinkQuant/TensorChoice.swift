@@ -8,12 +8,14 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
     public var granularity: Granularity
     public var method: Method
     public var symmetric: Bool
+    public var grid: QuantScheme.Grid
 
-    public init(bits: Int, granularity: Granularity, method: Method, symmetric: Bool = true) {
-        self.bits = bits; self.granularity = granularity; self.method = method; self.symmetric = symmetric
+    public init(bits: Int, granularity: Granularity, method: Method, symmetric: Bool = true, grid: QuantScheme.Grid = .integer) {
+        self.bits = bits; self.granularity = granularity; self.method = method; self.grid = grid
+        self.symmetric = grid == .ggmlMinimum ? false : grid == .ggmlSigned ? true : symmetric
     }
 
-    enum CodingKeys: String, CodingKey { case bits, strategy, groupSize = "group_size", method, symmetric }
+    enum CodingKeys: String, CodingKey { case bits, strategy, groupSize = "group_size", method, symmetric, grid }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -36,6 +38,14 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
         }
         method = m
         symmetric = try c.decodeIfPresent(Bool.self, forKey: .symmetric) ?? true
+        let gridName = try c.decodeIfPresent(String.self, forKey: .grid) ?? QuantScheme.Grid.integer.rawValue
+        guard let g = QuantScheme.Grid(rawValue: gridName) else {
+            throw DecodingError.dataCorruptedError(forKey: .grid, in: c, debugDescription: "grid '\(gridName)' is unknown; use "
+                + QuantScheme.Grid.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        grid = g
+        if g == .ggmlMinimum { symmetric = false }
+        if g == .ggmlSigned { symmetric = true }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -44,15 +54,18 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
         try c.encode(granularity.strategy, forKey: .strategy)
         try c.encodeIfPresent(granularity.groupSize, forKey: .groupSize)
         try c.encode(method, forKey: .method)
-        if !symmetric { try c.encode(false, forKey: .symmetric) }
+        if !symmetric && grid == .integer { try c.encode(false, forKey: .symmetric) }
+        if grid != .integer { try c.encode(grid.rawValue, forKey: .grid) }
     }
 
     public var needsCalibration: Bool { method.needsCalibration }
 
     /// The scale dtype follows the weight, or `--scale-dtype` (`QuantizeJob`).
     public func scheme(scaleDType: DType) -> QuantScheme {
-        QuantScheme(bits: bits, granularity: granularity, symmetric: symmetric, scaleDType: scaleDType)
+        QuantScheme(bits: bits, granularity: granularity, symmetric: symmetric, scaleDType: grid == .ggmlMinimum ? .f16 : scaleDType, grid: grid)
     }
 
-    public var description: String { "int\(bits)\(symmetric ? "" : " asym") \(granularity) \(method.rawValue)" }
+    public var description: String {
+        "int\(bits)\(grid != .integer ? " " + grid.rawValue : symmetric ? "" : " asym") \(granularity) \(method.rawValue)"
+    }
 }

@@ -43,6 +43,9 @@ struct PlanCommand: ParsableCommand {
     @Flag(help: "Language model: consider zero-point (asymmetric) options too.")
     var asym = false
 
+    @Option(help: "Language model: grids of the options, comma-separated: integer, ggml-sym (Q4_0/Q5_0's scale rule).")
+    var grids = "ggml-sym"
+
     @Option(help: "Language model: scale dtype of the options (f16 maps to GGUF's legacy blocks).")
     var scaleDtype = "f16"
 
@@ -137,6 +140,7 @@ extension PlanCommand {
             return nil
         }
         o.asymmetric = asym
+        o.grids = try commaList(grids, flag: "--grids") { QuantScheme.Grid(rawValue: $0) }
         guard let d = DType(flag: scaleDtype), [.f32, .f16, .bf16].contains(d) else {
             throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: scaleDtype, allowed: "f32, f16 or bf16")
         }

@@ -89,7 +89,7 @@ struct Quantize: ParsableCommand {
     @Flag(help: "Asymmetric (zero point) instead of symmetric.")
     var asym = false
 
-    @Option(help: "Grid: integer (zero point; compressed-tensors) or ggml (x = c·d + m, F16 d and m: Q4_1/Q5_1, GGUF export only).")
+    @Option(help: "Grid: integer (zero point; compressed-tensors), ggml (x = c·d + m, F16 d and m: Q4_1/Q5_1, GGUF export only) or ggml-sym (symmetric levels with Q4_0/Q5_0's finer scale, the largest value on the −2^(b−1) level).")
     var grid: String = "integer"
 
     @Option(help: "Regular expression: quantize only matching tensors.")
@@ -141,7 +141,7 @@ struct Quantize: ParsableCommand {
         o.parameters.gptq.actOrder = actOrder
         o.bits = bits
         o.symmetric = !asym
-        guard let g = QuantScheme.Grid(rawValue: grid) else { throw ValidationError("--grid '\(grid)' is unknown; use integer or ggml") }
+        guard let g = QuantScheme.Grid(rawValue: grid) else { throw ValidationError("--grid '\(grid)' is unknown; use integer, ggml (Q4_1/Q5_1) or ggml-sym (Q4_0/Q5_0's scale)") }
         o.grid = g
         if g == .ggmlMinimum { o.symmetric = false }
         o.include = include

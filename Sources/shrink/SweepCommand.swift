@@ -29,6 +29,9 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Language model: zero-point (asymmetric) recipes too.")
     var asym = false
 
+    @Option(help: "Language model: grids, comma-separated: integer, ggml-sym (Q4_0/Q5_0's scale rule).")
+    var grids = "integer"
+
     @Option(help: "Language model: scale dtype (f16 maps to GGUF's legacy blocks).")
     var scaleDtype = "f16"
 
@@ -118,6 +121,7 @@ extension SweepCommand {
             return nil
         }
         o.asymmetric = asym
+        o.grids = try commaList(grids, flag: "--grids") { QuantScheme.Grid(rawValue: $0) }
         guard let d = DType(flag: scaleDtype), [.f32, .f16, .bf16].contains(d) else {
             throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: scaleDtype, allowed: "f32, f16 or bf16")
         }

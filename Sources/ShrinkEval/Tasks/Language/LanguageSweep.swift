@@ -14,6 +14,7 @@ public enum LanguageSweep {
         public var methods: [Method] = [.rtn, .gptq]
         public var granularities: [Granularity] = [.group(32)]
         public var asymmetric = false
+        public var grids: [QuantScheme.Grid] = [.integer]
         public var scaleDType: DType = .f16
         public var quantizeEmbeddings = false
         public var calibrationChunks = 32
@@ -71,14 +72,15 @@ public enum LanguageSweep {
         for bits in options.bits {
             for g in options.granularities {
                 for method in options.methods {
-                    for symmetric in options.asymmetric ? [true, false] : [true] {
+                    for grid in options.grids {
+                    for symmetric in options.asymmetric && grid == .integer ? [true, false] : [true] {
                         let r0 = Date()
                         var q = QuantizeOptions()
-                        q.bits = bits; q.granularity = g; q.method = method; q.symmetric = symmetric
+                        q.bits = bits; q.granularity = g; q.method = method; q.symmetric = symmetric; q.grid = grid
                         q.scaleDType = options.scaleDType; q.quantizeEmbeddings = options.quantizeEmbeddings
-                        let name = "int\(bits)\(symmetric ? "" : " asym") \(g) \(method.rawValue)"
+                        let name = TensorChoice(bits: bits, granularity: g, method: method, symmetric: symmetric, grid: grid).description
                         progress?.update(done: rows.count, total: options.bits.count * options.granularities.count * options.methods.count
-                                         * (options.asymmetric ? 2 : 1), item: name)
+                                         * options.grids.count * (options.asymmetric ? 2 : 1), item: name)
                         let scratch = FileManager.default.temporaryDirectory
                             .appendingPathComponent("shrink-sweep-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
                         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -97,6 +99,7 @@ public enum LanguageSweep {
                                         bitsPerWeight: Double(c.compressed.weightBytes * 8) / Double(original.parameterCount),
                                         perplexity: c.compressed.perplexity, kld: c.kld, kldP99: c.kldDistribution.p99, sameTop: c.sameTop,
                                         chunkNLLDifference: c.chunkNLLDifference, label: c.label, seconds: Date().timeIntervalSince(r0)))
+                    }
                     }
                 }
             }
