@@ -76,7 +76,7 @@ enum LanguageViews {
             }, line: true, interval: .bars)
         }
         var chart = XYChart(x: .linear("bits per weight (stored bytes × 8 / parameters)", values: drawn.map(\.bpw)),
-                            y: .log("mean KL divergence from the base (nats, log scale)", values: drawn.flatMap { [$0.kld, $0.kld + ($0.error ?? 0)] }),
+                            y: .log("mean KLD from the base (nats, log)", values: drawn.flatMap { [$0.kld, $0.kld + ($0.error ?? 0)] }),
                             series: series, title: "Mean KLD against bits per weight")
         chart.numbered = ordered.map { ($0.bpw, $0.kld) }
         let listed = ordered.enumerated().map { i, p in

@@ -12,9 +12,9 @@ enum PlanViews {
             if let me = m.measurement {
                 intro += ", measured exact \(Text.interval(me.exact.estimate, me.exact.lower, me.exact.upper)) against FP32 \(Text.interval(me.fp32Exact.estimate, me.fp32Exact.lower, me.fp32Exact.upper))"
             }
-            intro += "."
+            intro += m.quantize.isEmpty ? "; every tensor kept as stored." : "."
         }
-        return Section(id: id, title: "plan: \(name)", intro: intro, figures: [budget(p, id: id)] + p.models.enumerated().map { recipe($0.element, id: id + "-m\($0.offset + 1)") })
+        return Section(id: id, title: "plan: \(name)", intro: intro, figures: [budget(p, id: id)] + p.models.enumerated().filter { !$0.element.quantize.isEmpty }.map { recipe($0.element, id: id + "-m\($0.offset + 1)") })
     }
 
     static func budget(_ p: Planner.Plan, id: String) -> Figure {

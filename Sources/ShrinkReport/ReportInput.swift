@@ -131,9 +131,11 @@ public struct ReportInput: Sendable {
     }
 
     static func describe(_ e: DecodingError) -> String {
-        func at(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
+        // The path as the file spells it: snake-case keys, array positions as numbers.
+        func name(_ k: CodingKey) -> String { k.intValue.map(String.init) ?? snakeCase(k.stringValue) }
+        func at(_ c: DecodingError.Context) -> String { c.codingPath.map(name).joined(separator: ".") }
         switch e {
-        case let .keyNotFound(k, c): return "key '\(([at(c)] + [k.stringValue]).filter { !$0.isEmpty }.joined(separator: "."))' is missing"
+        case let .keyNotFound(k, c): return "key '\(([at(c)] + [name(k)]).filter { !$0.isEmpty }.joined(separator: "."))' is missing"
         case let .typeMismatch(_, c), let .valueNotFound(_, c): return "'\(at(c))' has the wrong type"
         case let .dataCorrupted(c): return "'\(at(c))': \(c.debugDescription)"
         @unknown default: return "\(e)"
@@ -169,6 +171,16 @@ public struct ReportInput: Sendable {
         let parts = s.split(separator: "_", omittingEmptySubsequences: true)
         guard let first = parts.first else { return s }
         return String(first) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
+    /// The key as Shrink's encoders write it (`convertToSnakeCase`): `bitsPerWeight` → `bits_per_weight`.
+    static func snakeCase(_ s: String) -> String {
+        var out = ""
+        for (i, ch) in s.enumerated() {
+            if ch.isUppercase, i > 0, !out.hasSuffix("_") { out += "_" }
+            out += ch.lowercased()
+        }
+        return out
     }
 
     struct AnyKey: CodingKey {

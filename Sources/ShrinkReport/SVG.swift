@@ -73,23 +73,27 @@ enum Style {
         let (X, Y) = (x, y)
         func pts(_ p: [(Double, Double)]) -> String { p.map { "\(Text.c(X + $0.0)),\(Text.c(Y + $0.1))" }.joined(separator: " ") }
         switch m {
-        case .circle: return "<circle cx=\"\(Text.c(X))\" cy=\"\(Text.c(Y))\" r=\"\(Text.c(r))\" fill=\"\(colour)\"/>"
-        case .square: return "<rect x=\"\(Text.c(X - r * 0.85))\" y=\"\(Text.c(Y - r * 0.85))\" width=\"\(Text.c(1.7 * r))\" height=\"\(Text.c(1.7 * r))\" fill=\"\(colour)\"/>"
-        case .triangle: return "<polygon points=\"\(pts([(0, -r * 1.1), (r, r * 0.8), (-r, r * 0.8)]))\" fill=\"\(colour)\"/>"
-        case .triangleDown: return "<polygon points=\"\(pts([(0, r * 1.1), (r, -r * 0.8), (-r, -r * 0.8)]))\" fill=\"\(colour)\"/>"
-        case .diamond: return "<polygon points=\"\(pts([(0, -r * 1.2), (r, 0), (0, r * 1.2), (-r, 0)]))\" fill=\"\(colour)\"/>"
+        case .circle: return "<circle class=\"m\" cx=\"\(Text.c(X))\" cy=\"\(Text.c(Y))\" r=\"\(Text.c(r))\" fill=\"\(colour)\"/>"
+        case .square: return "<rect class=\"m\" x=\"\(Text.c(X - r * 0.85))\" y=\"\(Text.c(Y - r * 0.85))\" width=\"\(Text.c(1.7 * r))\" height=\"\(Text.c(1.7 * r))\" fill=\"\(colour)\"/>"
+        case .triangle: return "<polygon class=\"m\" points=\"\(pts([(0, -r * 1.1), (r, r * 0.8), (-r, r * 0.8)]))\" fill=\"\(colour)\"/>"
+        case .triangleDown: return "<polygon class=\"m\" points=\"\(pts([(0, r * 1.1), (r, -r * 0.8), (-r, -r * 0.8)]))\" fill=\"\(colour)\"/>"
+        case .diamond: return "<polygon class=\"m\" points=\"\(pts([(0, -r * 1.2), (r, 0), (0, r * 1.2), (-r, 0)]))\" fill=\"\(colour)\"/>"
         case .plus:
-            return "<path d=\"M\(Text.c(X - r)) \(Text.c(Y))H\(Text.c(X + r))M\(Text.c(X)) \(Text.c(Y - r))V\(Text.c(Y + r))\" stroke=\"\(colour)\" stroke-width=\"2\" fill=\"none\"/>"
+            let (a, w) = (r * 1.1, r * 0.38)
+            return "<polygon class=\"m\" points=\"\(pts([(-w, -a), (w, -a), (w, -w), (a, -w), (a, w), (w, w), (w, a), (-w, a), (-w, w), (-a, w), (-a, -w), (-w, -w)]))\" fill=\"\(colour)\"/>"
         case .cross:
-            let d = r * 0.8
-            return "<path d=\"M\(Text.c(X - d)) \(Text.c(Y - d))L\(Text.c(X + d)) \(Text.c(Y + d))M\(Text.c(X - d)) \(Text.c(Y + d))L\(Text.c(X + d)) \(Text.c(Y - d))\" stroke=\"\(colour)\" stroke-width=\"2\" fill=\"none\"/>"
+            // The plus turned by 45°.
+            let (a, w) = (r * 1.1, r * 0.38)
+            let arm: [(Double, Double)] = [(-w, -a), (w, -a), (w, -w), (a, -w), (a, w), (w, w), (w, a), (-w, a), (-w, w), (-a, w), (-a, -w), (-w, -w)]
+            let k = 0.5.squareRoot()
+            return "<polygon class=\"m\" points=\"\(pts(arm.map { (k * ($0.0 - $0.1), k * ($0.0 + $0.1)) }))\" fill=\"\(colour)\"/>"
         case .star:
             var p: [(Double, Double)] = []
             for k in 0..<10 {
                 let a = Double.pi / 2 + Double(k) * Double.pi / 5, rr = k % 2 == 0 ? r * 1.2 : r * 0.5
                 p.append((rr * cos(a), -rr * sin(a)))
             }
-            return "<polygon points=\"\(pts(p))\" fill=\"\(colour)\"/>"
+            return "<polygon class=\"m\" points=\"\(pts(p))\" fill=\"\(colour)\"/>"
         }
     }
 
@@ -233,7 +237,8 @@ struct XYChart {
 
     static let fontSize = 12.0
     var left: Double { 20 + Self.fontSize + 8 + (y.ticks.map { Text.width($0.label, size: Self.fontSize) }.max() ?? 20) }
-    var right: Double { width - 24 }
+    /// Room for half the last x tick label.
+    var right: Double { width - max(24, (x.ticks.last.map { Text.width($0.label, size: Self.fontSize) } ?? 0) / 2 + 6) }
     var top: Double { 14 }
     var bottom: Double { height - 50 }
 
@@ -272,7 +277,9 @@ struct XYChart {
         // Axis labels: x centred below, y rotated at the left edge.
         s += "<text x=\"\(Text.c((left + right) / 2))\" y=\"\(Text.c(height - 10))\" text-anchor=\"middle\" font-size=\"\(Text.c(f + 1))\">\(Text.escape(x.label))</text>"
         let yc = (top + bottom) / 2
-        s += "<text x=\"\(Text.c(18))\" y=\"\(Text.c(yc))\" text-anchor=\"middle\" font-size=\"\(Text.c(f + 1))\" transform=\"rotate(-90 18 \(Text.c(yc)))\">\(Text.escape(y.label))</text>"
+        // The y label runs along the plot's height: shortened with "…" where it would run past it.
+        let yLabel = Text.truncate(y.label, Int((bottom - top + 20) / ((f + 1) * 0.6)))
+        s += "<text x=\"\(Text.c(18))\" y=\"\(Text.c(yc))\" text-anchor=\"middle\" font-size=\"\(Text.c(f + 1))\" transform=\"rotate(-90 18 \(Text.c(yc)))\"><title>\(Text.escape(y.label))</title>\(Text.escape(yLabel))</text>"
         labels.append(.text(x.label, x: (left + right) / 2, y: height - 10, size: f + 1, anchor: "middle"))
         // References.
         for r in references {

@@ -20,14 +20,16 @@ enum SweepViews {
     static func bitsPerWeight(_ row: Row, fp32Bytes: Int) -> Double { 32 * Double(row.weightBytes) / Double(max(1, fp32Bytes)) }
 
     /// Recipes no other recipe beats on both weight bytes (fewer or equal) and exact accuracy (higher or
-    /// equal, one strictly): sorted by bytes, each kept only if it is more exact than every smaller one.
+    /// equal, one strictly): sorted by bytes, each kept if it is more exact than every smaller one, or ties the
+    /// last one kept on both.
     static func paretoFrontier(_ rows: [Row]) -> [Row] {
         let sorted = rows.sorted { ($0.weightBytes, -$0.exact.estimate, $0.recipe) < ($1.weightBytes, -$1.exact.estimate, $1.recipe) }
-        var best = -Double.infinity
         var frontier: [Row] = []
-        for row in sorted where row.exact.estimate > best {
-            frontier.append(row)
-            best = row.exact.estimate
+        for row in sorted {
+            guard let last = frontier.last else { frontier.append(row); continue }
+            if row.exact.estimate > last.exact.estimate || (row.exact.estimate == last.exact.estimate && row.weightBytes == last.weightBytes) {
+                frontier.append(row)
+            }
         }
         return frontier
     }
