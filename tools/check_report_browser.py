@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Renders `shrink report` pages in headless Chromium at 1280 and 800 CSS px and checks them there.
 
 For each page and width:

@@ -9,7 +9,7 @@
 # Usage: tools/check_report_browser.sh [ARTEFACTS]   (SHRINK=path: use that binary; default: debug build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null || ! python3 -c "import PIL" 2>/dev/null; then
+if ! command -v chromium >/dev/null || ! /usr/bin/python3 -c "import PIL" 2>/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium python3-pil >/dev/null
 fi
 if [[ -z "${SHRINK:-}" ]]; then swift build --product shrink >&2; fi
@@ -23,5 +23,5 @@ t0=$(date +%s)
 "$shrink" report Tests/Fixtures/report/compare_puzzles.json -o "$pages/compare_puzzles.html" >/dev/null
 "$shrink" report Tests/Fixtures/report/compare_text.json Tests/Fixtures/report/points_llama.json -o "$pages/compare_text.html" >/dev/null
 "$shrink" report plans/*.json -o "$pages/plans.html" >/dev/null
-python3 tools/check_report_browser.py "$pages" "$art"
+/usr/bin/python3 tools/check_report_browser.py "$pages" "$art"
 echo "check_report_browser: $(( $(date +%s) - t0 )) s in all"

@@ -42,14 +42,21 @@ enum PlanViews {
             rows.append(.init(label: "weights (--max-bytes)", segments: weights.map { ($0.0, $0.1) }, note: "\(Text.bytes(totalWeights)) of \(Text.bytes(cap))"))
         }
         let used = rows.map { $0.segments.reduce(0) { $0 + $1.value } }
-        let chart = BarChart(x: .linear("share of capacity (%)", values: used, include: [0, 100]), rows: rows,
-                             references: [Reference(value: 100, label: "capacity", horizontal: false)], rowHeight: 28,
+        // Use far below capacity would draw as slivers: the axis then spans the use, and says capacity is off it.
+        let zoomed = (used.max() ?? 0) < 20
+        let chart = BarChart(x: zoomed ? .linear("share of capacity (%); capacity, 100%, is off the scale", values: used, include: [0])
+                                       : .linear("share of capacity (%)", values: used, include: [0, 100]), rows: rows,
+                             references: zoomed ? [] : [Reference(value: 100, label: "capacity", horizontal: false)], rowHeight: 28,
                              title: "Device budget: RAM, flash and weights against capacity")
-        let share = { (a: Int, b: Int) in Text.fixed(100 * Double(a) / Double(max(1, b)), 1) + "%" }
+        let share = { (a: Int, b: Int) -> String in
+            let v = 100 * Double(a) / Double(max(1, b))
+            return (v > 0 && v < 0.1 ? String(format: "%.2g", v) : Text.fixed(v, 1)) + "%"
+        }
         var caption = "Predicted use of \(p.device.name) (weights live in \(p.device.weightMemory.rawValue)) as a share of capacity: "
         caption += "RAM \(totalRAM) of \(p.budget.ramBytes) bytes (\(share(totalRAM, p.budget.ramBytes))), flash \(totalFlash) of \(p.budget.flashBytes) bytes (\(share(totalFlash, p.budget.flashBytes)))"
         if let cap = p.budget.maxWeightBytes { caption += ", weights \(totalWeights) of --max-bytes \(cap) (\(share(totalWeights, cap)))" }
         caption += ". \(p.fits ? "Fits" : "Does not fit")."
+        if zoomed { caption += " The axis spans the use, not the capacity (100%)." }
         return Figure(id: id + "-budget", title: "Device budget against capacity", svg: chart.render(),
                       legend: legend.filter { l in rows.contains { $0.segments.contains { $0.style == l.0 && $0.value > 0 } } }.map { ($0.0, $0.1, $0.2) },
                       caption: caption, table: Table(header: ["model", "part", "bytes", "against", "capacity bytes"], rows: table, numeric: [2, 4]))

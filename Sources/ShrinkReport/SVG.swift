@@ -396,7 +396,7 @@ struct BarChart {
             var acc = x.scale == .log ? x.lower : 0.0
             for seg in r.segments where seg.value > 0 {
                 let (a, b) = (px(acc), px(x.scale == .log ? seg.value : acc + seg.value))
-                s += "<rect x=\"\(Text.c(a))\" y=\"\(Text.c(y0 + 3))\" width=\"\(Text.c(max(0.5, b - a)))\" height=\"\(Text.c(rowHeight - 6))\" fill=\"\(Style.colour(seg.style))\"\(Style.barPattern(seg.style)) stroke=\"#ffffff\" stroke-width=\"0.5\"/>"
+                s += "<rect x=\"\(Text.c(a))\" y=\"\(Text.c(y0 + 3))\" width=\"\(Text.c(max(1.5, b - a)))\" height=\"\(Text.c(rowHeight - 6))\" fill=\"\(Style.colour(seg.style))\"\(Style.barPattern(seg.style)) stroke=\"#ffffff\" stroke-width=\"0.5\"/>"
                 acc = x.scale == .log ? seg.value : acc + seg.value
             }
             if !r.note.isEmpty {
