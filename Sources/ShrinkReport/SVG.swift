@@ -200,6 +200,8 @@ struct Series {
     var line = true
     var markers = true
     var interval: Interval = .none
+    /// Drawn as steps (across, then up): what the best of the points achieves up to each x.
+    var step = false
 }
 
 /// A dashed horizontal reference (an FP32 level) or vertical one (a capacity).
@@ -314,7 +316,10 @@ struct XYChart {
                 }
             }
             if se.line && se.points.count >= 2 {
-                let d = se.points.enumerated().map { "\($0.offset == 0 ? "M" : "L")\(Text.c(px($0.element.x))) \(Text.c(py($0.element.y)))" }.joined()
+                let d = se.points.enumerated().map { i, p in
+                    i == 0 ? "M\(Text.c(px(p.x))) \(Text.c(py(p.y)))"
+                        : se.step ? "H\(Text.c(px(p.x)))V\(Text.c(py(p.y)))" : "L\(Text.c(px(p.x))) \(Text.c(py(p.y)))"
+                }.joined()
                 let dash = Style.dash(se.style)
                 s += "<path d=\"\(d)\" stroke=\"\(Style.colour(se.style))\" stroke-width=\"2\" fill=\"none\"" + (dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"") + "/>"
             }

@@ -135,13 +135,13 @@ enum SweepViews {
             }, line: false)
         }
         series.append(Series(name: "Pareto frontier", style: 6, points: frontier.map { .init(x: Double($0.weightBytes), y: 100 * $0.exact.estimate, name: $0.recipe) },
-                             line: true, markers: false))
+                             line: true, markers: false, step: true))
         let x = Axis.log("weight bytes (log scale)", values: rows.map { Double($0.weightBytes) }, format: { Text.bytes(Int($0)) })
         var chart = XYChart(x: x, y: percentAxis("puzzle-exact accuracy (%)"), series: series, title: "Pareto frontier: weight bytes against exact accuracy")
         chart.numbered = frontier.map { (Double($0.weightBytes), 100 * $0.exact.estimate) }
         let names = frontier.enumerated().map { "\($0.offset + 1) \($0.element.recipe) (\($0.element.weightBytes) B, \(Text.pct($0.element.exact.estimate)))" }
         var caption = "Every recipe at \(depthText(r)): weight bytes (log scale) against puzzle-exact accuracy. "
-        caption += "\(frontier.count) of \(rows.count) are on the Pareto frontier (no other recipe is both smaller and at least as exact), numbered on the plot: "
+        caption += "\(frontier.count) of \(rows.count) are on the Pareto frontier (no other recipe is both smaller and at least as exact; the steps show the best exact accuracy up to each size), numbered on the plot: "
         caption += names.joined(separator: "; ") + "."
         let table = rows.sorted { ($0.weightBytes, $0.recipe) < ($1.weightBytes, $1.recipe) }.map { row in
             [row.recipe, String(row.weightBytes), Text.interval(row.exact.estimate, row.exact.lower, row.exact.upper),

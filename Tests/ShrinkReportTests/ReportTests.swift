@@ -76,6 +76,13 @@ func pct(_ i: Statistics.Interval) -> String { String(format: "%.2f%% [%.2f, %.2
         #expect(html.utf8.count < 400_000, "the study page is \(html.utf8.count) bytes")
     }
 
+    /// study/report.html is what tools/run_study.sh --render draws from the committed sweeps, byte for byte.
+    @Test func committedStudyPageIsCurrent() throws {
+        let committed = String(decoding: fileBytes(Fixtures.path("study/report.html")), as: UTF8.self)
+        let drawn = try HTMLReport.render(paths: Inputs.sweeps, title: "What survives compression: the study")
+        #expect(committed == drawn, "study/report.html is stale: run tools/run_study.sh --render")
+    }
+
     @Test func sameJSONSameBytes() throws {
         let a = try HTMLReport.render(paths: Inputs.sweeps)
         let b = try HTMLReport.render(paths: Inputs.sweeps)
@@ -231,7 +238,7 @@ func pct(_ i: Statistics.Interval) -> String { String(format: "%.2f%% [%.2f, %.2
 @Suite struct ReportInputTests {
     func write(_ text: String, _ dir: TemporaryDirectory, _ name: String) -> String {
         let path = dir.file(name)
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         return path
     }
 
