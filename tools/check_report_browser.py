@@ -2,11 +2,11 @@
 """Renders `shrink report` pages in headless Chromium at 1280 and 800 CSS px and checks them there.
 
 For each page and width:
-  * the page as written is opened with console logging on: no console error may appear (nothing fails to
-    load, since nothing is fetched);
+  * the page as written is opened with console logging on: no console message may appear;
   * a copy with one inline probe script appended is opened with --dump-dom: the probe measures, with the
     browser's own fonts and layout, every plot's box, every SVG text label's box (no two labels of one plot may
-    intersect), every legend entry (no two may intersect), and whether anything is wider than the window;
+    intersect), every legend entry (no two may intersect), whether anything is wider than the window, and every
+    resource the page fetched (there must be none);
   * the page is screenshotted to PNG at its full height, and every plot's area must hold non-background
     pixels; the page height must be plausible.
 PNGs go to the artefact folder (argument 2), never into the repository.
@@ -30,7 +30,8 @@ PROBE = r"""
   function box(e) { var r = e.getBoundingClientRect(); return {x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; }
   function meet(a, b) { return a.x < b.x + b.w - 0.5 && b.x < a.x + a.w - 0.5 && a.y < b.y + b.h - 0.5 && b.y < a.y + a.h - 0.5; }
   var out = {plots: [], overlaps: [], legendOverlaps: [], width: document.documentElement.scrollWidth,
-             height: document.documentElement.scrollHeight, window: innerWidth};
+             height: document.documentElement.scrollHeight, window: innerWidth,
+             resources: performance.getEntriesByType('resource').map(function (e) { return e.name; })};
   document.querySelectorAll('svg.plot').forEach(function (svg, i) {
     var area = svg.querySelector('rect.area');
     out.plots.push({svg: box(svg), area: area ? box(area) : null});
@@ -87,6 +88,8 @@ def main():
                 continue
             res = json.loads(m.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
             name = f"{page} @{w}px"
+            before = len(failures)
+            if res["resources"]: failures.append(f"{name}: the page fetches {res['resources'][:5]}")
             if res["overlaps"]: failures.append(f"{name}: SVG labels overlap: {res['overlaps'][:5]}")
             if res["legendOverlaps"]: failures.append(f"{name}: legend entries overlap: {res['legendOverlaps'][:5]}")
             if res["width"] > res["window"]: failures.append(f"{name}: the page is {res['width']} px wide in a {res['window']} px window")
@@ -106,7 +109,8 @@ def main():
             if image.height < height - 1: failures.append(f"{name}: the screenshot is {image.height} px high, the page {height}")
             blank = [i for i, p in enumerate(res["plots"]) if p["area"] and inked(image, p["area"]) < 50]
             if blank: failures.append(f"{name}: plots {blank} draw nothing in their plot area")
-            print(f"ok  {name}: {len(res['plots'])} plots, height {height} px, no overlaps, {os.path.getsize(png)} bytes of PNG")
+            if len(failures) == before:
+                print(f"ok  {name}: {len(res['plots'])} plots, height {height} px, no overlaps, {os.path.getsize(png)} bytes of PNG")
         os.remove(probe)
     print(f"browser check: {len(pages)} pages × {len(WIDTHS)} widths in {time.time() - t0:.1f} s; PNGs in {art}")
     if failures:

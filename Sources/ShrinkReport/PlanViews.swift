@@ -24,10 +24,10 @@ enum PlanViews {
         for (i, m) in p.models.enumerated() {
             let pr = m.prediction
             let (activations, resident) = (pr.activationBytes, pr.ramBytes - pr.activationBytes)
-            ram += [(100 * Double(activations) / Double(p.budget.ramBytes), 3 * i), (100 * Double(resident) / Double(p.budget.ramBytes), 3 * i + 1)]
+            ram += [(100 * Double(activations) / Double(max(1, p.budget.ramBytes)), 3 * i), (100 * Double(resident) / Double(max(1, p.budget.ramBytes)), 3 * i + 1)]
             flash.append((100 * Double(pr.flashBytes) / Double(max(1, p.budget.flashBytes)), 3 * i + 2))
             legend += [(3 * i, "\(m.name): activations", .bar), (3 * i + 1, "\(m.name): weights in RAM", .bar), (3 * i + 2, "\(m.name): in flash", .bar)]
-            if let cap = p.budget.maxWeightBytes { weights.append((100 * Double(pr.weightBytes) / Double(cap), 3 * i + 1)) }
+            if let cap = p.budget.maxWeightBytes { weights.append((100 * Double(pr.weightBytes) / Double(max(1, cap)), 3 * i + 1)) }
             table += [[m.name, "activations", String(activations), "RAM", String(p.budget.ramBytes)],
                       [m.name, "weights in RAM", String(resident), "RAM", String(p.budget.ramBytes)],
                       [m.name, "in flash (weights and streamed tables)", String(pr.flashBytes), "flash", String(p.budget.flashBytes)],
