@@ -1,6 +1,7 @@
 import Foundation
 import ShrinkEval
 import ShrinkFormats
+import ShrinkModels
 
 /// `shrink report`: one self-contained HTML page (inline SVG and CSS; no script, no font or image fetched) drawn
 /// from the JSON that `eval`, `compare`, `sweep`, `study` (its sweeps) and `plan` write, plus points of other
@@ -35,6 +36,11 @@ public enum HTMLReport {
             case .points: break
             }
         }
+        let sweeps = inputs.compactMap { i -> (name: String, report: Sweep.Report<RecursionDepth>)? in
+            if case let .sweep(r) = i.content { return (i.name, r) }
+            return nil
+        }
+        if let overview = SweepViews.overview(sweeps, id: "study") { sections.insert(overview, at: 0) }
         if let kld = LanguageViews.kldAgainstBits(inputs, id: "kld-bits") { sections.append(kld) }
         let pageTitle = title ?? (inputs.count == 1 ? "Shrink report: \(inputs[0].name)" : "Shrink report: \(inputs.count) results")
         let intro = ["Drawn by `shrink report` from " + inputs.map { "\($0.name) (\($0.content.kindName))" }.joined(separator: ", ")

@@ -48,6 +48,48 @@ enum SweepViews {
 
     static func percentAxis(_ label: String) -> Axis { Axis.linear(label, values: [], include: [0, 100]) }
 
+    // MARK: several sweeps: the study
+
+    /// Across fixtures: at each nominal bit width, the best recipe's exact accuracy as a share of its FP32's
+    /// (full depth), so the cliff of every fixture sits on one chart.
+    static func overview(_ sweeps: [(name: String, report: Report)], id: String) -> Section? {
+        guard sweeps.count >= 2 else { return nil }
+        var series: [Series] = []
+        var table: [[String]] = []
+        var lowest: [String] = []
+        for (name, r) in sweeps {
+            guard let base = fp32(r), base.exact.estimate > 0 else { continue }
+            let quantized = fullDepth(r).filter { $0.bits != nil }
+            let widths = Array(Set(quantized.compactMap(\.bits))).sorted()
+            var points: [Series.Point] = []
+            for b in widths {
+                guard let best = quantized.filter({ $0.bits == b }).min(by: { ($0.exact.estimate, -$0.weightBytes, $1.recipe) > ($1.exact.estimate, -$1.weightBytes, $0.recipe) }) else { continue }
+                let share = 100 * best.exact.estimate / base.exact.estimate
+                points.append(.init(x: Double(b), y: share, name: best.recipe))
+                table.append([name, String(b), best.recipe, Text.interval(best.exact.estimate, best.exact.lower, best.exact.upper),
+                              Text.interval(base.exact.estimate, base.exact.lower, base.exact.upper), Text.fixed(share, 1)])
+            }
+            if let keep = points.filter({ $0.y >= 95 }).min(by: { $0.x < $1.x }) {
+                lowest.append("\(name) \(Int(keep.x)) bits (\(keep.name ?? ""), \(Text.fixed(keep.y, 1))%)")
+            } else {
+                lowest.append("\(name) none")
+            }
+            series.append(Series(name: name, style: series.count, points: points))
+        }
+        guard !series.isEmpty else { return nil }
+        let values = series.flatMap { $0.points.map(\.y) }
+        let bits = Set(series.flatMap { $0.points.map { Int($0.x) } })
+        let chart = XYChart(x: .integers("bits per weight of the format (nominal)", (bits.min() ?? 2)...(bits.max() ?? 8)),
+                            y: .linear("best exact accuracy, % of FP32's", values: values, include: [0, 100]), series: series,
+                            references: [Reference(value: 100, label: "FP32")], title: "Best recipe per bit width, every fixture")
+        var caption = "For each fixture and bit width, the most exact recipe at full depth, its puzzle-exact accuracy as a share of FP32's on the same puzzles. "
+        caption += "Fewest bits keeping at least 95% of FP32's exact accuracy: " + lowest.joined(separator: "; ") + "."
+        let fig = Figure(id: id + "-best", title: "Best recipe per bit width, every fixture", svg: chart.render(),
+                         legend: series.map { ($0.style, $0.name, .line) } + [(0, "FP32", .reference)], caption: caption,
+                         table: Table(header: ["fixture", "bits", "best recipe", "exact [95%]", "FP32 exact [95%]", "% of FP32"], rows: table, numeric: [1, 5]))
+        return Section(id: id, title: "study: every fixture", intro: "\(sweeps.count) sweeps; each has its own section below.", figures: [fig])
+    }
+
     // MARK: exact against bits per weight
 
     static func bits(_ r: Report, id: String) -> Figure? {

@@ -67,8 +67,17 @@ func pct(_ i: Statistics.Interval) -> String { String(format: "%.2f%% [%.2f, %.2
         let paths = Inputs.sweeps
         #expect(paths.count == 5, "study/*.json: the five fixtures' sweeps")
         let html = try HTMLReport.render(paths: paths, title: "study")
-        // Four views per sweep: bits, steps, Pareto, fidelity.
-        _ = try checkPlots(html, expected: 4 * paths.count)
+        // The overview, then four views per sweep: bits, steps, Pareto, fidelity.
+        let plots = try checkPlots(html, expected: 1 + 4 * paths.count)
+        #expect(plots[0].series.count == paths.count)
+        // The overview's numbers: trm_att_sudoku6's best INT4 recipe as a share of FP32, from its rows.
+        let r = try Inputs.sweep(Fixtures.path("study/trm_att_sudoku6.json"))
+        let full = SweepViews.fullDepth(r)
+        let fp32 = try #require(full.first { $0.bits == nil }).exact.estimate
+        let best4 = try #require(full.filter { $0.bits == 4 }.map(\.exact.estimate).max())
+        let overview = try #require(caption(html, figure: "study-best"))
+        #expect(overview.contains("trm_att_sudoku6"))
+        #expect(html.contains("<td>trm_att_sudoku6</td><td class=\"n\">4</td>") && html.contains(String(format: "%.1f", 100 * best4 / fp32)))
         #expect(!html.contains("<script"), "no script")
         #expect(!html.contains("http://") || html.components(separatedBy: "http://").count - 1 == html.components(separatedBy: "xmlns=\"http://www.w3.org/2000/svg\"").count - 1,
                 "nothing fetched: the only URL is the SVG namespace")
