@@ -28,10 +28,12 @@ let package = Package(
             dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(name: "ShrinkPlan", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval"]),
+        // HTML/SVG pages from report JSON: only the executable depends on it.
+        .target(name: "ShrinkReport", dependencies: ["ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval", "ShrinkPlan"]),
         .executableTarget(
             name: "shrink",
             dependencies: [
-                "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval", "ShrinkExport", "ShrinkPlan",
+                "ShrinkTensor", "ShrinkFormats", "ShrinkQuant", "ShrinkModels", "ShrinkEval", "ShrinkExport", "ShrinkPlan", "ShrinkReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "ShrinkEvalTests", dependencies: ["ShrinkEval", "ShrinkFormats", "ShrinkModels", "ShrinkQuant", "ShrinkTensor", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkExportTests", dependencies: ["ShrinkExport", "ShrinkEval", "ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTensor", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkPlanTests", dependencies: ["ShrinkPlan", "ShrinkEval", "ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTestSupport"]),
+        .testTarget(name: "ShrinkReportTests", dependencies: ["ShrinkReport", "ShrinkEval", "ShrinkPlan", "ShrinkModels", "ShrinkQuant", "ShrinkTensor", "ShrinkTestSupport"]),
         .testTarget(name: "ShrinkModelsTests", dependencies: ["ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTensor", "ShrinkTestSupport"]),
     ]
 )

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import ShrinkEval
 import ShrinkModels
+import ShrinkReport
+import ShrinkFormats
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +27,16 @@ struct Compare: ParsableCommand {
     @Option(help: "Equivalence margin: puzzle-exact accuracy as a fraction (default 0.02), or |ln PPL ratio| in nats for --text (default 0.01).")
     var margin: Double?
 
+    @Option(help: "Also write the comparison as a self-contained HTML page (the `shrink report` views) to this file.")
+    var html: String?
+
     @OptionGroup var out: OutputOptions
+
+    /// The single-comparison page, named after the compressed model.
+    func writeHTML(_ content: ReportContent) throws {
+        guard let html else { return }
+        try AtomicFile.write(HTMLReport.render([ReportInput(name: FileSystem.lastComponent(compressed), content: content)]), to: html)
+    }
 
     func run() throws {
         if let text = textFlags.text {
@@ -34,6 +45,7 @@ struct Compare: ParsableCommand {
             if let margin { o.equivalenceMargin = margin }
             let r = try LanguageComparison.compare(originalAt: original, compressedAt: compressed, text: textFlags.options(text),
                                                    options: o, progress: out.progress)
+            try writeHTML(.languageComparison(r))
             return try out.emit(r) { Format.languageComparison(r) }
         }
         if embeddings.sentences != nil { return try runEmbeddings() }
@@ -43,6 +55,7 @@ struct Compare: ParsableCommand {
         let r = try Comparison.compare(original: RecursiveReasoner.load(directory: original),
                                        compressed: RecursiveReasoner.load(directory: compressed),
                                        on: depth.task(data), options: o, progress: out.progress)
+        try writeHTML(.comparison(r))
         try out.emit(r) { Format.comparison(r) }
     }
 }

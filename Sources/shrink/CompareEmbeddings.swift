@@ -30,6 +30,7 @@ extension Compare {
         o.seed = embeddings.seed; o.minimumSentences = embeddings.minSentences
         let r = try EmbeddingComparison.compare(original: original, compressed: compressed, sentences: embeddings.sentences!,
                                                 limit: depth.limit, options: o, progress: out.progress)
+        try writeHTML(.embeddingComparison(r))
         try out.emit(r) { Format.embeddingComparison(r) }
     }
 }
