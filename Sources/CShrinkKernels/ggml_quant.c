@@ -219,8 +219,7 @@ static inline int nearest_int(float fval) {
     return (i & 0x007fffff) - 0x00400000;
 }
 
-// make_qx_quants with qw == NULL (the _ref callers).
-static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type) {
+static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type, const float *qw) {
     float max = 0, amax = 0;
     for (int i = 0; i < n; ++i) {
         float ax = fabsf(x[i]);
@@ -245,7 +244,7 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse
         int l = nearest_int(iscale * x[i]);
         l = MAX(-nmax, MIN(nmax - 1, l));
         L[i] = l + nmax;
-        float w = rmse_type == 1 ? x[i] * x[i] : rmse_type == 2 ? 1 : rmse_type == 3 ? fabsf(x[i]) : sqrtf(fabsf(x[i]));
+        float w = qw ? qw[i] : rmse_type == 1 ? x[i] * x[i] : rmse_type == 2 ? 1 : rmse_type == 3 ? fabsf(x[i]) : sqrtf(fabsf(x[i]));
         sumlx += w * x[i] * l;
         suml2 += w * l * l;
     }
@@ -259,7 +258,7 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse
         for (int i = 0; i < n; ++i) {
             int l = nearest_int(iscale * x[i]);
             l = MAX(-nmax, MIN(nmax - 1, l));
-            float w = rmse_type == 1 ? x[i] * x[i] : rmse_type == 2 ? 1 : rmse_type == 3 ? fabsf(x[i]) : sqrtf(fabsf(x[i]));
+            float w = qw ? qw[i] : rmse_type == 1 ? x[i] * x[i] : rmse_type == 2 ? 1 : rmse_type == 3 ? fabsf(x[i]) : sqrtf(fabsf(x[i]));
             sumlx += w * x[i] * l;
             suml2 += w * l * l;
         }
@@ -663,7 +662,7 @@ static void q6_K_ref(const float *x, block_q6_K *y, int64_t k) {
     for (int i = 0; i < nb; i++) {
         float max_scale = 0, max_abs_scale = 0;
         for (int ib = 0; ib < QK_K / 16; ++ib) {
-            const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1);
+            const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, NULL);
             scales[ib] = scale;
             const float abs_scale = fabsf(scale);
             if (abs_scale > max_abs_scale) { max_abs_scale = abs_scale; max_scale = scale; }
@@ -744,6 +743,482 @@ int sk_ggml_quantize_ref(uint32_t type, const float *x, void *y, int64_t n) {
     case 13: q5_K_ref(x, (block_q5_K *)y, n); break;
     case 14: q6_K_ref(x, (block_q6_K *)y, n); break;
     default: return -1;
+    }
+    return 0;
+}
+
+// ---- Importance-weighted quantizers (ggml-quants.c quantize_row_*_impl with quant_weights, what llama-quantize
+// ---- --imatrix runs): the same block layouts, scales searched under per-column weights qw·sqrt(σ² + x²).
+
+static float make_qkx3_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
+                              uint8_t *Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+    float min = x[0], max = x[0];
+    float sum_w = weights ? weights[0] : x[0] * x[0];
+    float sum_x = sum_w * x[0];
+    for (int i = 1; i < n; ++i) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        float w = weights ? weights[i] : x[i] * x[i];
+        sum_w += w;
+        sum_x += w * x[i];
+    }
+    if (min > 0) min = 0;
+    if (max <= min) {
+        memset(L, 0, n);
+        *the_min = -min;
+        return 0.f;
+    }
+    float iscale = nmax / (max - min);
+    float scale = 1 / iscale;
+    float best_mad = 0;
+    for (int i = 0; i < n; ++i) {
+        int l = nearest_int(iscale * (x[i] - min));
+        L[i] = MAX(0, MIN(nmax, l));
+        float diff = scale * L[i] + min - x[i];
+        diff = use_mad ? fabsf(diff) : diff * diff;
+        float w = weights ? weights[i] : x[i] * x[i];
+        best_mad += w * diff;
+    }
+    if (nstep < 1) {
+        *the_min = -min;
+        return scale;
+    }
+    for (int is = 0; is <= nstep; ++is) {
+        iscale = (rmin + rdelta * is + nmax) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = nearest_int(iscale * (x[i] - min));
+            l = MAX(0, MIN(nmax, l));
+            Laux[i] = l;
+            float w = weights ? weights[i] : x[i] * x[i];
+            sum_l += w * l;
+            sum_l2 += w * l * l;
+            sum_xl += w * l * x[i];
+        }
+        float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float mad = 0;
+            for (int i = 0; i < n; ++i) {
+                float diff = this_scale * Laux[i] + this_min - x[i];
+                diff = use_mad ? fabsf(diff) : diff * diff;
+                float w = weights ? weights[i] : x[i] * x[i];
+                mad += w * diff;
+            }
+            if (mad < best_mad) {
+                for (int i = 0; i < n; ++i) L[i] = Laux[i];
+                best_mad = mad;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+static float make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *quant_weights) {
+    float max = 0;
+    for (int i = 0; i < n; ++i) max = MAX(max, x[i]);
+    if (max < GROUP_MAX_EPS) {
+        for (int i = 0; i < n; ++i) L[i] = 0;
+        return 0.f;
+    }
+    float iscale = nmax / max;
+    for (int i = 0; i < n; ++i) L[i] = nearest_int(iscale * x[i]);
+    float scale = 1 / iscale;
+    float best_mse = 0;
+    for (int i = 0; i < n; ++i) {
+        float diff = x[i] - scale * L[i];
+        float w = quant_weights[i];
+        best_mse += w * diff * diff;
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0) continue;
+        float iscale_is = (0.1f * is + nmax) / max;
+        float scale_is = 1 / iscale_is;
+        float mse = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = nearest_int(iscale_is * x[i]);
+            l = MIN(nmax, l);
+            float diff = x[i] - scale_is * l;
+            float w = quant_weights[i];
+            mse += w * diff * diff;
+        }
+        if (mse < best_mse) {
+            best_mse = mse;
+            iscale = iscale_is;
+        }
+    }
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        int l = nearest_int(iscale * x[i]);
+        l = MIN(nmax, l);
+        L[i] = l;
+        float w = quant_weights[i];
+        sumlx += w * x[i] * l;
+        suml2 += w * l * l;
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        int n_changed = 0;
+        for (int i = 0; i < n; ++i) {
+            float w = quant_weights[i];
+            float slx = sumlx - w * x[i] * L[i];
+            float sl2 = suml2 - w * L[i] * L[i];
+            if (slx > 0 && sl2 > 0) {
+                int new_l = nearest_int(x[i] * sl2 / slx);
+                new_l = MIN(nmax, new_l);
+                if (new_l != L[i]) {
+                    slx += w * x[i] * new_l;
+                    sl2 += w * new_l * new_l;
+                    if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                        L[i] = new_l; sumlx = slx; suml2 = sl2;
+                        ++n_changed;
+                    }
+                }
+            }
+        }
+        if (!n_changed) break;
+    }
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+static void q2_K_impl(const float *x, block_q2_K *y, int k, const float *quant_weights) {
+    const int nb = k / QK_K;
+    uint8_t L[QK_K];
+    uint8_t Laux[16];
+    float mins[QK_K / 16];
+    float scales[QK_K / 16];
+    float sw[QK_K / 16];
+    float weight[16];
+    uint8_t Ls[QK_K / 16], Lm[QK_K / 16];
+    for (int i = 0; i < nb; i++) {
+        memset(sw, 0, QK_K / 16 * sizeof(float));
+        float sumx2 = 0;
+        for (int j = 0; j < QK_K; ++j) sumx2 += x[j] * x[j];
+        float sigma2 = sumx2 / QK_K;
+        for (int j = 0; j < QK_K / 16; ++j) {
+            const float *qw = quant_weights + QK_K * i + 16 * j;
+            for (int l = 0; l < 16; ++l) weight[l] = qw[l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+            for (int l = 0; l < QK_K / 16; ++l) sw[j] += weight[l];
+            scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+        }
+        float dm = make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
+        float mm = make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
+        y[i].d = FP32_TO_FP16(dm);
+        y[i].dmin = FP32_TO_FP16(mm);
+        dm = FP16_TO_FP32(y[i].d);
+        mm = FP16_TO_FP32(y[i].dmin);
+        for (int j = 0; j < QK_K / 16; ++j) y[i].scales[j] = Ls[j] | (Lm[j] << 4);
+        for (int j = 0; j < QK_K / 16; ++j) {
+            const float d = dm * (y[i].scales[j] & 0xF);
+            if (!d) continue;
+            const float m = mm * (y[i].scales[j] >> 4);
+            for (int ii = 0; ii < 16; ++ii) {
+                int l = nearest_int((x[16 * j + ii] + m) / d);
+                l = MAX(0, MIN(3, l));
+                L[16 * j + ii] = l;
+            }
+        }
+        for (int j = 0; j < QK_K; j += 128) {
+            for (int l = 0; l < 32; ++l) {
+                y[i].qs[j / 4 + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
+            }
+        }
+        x += QK_K;
+    }
+}
+
+static void q3_K_impl(const float *x, block_q3_K *y, int64_t n_per_row, const float *quant_weights) {
+    const int nb = (int)(n_per_row / QK_K);
+    int8_t L[QK_K];
+    float scales[QK_K / 16];
+    float weight[16];
+    float sw[QK_K / 16];
+    int8_t Ls[QK_K / 16];
+    for (int i = 0; i < nb; i++) {
+        float sumx2 = 0;
+        for (int j = 0; j < QK_K; ++j) sumx2 += x[j] * x[j];
+        float sigma2 = 2 * sumx2 / QK_K;
+        for (int j = 0; j < QK_K / 16; ++j) {
+            const float *qw = quant_weights + QK_K * i + 16 * j;
+            for (int l = 0; l < 16; ++l) weight[l] = qw[l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+            float sumw = 0;
+            for (int l = 0; l < 16; ++l) sumw += weight[l];
+            sw[j] = sumw;
+            scales[j] = make_qx_quants(16, 4, x + 16 * j, L + 16 * j, 1, weight);
+        }
+        memset(y[i].scales, 0, 12);
+        float d_block = make_qx_quants(QK_K / 16, 32, scales, Ls, 1, sw);
+        for (int j = 0; j < QK_K / 16; ++j) {
+            int l = Ls[j];
+            if (j < 8) {
+                y[i].scales[j] = l & 0xF;
+            } else {
+                y[i].scales[j - 8] |= ((l & 0xF) << 4);
+            }
+            l >>= 4;
+            y[i].scales[j % 4 + 8] |= (l << (2 * (j / 4)));
+        }
+        y[i].d = FP32_TO_FP16(d_block);
+        int8_t sc;
+        for (int j = 0; j < QK_K / 16; ++j) {
+            sc = j < 8 ? y[i].scales[j] & 0xF : y[i].scales[j - 8] >> 4;
+            sc = (sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+            float d = FP16_TO_FP32(y[i].d) * sc;
+            if (!d) continue;
+            for (int ii = 0; ii < 16; ++ii) {
+                int l = nearest_int(x[16 * j + ii] / d);
+                l = MAX(-4, MIN(3, l));
+                L[16 * j + ii] = l + 4;
+            }
+        }
+        memset(y[i].hmask, 0, QK_K / 8);
+        int m = 0;
+        uint8_t hm = 1;
+        for (int j = 0; j < QK_K; ++j) {
+            if (L[j] > 3) {
+                y[i].hmask[m] |= hm;
+                L[j] -= 4;
+            }
+            if (++m == QK_K / 8) { m = 0; hm <<= 1; }
+        }
+        for (int j = 0; j < QK_K; j += 128) {
+            for (int l = 0; l < 32; ++l) {
+                y[i].qs[j / 4 + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6);
+            }
+        }
+        x += QK_K;
+    }
+}
+
+// q4_K (nmax 15, 4-bit packing) and q5_K (nmax 31, 5-bit packing) with importance.
+static void qk_K_impl(const float *x, uint8_t *yb, int64_t n_per_row, const float *quant_weights, int five) {
+    const int64_t nb = n_per_row / QK_K;
+    uint8_t L[QK_K];
+    uint8_t Laux[32];
+    uint8_t Ls[QK_K / 32];
+    uint8_t Lm[QK_K / 32];
+    float weights[32];
+    float sw[QK_K / 32];
+    float mins[QK_K / 32];
+    float scales[QK_K / 32];
+    const int nmax = five ? 31 : 15;
+    for (int i = 0; i < nb; i++) {
+        ggml_half *d_out, *dmin_out;
+        uint8_t *sc_out;
+        if (five) {
+            block_q5_K *b = (block_q5_K *)yb + i;
+            d_out = &b->d; dmin_out = &b->dmin; sc_out = b->scales;
+        } else {
+            block_q4_K *b = (block_q4_K *)yb + i;
+            d_out = &b->d; dmin_out = &b->dmin; sc_out = b->scales;
+        }
+        float sum_x2 = 0;
+        for (int l = 0; l < QK_K; ++l) sum_x2 += x[l] * x[l];
+        float sigma2 = 2 * sum_x2 / QK_K;
+        for (int j = 0; j < QK_K / 32; ++j) {
+            const float *qw = quant_weights + QK_K * i + 32 * j;
+            for (int l = 0; l < 32; ++l) weights[l] = qw[l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+            float sumw = 0;
+            for (int l = 0; l < 32; ++l) sumw += weights[l];
+            sw[j] = sumw;
+            scales[j] = make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+        }
+        float d_block = make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
+        float m_block = make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
+        for (int j = 0; j < QK_K / 32; ++j) {
+            uint8_t ls = Ls[j];
+            uint8_t lm = Lm[j];
+            if (five) {  // quantize_row_q5_K_impl clamps; q4_K_impl does not (make_qp_quants already caps at 63)
+                ls = MIN(63, ls);
+                lm = MIN(63, lm);
+            }
+            if (j < 4) {
+                sc_out[j] = ls;
+                sc_out[j + 4] = lm;
+            } else {
+                sc_out[j + 4] = (ls & 0xF) | ((lm & 0xF) << 4);
+                sc_out[j - 4] |= ((ls >> 4) << 6);
+                sc_out[j - 0] |= ((lm >> 4) << 6);
+            }
+        }
+        *d_out = FP32_TO_FP16(d_block);
+        *dmin_out = FP32_TO_FP16(m_block);
+        uint8_t sc, m;
+        for (int j = 0; j < QK_K / 32; ++j) {
+            get_scale_min_k4(j, sc_out, &sc, &m);
+            const float d = FP16_TO_FP32(*d_out) * sc;
+            if (!d) continue;
+            const float dm = FP16_TO_FP32(*dmin_out) * m;
+            for (int ii = 0; ii < 32; ++ii) {
+                int l = nearest_int((x[32 * j + ii] + dm) / d);
+                l = MAX(0, MIN(nmax, l));
+                L[32 * j + ii] = l;
+            }
+        }
+        if (five) {
+            block_q5_K *b = (block_q5_K *)yb + i;
+            uint8_t *qh = b->qh;
+            uint8_t *ql = b->qs;
+            memset(qh, 0, QK_K / 8);
+            uint8_t m1 = 1, m2 = 2;
+            for (int n = 0; n < QK_K; n += 64) {
+                for (int j = 0; j < 32; ++j) {
+                    int l1 = L[n + j];
+                    if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
+                    int l2 = L[n + j + 32];
+                    if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
+                    ql[j] = (uint8_t)(l1 | (l2 << 4));
+                }
+                m1 <<= 2; m2 <<= 2;
+                ql += 32;
+            }
+        } else {
+            uint8_t *q = ((block_q4_K *)yb + i)->qs;
+            for (int j = 0; j < QK_K; j += 64) {
+                for (int l = 0; l < 32; ++l) q[l] = L[j + l] | (L[j + l + 32] << 4);
+                q += 32;
+            }
+        }
+        x += QK_K;
+    }
+}
+
+static void q6_K_impl(const float *x, block_q6_K *y, int64_t n_per_row, const float *quant_weights) {
+    const int64_t nb = n_per_row / QK_K;
+    int8_t L[QK_K];
+    float scales[QK_K / 16];
+    for (int i = 0; i < nb; i++) {
+        float max_scale = 0, max_abs_scale = 0;
+        for (int ib = 0; ib < QK_K / 16; ++ib) {
+            const float *qw = quant_weights + QK_K * i + 16 * ib;
+            float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, qw);
+            scales[ib] = scale;
+            const float abs_scale = fabsf(scale);
+            if (abs_scale > max_abs_scale) { max_abs_scale = abs_scale; max_scale = scale; }
+        }
+        if (max_abs_scale < GROUP_MAX_EPS) {
+            memset(&y[i], 0, sizeof(block_q6_K));
+            y[i].d = FP32_TO_FP16(0.f);
+            x += QK_K;
+            continue;
+        }
+        float iscale = -128.f / max_scale;
+        y[i].d = FP32_TO_FP16(1 / iscale);
+        for (int ib = 0; ib < QK_K / 16; ++ib) y[i].scales[ib] = (int8_t)MIN(127, nearest_int(iscale * scales[ib]));
+        for (int j = 0; j < QK_K / 16; ++j) {
+            float d = FP16_TO_FP32(y[i].d) * y[i].scales[j];
+            if (!d) continue;
+            for (int ii = 0; ii < 16; ++ii) {
+                int l = nearest_int(x[16 * j + ii] / d);
+                l = MAX(-32, MIN(31, l));
+                L[16 * j + ii] = l + 32;
+            }
+        }
+        uint8_t *ql = y[i].ql;
+        uint8_t *qh = y[i].qh;
+        for (int j = 0; j < QK_K; j += 128) {
+            for (int l = 0; l < 32; ++l) {
+                const uint8_t q1 = L[j + l + 0] & 0xF;
+                const uint8_t q2 = L[j + l + 32] & 0xF;
+                const uint8_t q3 = L[j + l + 64] & 0xF;
+                const uint8_t q4 = L[j + l + 96] & 0xF;
+                ql[l + 0] = q1 | (q3 << 4);
+                ql[l + 32] = q2 | (q4 << 4);
+                qh[l] = (L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6);
+            }
+            ql += 64;
+            qh += 32;
+        }
+        x += QK_K;
+    }
+}
+
+// The 32-element types with importance (one row of n_per_row; sigma2 over the whole row).
+static void q32_impl(uint32_t type, const float *x, void *y, int64_t n_per_row, const float *quant_weights) {
+    float weight[32];
+    int8_t L[32];
+    uint8_t Lu[32], Laux[32];
+    float sum_x2 = 0;
+    for (int j = 0; j < n_per_row; ++j) sum_x2 += x[j] * x[j];
+    float sigma2 = sum_x2 / n_per_row;
+    const int64_t nb = n_per_row / 32;
+    for (int ib = 0; ib < nb; ++ib) {
+        const float *xb = x + 32 * ib;
+        const float *qw = quant_weights + 32 * ib;
+        for (int j = 0; j < 32; ++j) weight[j] = qw[j] * sqrtf(sigma2 + xb[j] * xb[j]);
+        switch (type) {
+        case 2: {
+            block_q4_0 *b = (block_q4_0 *)y + ib;
+            float d = make_qx_quants(32, 8, xb, L, 1, weight);
+            b->d = FP32_TO_FP16(d);
+            for (int j = 0; j < 16; ++j) b->qs[j] = L[j] | (L[j + 16] << 4);
+            break;
+        }
+        case 3: {
+            block_q4_1 *b = (block_q4_1 *)y + ib;
+            float min;
+            float d = make_qkx3_quants(32, 15, xb, weight, Lu, &min, Laux, -0.9f, 0.05f, 36, false);
+            b->d = FP32_TO_FP16(d);
+            b->m = FP32_TO_FP16(-min);
+            for (int j = 0; j < 16; ++j) b->qs[j] = Lu[j] | (Lu[j + 16] << 4);
+            break;
+        }
+        case 6: case 7: {
+            uint8_t *qs;
+            if (type == 6) {
+                block_q5_0 *b = (block_q5_0 *)y + ib;
+                float d = make_qx_quants(32, 16, xb, L, 1, weight);
+                b->d = FP32_TO_FP16(d);
+                for (int j = 0; j < 32; ++j) Lu[j] = (uint8_t)L[j];
+                qs = b->qs;
+            } else {
+                block_q5_1 *b = (block_q5_1 *)y + ib;
+                float min;
+                float d = make_qkx3_quants(32, 31, xb, weight, Lu, &min, Laux, -0.9f, 0.05f, 36, false);
+                b->d = FP32_TO_FP16(d);
+                b->m = FP32_TO_FP16(-min);
+                qs = b->qs;
+            }
+            uint32_t qh = 0;
+            for (int j = 0; j < 16; ++j) {
+                const uint8_t xi0 = Lu[j];
+                const uint8_t xi1 = Lu[j + 16];
+                qs[j] = (xi0 & 0x0F) | ((xi1 & 0x0F) << 4);
+                qh |= ((xi0 & 0x10u) >> 4) << (j + 0);
+                qh |= ((xi1 & 0x10u) >> 4) << (j + 16);
+            }
+            memcpy(type == 6 ? ((block_q5_0 *)y + ib)->qh : ((block_q5_1 *)y + ib)->qh, &qh, sizeof(qh));
+            break;
+        }
+        }
+    }
+}
+
+int sk_ggml_quantize_weighted(uint32_t type, const float *x, void *y, int64_t rows, int64_t n_per_row, const float *importance) {
+    const int qk = sk_ggml_quant_block_elements(type);
+    if (qk == 0 || rows < 0 || n_per_row <= 0 || n_per_row % qk != 0) return -1;
+    if (!importance || type == 8) return sk_ggml_quantize_ref(type, x, y, rows * n_per_row);
+    const size_t row_bytes = (size_t)(n_per_row / qk) * (size_t)sk_ggml_quant_block_bytes(type);
+    uint8_t *out = (uint8_t *)y;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *src = x + r * n_per_row;
+        void *dst = out + (size_t)r * row_bytes;
+        switch (type) {
+        case 2: case 3: case 6: case 7: q32_impl(type, src, dst, n_per_row, importance); break;
+        case 10: q2_K_impl(src, (block_q2_K *)dst, (int)n_per_row, importance); break;
+        case 11: q3_K_impl(src, (block_q3_K *)dst, n_per_row, importance); break;
+        case 12: qk_K_impl(src, (uint8_t *)dst, n_per_row, importance, 0); break;
+        case 13: qk_K_impl(src, (uint8_t *)dst, n_per_row, importance, 1); break;
+        case 14: q6_K_impl(src, (block_q6_K *)dst, n_per_row, importance); break;
+        default: return -1;
+        }
     }
     return 0;
 }

@@ -27,6 +27,9 @@ struct ExportGGUFCommand: ParsableCommand {
     @Option(name: .customLong("type-for"), help: "REGEX=TYPE: the type of the tensors whose llama.cpp name matches REGEX (first match wins; repeatable), e.g. 'token_embd=q8_0'.")
     var typeFor: [String] = []
 
+    @Option(help: "A llama.cpp importance matrix (llama-imatrix -o FILE.gguf): re-quantized tensors use ggml's importance-weighted quantizers, as llama-quantize --imatrix does.")
+    var imatrix: String?
+
     @Option(help: "Reasoners only: also write Shrink's dequantized tensors (and their FP32 sources as '<name>:source') to this .safetensors file, for tools/check_gguf.py.")
     var verifyDump: String?
 
@@ -53,12 +56,14 @@ struct ExportGGUFCommand: ParsableCommand {
                 }
                 rules.append((String(rule[..<eq]), t))
             }
-            let options = LlamaGGUFExport.Options(type: try type.flatMap { try Self.parseType($0, flag: "--type") }, typeFor: rules)
+            let importance = try imatrix.map { try GGUFImportance.load($0) } ?? [:]
+            let options = LlamaGGUFExport.Options(type: try type.flatMap { try Self.parseType($0, flag: "--type") }, typeFor: rules,
+                                                  importance: importance)
             let s = try LlamaGGUFExport.run(source: model, output: output, options: options, progress: out.progress)
             try out.emit(s) {
                 var lines = ["wrote \(s.output): GGUF v3, llama, \(s.tensors.count) tensors, \(s.metadataKeys) metadata keys (tokenizer from \(s.metadataSource)), \(Format.bytes(s.bytes)), \(String(format: "%.3f", s.bitsPerWeight)) bits per weight"]
                 lines.append("types: " + s.typeCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                             + "; \(s.exact) exact, \(s.requantized) re-quantized, \(s.fallbacks) fell back")
+                             + "; \(s.exact) exact, \(s.requantized) re-quantized (\(s.tensors.filter(\.weighted).count) with the imatrix), \(s.fallbacks) fell back")
                 lines.append(Format.table(["tensor", "shape", "from", "type", "placement", "rel. error"],
                                           s.tensors.map { [$0.name, $0.shape.map(String.init).joined(separator: "×"), $0.sourceFormat, $0.type,
                                                            $0.placement.rawValue, String(format: "%.2e", $0.relativeError)] },
@@ -68,7 +73,7 @@ struct ExportGGUFCommand: ParsableCommand {
             }
             return
         }
-        guard typeFor.isEmpty else { throw ValidationError("--type-for applies to decoders (a GGUF or a compressed directory made from one)") }
+        guard typeFor.isEmpty, imatrix == nil else { throw ValidationError("--type-for and --imatrix apply to decoders (a GGUF or a compressed directory made from one)") }
         let t = try type.map { try Self.parseType($0, flag: "--type") } ?? .q8_0
         guard let t else { throw ValidationError("--type auto applies to decoders; name a type for a reasoner") }
         let s = try GGUFExport.run(model: model, output: output, type: t, verifyDump: verifyDump, progress: out.progress)

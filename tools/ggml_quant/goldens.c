@@ -5,6 +5,8 @@
 // Writes into the directory given as argv[1]:
 //   inputs.f32       CASES rows of N little-endian floats (the cases below, in order)
 //   <type>.bin       ggml_quantize_chunk(<type>, inputs, rows = CASES, n_per_row = N), for the 10 block types
+//   importance.f32   N per-column importance weights (an imatrix: positive, spread over two decades, a few zeros)
+//   <type>_imatrix.bin  the same with importance.f32 as quant_weights (quantize_row_<type>_impl)
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,15 +68,22 @@ int main(int argc, char **argv) {
     if (!f || fwrite(x, sizeof(float), CASES * N, f) != CASES * N || fclose(f)) { perror(path); return 1; }
     const enum ggml_type types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0,
                                     GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
-    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-        size_t bytes = ggml_row_size(types[t], N) * CASES;
-        void *y = calloc(1, bytes);
-        size_t wrote = ggml_quantize_chunk(types[t], x, y, 0, CASES, N, NULL);
-        if (wrote != bytes) { fprintf(stderr, "%s: wrote %zu of %zu bytes\n", ggml_type_name(types[t]), wrote, bytes); return 1; }
-        snprintf(path, sizeof path, "%s/%s.bin", argv[1], ggml_type_name(types[t]));
-        f = fopen(path, "wb");
-        if (!f || fwrite(y, 1, bytes, f) != bytes || fclose(f)) { perror(path); return 1; }
-        free(y);
+    static float importance[N];
+    for (int i = 0; i < N; i++) importance[i] = i % 97 == 5 ? 0.0f : 0.05f * expf(4.6f * uniform());
+    snprintf(path, sizeof path, "%s/importance.f32", argv[1]);
+    f = fopen(path, "wb");
+    if (!f || fwrite(importance, sizeof(float), N, f) != N || fclose(f)) { perror(path); return 1; }
+    for (int weighted = 0; weighted < 2; weighted++) {
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            size_t bytes = ggml_row_size(types[t], N) * CASES;
+            void *y = calloc(1, bytes);
+            size_t wrote = ggml_quantize_chunk(types[t], x, y, 0, CASES, N, weighted ? importance : NULL);
+            if (wrote != bytes) { fprintf(stderr, "%s: wrote %zu of %zu bytes\n", ggml_type_name(types[t]), wrote, bytes); return 1; }
+            snprintf(path, sizeof path, "%s/%s%s.bin", argv[1], ggml_type_name(types[t]), weighted ? "_imatrix" : "");
+            f = fopen(path, "wb");
+            if (!f || fwrite(y, 1, bytes, f) != bytes || fclose(f)) { perror(path); return 1; }
+            free(y);
+        }
     }
     for (int c = 0; c < CASES; c++) printf("%d %s\n", c, case_names[c]);
     return 0;

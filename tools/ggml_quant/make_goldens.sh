@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates Tests/Fixtures/ggml_quant/ (inputs.f32, <type>.bin, cases.txt) from llama.cpp's own quantizers:
+# Regenerates Tests/Fixtures/ggml_quant/ (inputs.f32, importance.f32, <type>.bin, <type>_imatrix.bin, cases.txt) from llama.cpp's own quantizers:
 # compiles tools/ggml_quant/goldens.c against vendor/llama.cpp's libggml-base.a (tools/build_llama_cpp.sh builds it).
 # Usage: tools/ggml_quant/make_goldens.sh
 set -euo pipefail

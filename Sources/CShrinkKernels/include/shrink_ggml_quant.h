@@ -21,6 +21,12 @@ int sk_ggml_quant_block_bytes(uint32_t type);
 /// `quantize_row_<type>_ref`. Returns 0, or -1 for an unknown type or a ragged `n`.
 int sk_ggml_quantize_ref(uint32_t type, const float *x, void *y, int64_t n);
 
+/// `rows` rows of `n_per_row` floats quantized as ggml_quantize_chunk(type, x, y, 0, rows, n_per_row, importance)
+/// does: with `importance` (n_per_row non-negative weights per column, e.g. an imatrix or diag(XᵀX)), ggml's
+/// `quantize_row_<type>_impl`; without it (NULL), and always for Q8_0, the reference quantizer above.
+/// Returns 0, or -1 for an unknown type or a ragged row.
+int sk_ggml_quantize_weighted(uint32_t type, const float *x, void *y, int64_t rows, int64_t n_per_row, const float *importance);
+
 /// ggml's `GGML_FP32_TO_FP16` (the FP16 library's bit trick; round to nearest even).
 uint16_t sk_ggml_fp32_to_fp16(float f);
 

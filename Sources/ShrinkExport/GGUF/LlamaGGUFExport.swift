@@ -1,3 +1,4 @@
+import CShrinkKernels
 import Foundation
 import ShrinkFormats
 import ShrinkModels
@@ -24,7 +25,12 @@ public enum LlamaGGUFExport {
     public struct Options: Sendable {
         public var type: GGMLType?
         public var typeFor: [(pattern: String, type: GGMLType)]
-        public init(type: GGMLType?, typeFor: [(pattern: String, type: GGMLType)] = []) { self.type = type; self.typeFor = typeFor }
+        /// Per-column importance by llama.cpp tensor name (`GGUFImportance.load`, an imatrix): re-quantized tensors
+        /// that have an entry use ggml's importance-weighted quantizers, as `llama-quantize --imatrix` does.
+        public var importance: [String: [Float]]
+        public init(type: GGMLType?, typeFor: [(pattern: String, type: GGMLType)] = [], importance: [String: [Float]] = [:]) {
+            self.type = type; self.typeFor = typeFor; self.importance = importance
+        }
     }
 
     public enum Placement: String, Codable, Sendable {
@@ -51,6 +57,8 @@ public enum LlamaGGUFExport {
         public var bytes: Int
         /// Why the type differs from the request (llama.cpp's per-tensor k-quant fallback).
         public var note: String?
+        /// Re-quantized with importance weights (an imatrix).
+        public var weighted: Bool
     }
 
     public struct Summary: Codable, Sendable {
@@ -73,11 +81,22 @@ public enum LlamaGGUFExport {
         public var bitsPerWeight: Double
     }
 
-    /// Whether `path` is a source this export handles (a Llama-architecture GGUF, or a compressed directory).
+    /// Whether `path` is a source this export handles: a GGUF file, or a compressed directory made from a GGUF
+    /// (shrink.json `source.path` ends in .gguf, present or not) or holding a Llama-family config.json.
     public static func handles(_ path: String) -> Bool {
         let loc = ModelLocation(path)
         if loc.isGGUF { return true }
-        return loc.isCompressed && FileSystem.isDirectory(loc.path) && (try? metadataGGUF(forCompressed: loc.directory)) != nil
+        guard loc.isCompressed, FileSystem.isDirectory(loc.path) else { return false }
+        if let m = try? MappedFile(path: loc.directory + "/shrink.json"), m.byteCount > 0,
+           let recipe = try? Recipe.decoder().decode(Recipe.self, from: Data(m.bytes(0..<m.byteCount))),
+           recipe.source.path.lowercased().hasSuffix(".gguf") {
+            return true
+        }
+        if let m = try? MappedFile(path: loc.configPath), m.byteCount > 0, let j = try? StrictJSONParser.parse(m.bytes(0..<m.byteCount)),
+           let t = j["model_type"]?.stringValue {
+            return LlamaFamily.supportedTypes.contains(t)
+        }
+        return false
     }
 
     // MARK: - Run
@@ -91,6 +110,11 @@ public enum LlamaGGUFExport {
             plan = try compressedPlan(directory: loc.directory, options: options)
         } else {
             throw ExportError.unsupported(file: path, detail: "is neither a GGUF file nor a compressed directory from `shrink quantize`; give one of those")
+        }
+        for t in plan.tensors where t.placement == .requantized && t.type.isQuantized {
+            if let w = options.importance[t.name], w.count != t.shape.last! {
+                throw ExportError.unsupported(file: path, detail: "the importance matrix has \(w.count) columns for '\(t.name)', whose rows are \(t.shape.last!) long; use an imatrix computed for this model")
+            }
         }
         for t in plan.tensors where t.name.utf8.count >= 64 {
             throw ExportError.unsupported(file: path, detail: "tensor name '\(t.name)' is \(t.name.utf8.count) bytes; ggml allows 63")
@@ -109,7 +133,8 @@ public enum LlamaGGUFExport {
             try writer.write(t.name, bytes: bytes)
             reports.append(TensorReport(name: t.name, source: t.sourceName, shape: t.shape, sourceFormat: t.sourceFormat,
                                         requested: t.requested?.name ?? "auto", type: t.type.name, placement: t.placement,
-                                        relativeError: error, bytes: bytes.count, note: t.note))
+                                        relativeError: error, bytes: bytes.count, note: t.note,
+                                        weighted: t.placement == .requantized && t.type.isQuantized && options.importance[t.name] != nil))
         }
         try writer.commit()
         progress?.finish()
@@ -252,18 +277,28 @@ public enum LlamaGGUFExport {
         if let bad = v.firstIndex(where: { !$0.isFinite }) { throw ExportError.nonFinite(file: file, tensor: tensor, index: bad) }
     }
 
-    /// Quantizes `values` ([rows, rowLength]) as `type`, rows in parallel, and measures what it lost.
-    static func quantize(_ values: [Float], rowLength: Int, type: GGMLType) -> ([UInt8], Double) {
+    /// Quantizes `values` ([rows, rowLength]) as `type`, rows in parallel, and measures what it lost. With
+    /// `importance` (rowLength weights), ggml's importance-weighted quantizer (`sk_ggml_quantize_weighted`).
+    static func quantize(_ values: [Float], rowLength: Int, type: GGMLType, importance: [Float]? = nil) -> ([UInt8], Double) {
         let rows = values.count / rowLength, rowBytes = type.rowBytes(rowLength)
         var out = [UInt8](repeating: 0, count: rows * rowBytes)
+        let weights = type.isQuantized ? importance : nil
         values.withUnsafeBufferPointer { v in
             out.withUnsafeMutableBytes { o in
-                let shared = UnsafeSendable((v, o))
-                Parallel.forEachChunk(count: rows, minChunk: max(1, 8192 / rowLength)) { range in
-                    let (v, o) = shared.pointer
-                    for r in range {
-                        type.encode(UnsafeBufferPointer(rebasing: v[(r * rowLength)..<((r + 1) * rowLength)]),
-                                    into: UnsafeMutableRawBufferPointer(rebasing: o[(r * rowBytes)..<((r + 1) * rowBytes)]))
+                (weights ?? []).withUnsafeBufferPointer { w in
+                    let shared = UnsafeSendable((v, o, w))
+                    Parallel.forEachChunk(count: rows, minChunk: max(1, 8192 / rowLength)) { range in
+                        let (v, o, w) = shared.pointer
+                        if weights != nil {
+                            let rc = sk_ggml_quantize_weighted(type.rawValue, v.baseAddress! + range.lowerBound * rowLength,
+                                                               o.baseAddress! + range.lowerBound * rowBytes, Int64(range.count), Int64(rowLength), w.baseAddress!)
+                            precondition(rc == 0, "ggml_quant.c has no weighted quantizer for \(type.name)")
+                            return
+                        }
+                        for r in range {
+                            type.encode(UnsafeBufferPointer(rebasing: v[(r * rowLength)..<((r + 1) * rowLength)]),
+                                        into: UnsafeMutableRawBufferPointer(rebasing: o[(r * rowBytes)..<((r + 1) * rowBytes)]))
+                        }
                     }
                 }
             }
@@ -326,7 +361,7 @@ public enum LlamaGGUFExport {
                     }
                     let values = try r.floats(name)
                     try checkFinite(values, tensor: name, file: location)
-                    return quantize(values, rowLength: t.rowLength, type: type)
+                    return quantize(values, rowLength: t.rowLength, type: type, importance: options.importance[name])
                 }))
         }
         return Plan(metadata: metadata, metadataSource: r.location, tensors: tensors)
@@ -399,6 +434,7 @@ public enum LlamaGGUFExport {
                 format = info.dtype.rawValue
             }
             let rowLength = shape.last!, rows = shape.count == 1 ? 1 : shape.dropLast().reduce(1, *)
+            let importance = options.importance[gguf]
             tensors.append(PlannedTensor(
                 name: gguf, sourceName: source, shape: shape, sourceFormat: format, requested: want, type: type,
                 placement: exact ? .exact : .requantized, note: note,
@@ -415,7 +451,7 @@ public enum LlamaGGUFExport {
                     } else {
                         let values = try ckpt.floats(source)
                         try checkFinite(values, tensor: source, file: dir)
-                        (bytes, error) = quantize(values, rowLength: rowLength, type: type)
+                        (bytes, error) = quantize(values, rowLength: rowLength, type: type, importance: importance)
                     }
                     if let from { bytes = permuteRows(bytes, rowBytes: type.rowBytes(rowLength), from: from) }
                     return (bytes, error)
@@ -430,5 +466,39 @@ public enum LlamaGGUFExport {
         let parts = gguf.split(separator: ".")
         if parts.count >= 3, parts[0] == "blk", let i = Int(parts[1]) { return (i, gguf) }
         return (Int.max, gguf)
+    }
+}
+
+/// llama.cpp's importance matrix (`llama-imatrix -o FILE.gguf`, tools/imatrix/imatrix.cpp): per tensor
+/// `<name>.in_sum2` (Σ x² over the calibration tokens, per input column and expert) and `<name>.counts` (tokens
+/// per expert). The importance llama-quantize uses is in_sum2 / count, 1 where a count is 0
+/// (tools/quantize/quantize.cpp load_imatrix) — Shrink's own calibration statistics are the same quantity, diag(XᵀX)/n.
+public enum GGUFImportance {
+    public static func load(_ path: String) throws -> [String: [Float]] {
+        guard GGUFReader.looksLikeGGUF(path) else {
+            throw ExportError.unsupported(file: path, detail: "is not a GGUF imatrix; write one with llama-imatrix -o FILE.gguf (the legacy .dat format is not read)")
+        }
+        let r = try GGUFReader(path: path)
+        var out: [String: [Float]] = [:]
+        for name in r.tensorNames where name.hasSuffix(".in_sum2") {
+            let base = String(name.dropLast(".in_sum2".count))
+            guard let countsInfo = r.tensor(base + ".counts"), let sumsInfo = r.tensor(name) else {
+                throw ExportError.unsupported(file: path, detail: "'\(name)' has no '\(base).counts' beside it; not an imatrix from llama-imatrix")
+            }
+            let sums = try r.floats(name), counts = try r.floats(base + ".counts")
+            guard counts.count >= 1, sums.count % counts.count == 0, sumsInfo.rowLength * counts.count == sums.count, countsInfo.elementCount == counts.count else {
+                throw ExportError.unsupported(file: path, detail: "'\(name)' holds \(sums.count) sums for \(counts.count) counts; not an imatrix from llama-imatrix")
+            }
+            let n = sums.count / counts.count
+            var e = [Float](repeating: 1, count: sums.count)
+            for j in 0..<counts.count where counts[j] > 0 {
+                for i in 0..<n { e[j * n + i] = sums[j * n + i] / counts[j] }
+            }
+            out[base] = e
+        }
+        guard !out.isEmpty else {
+            throw ExportError.unsupported(file: path, detail: "holds no '<tensor>.in_sum2' entries; not an imatrix from llama-imatrix")
+        }
+        return out
     }
 }

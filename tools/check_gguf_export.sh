@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# llama.cpp runs Shrink's whole-model GGUF export (`shrink export gguf`) of the real SmolLM2-135M Q4_1 release
+# (tools/fetch_real.sh; llama.cpp from tools/build_llama_cpp.sh), for TYPES (default q4_0 q8_0 q5_1 q4_k):
+#   1. llama-perplexity on the export (first CHUNKS chunks of TEXT, ctx 512) is within 1% of
+#      `shrink eval` of the same file (the residual is llama.cpp's 8-bit activations in its dot products);
+#   2. llama-completion generates readable text from it (greedy, 48 tokens; mostly ASCII words);
+#   3. for q4_0, every tensor whose type matches llama-quantize --allow-requantize Q4_0's holds the same bytes
+#      (ggml's reference quantizer, ported bit for bit).
+# Prints one table row per type: file size, bits per weight, exact/re-quantized/fallback counts, both perplexities.
+# Usage: tools/check_gguf_export.sh [path/to/shrink]     TYPES, CHUNKS (8), TEXT (data/text/persuasion.txt), THREADS (2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shrink="${1:-${SHRINK:-}}"
+if [[ -z "$shrink" ]]; then
+    swift build -c release --product shrink >&2
+    shrink="$(swift build -c release --show-bin-path)/shrink"
+fi
+tools/fetch_real.sh >/dev/null
+bin="$(tools/build_llama_cpp.sh | tail -1)"
+py="${PYTHON_TOOLS:-$(tools/setup_venv.sh | tail -1)}"
+chunks="${CHUNKS:-8}" text="${TEXT:-data/text/persuasion.txt}" threads="${THREADS:-2}"
+types="${TYPES:-q4_0 q8_0 q5_1 q4_k}"
+model=models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+failed=0
+echo "| type | MB | bits/weight | exact | re-quantized | fell back | llama-perplexity | shrink eval | difference |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for t in $types; do
+    out="$work/$t.gguf"
+    "$shrink" export gguf "$model" --type "$t" -o "$out" --json > "$work/$t.export.json"
+    "$bin/llama-perplexity" -m "$out" -f "$text" -c 512 -b 512 --chunks "$chunks" -t "$threads" > "$work/$t.llama.log" 2>&1
+    "$shrink" eval "$out" --text "$text" --ctx 512 --chunks "$chunks" --json > "$work/$t.eval.json"
+    "$bin/llama-completion" -m "$out" -p "It is a truth universally acknowledged, that" -n 48 --temp 0 --seed 1 -no-cnv \
+        --no-display-prompt -t "$threads" > "$work/$t.completion.txt" 2> "$work/$t.completion.log" </dev/null
+    "$py" - "$t" "$work/$t.export.json" "$work/$t.llama.log" "$work/$t.eval.json" "$work/$t.completion.txt" <<'PY' || failed=$((failed + 1))
+import json, re, sys
+t, export, log, ours, sample = sys.argv[1], json.load(open(sys.argv[2])), open(sys.argv[3]).read(), json.load(open(sys.argv[4])), open(sys.argv[5], errors="replace").read()
+m = re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", log)
+if not m: sys.exit(f"FAILED  {t}: llama-perplexity did not run the export:\n" + log[-2000:])
+llama, ppl = float(m.group(1)), ours["perplexity"]["value"]
+rel = ppl / llama - 1
+print(f"| {t} | {export['bytes'] / 1e6:.1f} | {export['bits_per_weight']:.3f} | {export['exact']} | {export['requantized']} | "
+      f"{export['fallbacks']} | {llama:.4f} | {ppl:.4f} | {100 * rel:+.3f}% |")
+words = sample.split()
+wordy = [w for w in words if re.fullmatch(r"[A-Za-z][A-Za-z'’-]*[.,;:!?\"”)]*", w)]
+ascii_frac = sum(c.isascii() for c in sample) / max(1, len(sample))
+print(f"  {t} sample: {' '.join(words)[:240]!r}", file=sys.stderr)
+bad = []
+if abs(rel) > 0.01: bad.append(f"shrink eval {ppl:.4f} vs llama-perplexity {llama:.4f}: more than 1% apart")
+if len(words) < 20 or len(wordy) < 0.8 * len(words) or ascii_frac < 0.95:
+    bad.append(f"llama-completion's text is not readable ({len(wordy)} of {len(words)} words, {100 * ascii_frac:.0f}% ASCII)")
+if bad: sys.exit(f"FAILED  {t}: " + "; ".join(bad))
+PY
+done
+
+# Bit-exactness with llama-quantize on the tensors both put in the same type.
+"$bin/llama-quantize" --allow-requantize "$model" "$work/lq_q4_0.gguf" Q4_0 2 > "$work/quantize.log" 2>&1
+[[ -f "$work/q4_0.gguf" ]] || "$shrink" export gguf "$model" --type q4_0 -o "$work/q4_0.gguf" --quiet >/dev/null
+"$py" - "$work/q4_0.gguf" "$work/lq_q4_0.gguf" <<'PY' || failed=$((failed + 1))
+import sys
+import numpy as np
+from gguf import GGUFReader
+ours, theirs = GGUFReader(sys.argv[1]), GGUFReader(sys.argv[2])
+by_name = {t.name: t for t in theirs.tensors}
+same, differ, other = 0, [], 0
+for t in ours.tensors:
+    u = by_name[t.name]
+    if t.tensor_type != u.tensor_type: other += 1; continue
+    if np.array_equal(np.asarray(t.data).view(np.uint8), np.asarray(u.data).view(np.uint8)): same += 1
+    else: differ.append(t.name)
+print(f"q4_0 vs llama-quantize Q4_0: {same} tensors byte-identical, {len(differ)} differ, {other} of another type")
+if differ or same < 200: sys.exit("FAILED  bytes differ from llama-quantize: " + ", ".join(differ[:5]))
+PY
+[[ $failed -eq 0 ]] && echo "ok      llama.cpp runs shrink export gguf ($types): perplexity within 1%, readable text, llama-quantize's bytes"
+[[ $failed -eq 0 ]]
