@@ -4,8 +4,8 @@
 #   1. llama-perplexity on the export (first CHUNKS chunks of TEXT, ctx 512) is within 1% of
 #      `shrink eval` of the same file (the residual is llama.cpp's 8-bit activations in its dot products);
 #   2. llama-completion generates readable text from it (greedy, 48 tokens; mostly ASCII words);
-#   3. for q4_0, every tensor whose type matches llama-quantize --allow-requantize Q4_0's holds the same bytes
-#      (ggml's reference quantizer, ported bit for bit).
+#   3. every tensor whose type matches llama-quantize's holds the same bytes: --type q4_0 against Q4_0, and
+#      --type q4_k --imatrix against --pure --imatrix Q4_K_S (ggml's quantizers, ported bit for bit).
 # Prints one table row per type: file size, bits per weight, exact/re-quantized/fallback counts, both perplexities.
 # Usage: tools/check_gguf_export.sh [path/to/shrink]     TYPES, CHUNKS (8), TEXT (data/text/persuasion.txt), THREADS (2)
 set -euo pipefail
@@ -55,23 +55,34 @@ if bad: sys.exit(f"FAILED  {t}: " + "; ".join(bad))
 PY
 done
 
-# Bit-exactness with llama-quantize on the tensors both put in the same type.
+# Bit-exactness with llama-quantize on the tensors both put in the same type: Q4_0 (llama.cpp keeps its own types for
+# token_embd), and --pure Q4_K_S (every tensor Q4_K or llama.cpp's fallback) with an importance matrix from
+# llama-imatrix on IMATRIX_CHUNKS chunks of a calibration novel (Emma; never the evaluation text).
 "$bin/llama-quantize" --allow-requantize "$model" "$work/lq_q4_0.gguf" Q4_0 2 > "$work/quantize.log" 2>&1
 [[ -f "$work/q4_0.gguf" ]] || "$shrink" export gguf "$model" --type q4_0 -o "$work/q4_0.gguf" --quiet >/dev/null
-"$py" - "$work/q4_0.gguf" "$work/lq_q4_0.gguf" <<'PY' || failed=$((failed + 1))
+"$bin/llama-imatrix" -m "$model" -f data/text/emma.txt --chunks "${IMATRIX_CHUNKS:-2}" -c 512 -t "$threads" \
+    -o "$work/imatrix.gguf" > "$work/imatrix.log" 2>&1
+"$bin/llama-quantize" --allow-requantize --pure --imatrix "$work/imatrix.gguf" "$model" "$work/lq_q4_k_im.gguf" Q4_K_S 2 \
+    > "$work/quantize_im.log" 2>&1
+"$shrink" export gguf "$model" --type q4_k --imatrix "$work/imatrix.gguf" -o "$work/q4_k_im.gguf" --quiet >/dev/null
+"$py" - "$work/q4_0.gguf" "$work/lq_q4_0.gguf" "$work/q4_k_im.gguf" "$work/lq_q4_k_im.gguf" <<'PY' || failed=$((failed + 1))
 import sys
 import numpy as np
 from gguf import GGUFReader
-ours, theirs = GGUFReader(sys.argv[1]), GGUFReader(sys.argv[2])
-by_name = {t.name: t for t in theirs.tensors}
-same, differ, other = 0, [], 0
-for t in ours.tensors:
-    u = by_name[t.name]
-    if t.tensor_type != u.tensor_type: other += 1; continue
-    if np.array_equal(np.asarray(t.data).view(np.uint8), np.asarray(u.data).view(np.uint8)): same += 1
-    else: differ.append(t.name)
-print(f"q4_0 vs llama-quantize Q4_0: {same} tensors byte-identical, {len(differ)} differ, {other} of another type")
-if differ or same < 200: sys.exit("FAILED  bytes differ from llama-quantize: " + ", ".join(differ[:5]))
+bad = []
+for label, a, b, least in [("q4_0 vs llama-quantize Q4_0", sys.argv[1], sys.argv[2], 200),
+                           ("q4_k --imatrix vs llama-quantize --pure --imatrix Q4_K_S", sys.argv[3], sys.argv[4], 272)]:
+    ours, theirs = GGUFReader(a), GGUFReader(b)
+    by_name = {t.name: t for t in theirs.tensors}
+    same, differ, other = 0, [], 0
+    for t in ours.tensors:
+        u = by_name[t.name]
+        if t.tensor_type != u.tensor_type: other += 1; continue
+        if np.array_equal(np.asarray(t.data).view(np.uint8), np.asarray(u.data).view(np.uint8)): same += 1
+        else: differ.append(t.name)
+    print(f"{label}: {same} tensors byte-identical, {len(differ)} differ, {other} of another type")
+    if differ or same < least: bad.append(f"{label}: bytes differ ({', '.join(differ[:5])}) or too few compared ({same})")
+if bad: sys.exit("FAILED  " + "; ".join(bad))
 PY
-[[ $failed -eq 0 ]] && echo "ok      llama.cpp runs shrink export gguf ($types): perplexity within 1%, readable text, llama-quantize's bytes"
+[[ $failed -eq 0 ]] && echo "ok      llama.cpp runs shrink export gguf ($types): perplexity within 1%, readable text, llama-quantize's bytes (with and without an imatrix)"
 [[ $failed -eq 0 ]]

@@ -10,7 +10,9 @@
 #   - the system C compiler builds and runs `shrink export c` (tools/check_c.sh);
 #   - PyTorch's FLOP counter agrees with the committed FLOP goldens (tools/check_flops.sh);
 #   - llama-perplexity agrees with `shrink eval/compare --text` on the real SmolLM2 GGUF (tools/check_llama.sh; builds
-#     llama.cpp into vendor/ on first use, ~7 minutes).
+#     llama.cpp into vendor/ on first use, ~7 minutes);
+#   - llama.cpp runs `shrink export gguf` of SmolLM2 (Q4_0, Q8_0, Q5_1, Q4_K): llama-perplexity within 1% of
+#     `shrink eval` on the same file, readable llama-completion text, llama-quantize's bytes (tools/check_gguf_export.sh).
 # Needs the tools venv (created on first use, ~1 minute) and a release build
 # (made here; the debug build evaluates puzzles ~50x slower). CI runs smaller
 # puzzle counts than the defaults of the individual scripts (see below).
@@ -62,3 +64,4 @@ ONNX_CHECK_LIMIT="${ONNX_CHECK_LIMIT:-128}" tools/check_onnx.sh "$shrink"
 PUZZLES="${PUZZLES:-200}" SANITIZE_PUZZLES="${SANITIZE_PUZZLES:-5}" tools/check_c.sh
 tools/check_flops.sh
 CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_llama.sh "$shrink"
+CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_gguf_export.sh "$shrink"
