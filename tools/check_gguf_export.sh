@@ -3,8 +3,10 @@
 # (tools/fetch_real.sh; llama.cpp from tools/build_llama_cpp.sh), for TYPES (default q4_0 q8_0 q5_1 q4_k):
 #   1. llama-perplexity on the export (first CHUNKS chunks of TEXT, ctx 512) is within 1% of
 #      `shrink eval` of the same file (the residual is llama.cpp's 8-bit activations in its dot products);
-#   2. llama-completion generates readable text from it (greedy, 48 tokens; mostly ASCII words);
-#   3. every tensor whose type matches llama-quantize's holds the same bytes: --type q4_0 against Q4_0, and
+#   2. llama-completion generates readable text from it (greedy, 48 tokens past any end-of-text; mostly ASCII words);
+#   3. a compressed directory from `shrink quantize --bits 4 --group 32 --scale-dtype f16` exports as Q4_0 with every
+#      quantized tensor written exactly from its codes, and llama-perplexity on it is within 1% of shrink eval;
+#   4. every tensor whose type matches llama-quantize's holds the same bytes: --type q4_0 against Q4_0, and
 #      --type q4_k --imatrix against --pure --imatrix Q4_K_S (ggml's quantizers, ported bit for bit).
 # Prints one table row per type: file size, bits per weight, exact/re-quantized/fallback counts, both perplexities.
 # Usage: tools/check_gguf_export.sh [path/to/shrink]     TYPES, CHUNKS (8), TEXT (data/text/persuasion.txt), THREADS (2)
@@ -32,7 +34,7 @@ for t in $types; do
     "$shrink" export gguf "$model" --type "$t" -o "$out" --json > "$work/$t.export.json"
     "$bin/llama-perplexity" -m "$out" -f "$text" -c 512 -b 512 --chunks "$chunks" -t "$threads" > "$work/$t.llama.log" 2>&1
     "$shrink" eval "$out" --text "$text" --ctx 512 --chunks "$chunks" --json > "$work/$t.eval.json"
-    "$bin/llama-completion" -m "$out" -p "It is a truth universally acknowledged, that" -n 48 --temp 0 --seed 1 -no-cnv \
+    "$bin/llama-completion" -m "$out" -p "It is a truth universally acknowledged, that" -n 48 --ignore-eos --temp 0 --seed 1 -no-cnv \
         --no-display-prompt -t "$threads" > "$work/$t.completion.txt" 2> "$work/$t.completion.log" </dev/null
     "$py" - "$t" "$work/$t.export.json" "$work/$t.llama.log" "$work/$t.eval.json" "$work/$t.completion.txt" <<'PY' || failed=$((failed + 1))
 import json, re, sys
@@ -43,7 +45,7 @@ llama, ppl = float(m.group(1)), ours["perplexity"]["value"]
 rel = ppl / llama - 1
 print(f"| {t} | {export['bytes'] / 1e6:.1f} | {export['bits_per_weight']:.3f} | {export['exact']} | {export['requantized']} | "
       f"{export['fallbacks']} | {llama:.4f} | {ppl:.4f} | {100 * rel:+.3f}% |")
-words = sample.split()
+words = sample.replace("[end of text]", " ").split()
 wordy = [w for w in words if re.fullmatch(r"[A-Za-z][A-Za-z'’-]*[.,;:!?\"”)]*", w)]
 ascii_frac = sum(c.isascii() for c in sample) / max(1, len(sample))
 print(f"  {t} sample: {' '.join(words)[:240]!r}", file=sys.stderr)
@@ -54,6 +56,27 @@ if len(words) < 20 or len(wordy) < 0.8 * len(words) or ascii_frac < 0.95:
 if bad: sys.exit(f"FAILED  {t}: " + "; ".join(bad))
 PY
 done
+
+# A compressed directory (`shrink quantize` of the same GGUF, symmetric int4 group-32 f16 scales, embedding included)
+# exports its codes exactly as Q4_0: every tensor "exact", and llama-perplexity on it within 1% of shrink eval.
+"$shrink" quantize "$model" -o "$work/int4g32" --bits 4 --group 32 --scale-dtype f16 --embeddings --quiet >/dev/null
+"$shrink" export gguf "$work/int4g32" --type q4_0 -o "$work/int4g32.gguf" --json > "$work/int4g32.export.json"
+"$bin/llama-perplexity" -m "$work/int4g32.gguf" -f "$text" -c 512 -b 512 --chunks "$chunks" -t "$threads" > "$work/int4g32.llama.log" 2>&1
+"$shrink" eval "$work/int4g32.gguf" --text "$text" --ctx 512 --chunks "$chunks" --json > "$work/int4g32.eval.json"
+"$py" - "$work/int4g32.export.json" "$work/int4g32.llama.log" "$work/int4g32.eval.json" <<'PY' || failed=$((failed + 1))
+import json, re, sys
+export, log, ours = json.load(open(sys.argv[1])), open(sys.argv[2]).read(), json.load(open(sys.argv[3]))
+m = re.search(r"Final estimate: PPL = ([0-9.]+)", log)
+if not m: sys.exit("FAILED  int4 g32 → q4_0: llama-perplexity did not run the export:\n" + log[-2000:])
+llama, ppl = float(m.group(1)), ours["perplexity"]["value"]
+q = [t for t in export["tensors"] if t["source_format"].startswith("int4")]
+print(f"| int4 g32 dir → q4_0 | {export['bytes'] / 1e6:.1f} | {export['bits_per_weight']:.3f} | {export['exact']} | {export['requantized']} | "
+      f"{export['fallbacks']} | {llama:.4f} | {ppl:.4f} | {100 * (ppl / llama - 1):+.3f}% |")
+bad = []
+if len(q) < 200 or any(t["placement"] != "exact" or t["type"] != "q4_0" for t in q): bad.append("int4 g32 tensors were not all written exactly as q4_0")
+if abs(ppl / llama - 1) > 0.01: bad.append(f"shrink eval {ppl:.4f} vs llama-perplexity {llama:.4f}: more than 1% apart")
+if bad: sys.exit("FAILED  int4 g32 → q4_0: " + "; ".join(bad))
+PY
 
 # Bit-exactness with llama-quantize on the tensors both put in the same type: Q4_0 (llama.cpp keeps its own types for
 # token_embd), and --pure Q4_K_S (every tensor Q4_K or llama.cpp's fallback) with an importance matrix from

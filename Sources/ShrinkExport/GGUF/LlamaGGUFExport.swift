@@ -277,40 +277,49 @@ public enum LlamaGGUFExport {
         if let bad = v.firstIndex(where: { !$0.isFinite }) { throw ExportError.nonFinite(file: file, tensor: tensor, index: bad) }
     }
 
-    /// Quantizes `values` ([rows, rowLength]) as `type`, rows in parallel, and measures what it lost. With
-    /// `importance` (rowLength weights), ggml's importance-weighted quantizer (`sk_ggml_quantize_weighted`).
+    /// Quantizes `values` ([rows, rowLength]) as `type`, rows in parallel, and measures what it lost (each row decoded
+    /// again as it is written, so no second copy of the tensor). With `importance` (rowLength weights), ggml's
+    /// importance-weighted quantizer (`sk_ggml_quantize_weighted`).
     static func quantize(_ values: [Float], rowLength: Int, type: GGMLType, importance: [Float]? = nil) -> ([UInt8], Double) {
         let rows = values.count / rowLength, rowBytes = type.rowBytes(rowLength)
         var out = [UInt8](repeating: 0, count: rows * rowBytes)
         let weights = type.isQuantized ? importance : nil
-        values.withUnsafeBufferPointer { v in
+        let stats: [ErrorStatistics] = values.withUnsafeBufferPointer { v in
             out.withUnsafeMutableBytes { o in
                 (weights ?? []).withUnsafeBufferPointer { w in
                     let shared = UnsafeSendable((v, o, w))
-                    Parallel.forEachChunk(count: rows, minChunk: max(1, 8192 / rowLength)) { range in
+                    return ParallelReduce.map(count: rows, minChunk: max(1, 8192 / rowLength)) { range in
                         let (v, o, w) = shared.pointer
                         if weights != nil {
                             let rc = sk_ggml_quantize_weighted(type.rawValue, v.baseAddress! + range.lowerBound * rowLength,
                                                                o.baseAddress! + range.lowerBound * rowBytes, Int64(range.count), Int64(rowLength), w.baseAddress!)
                             precondition(rc == 0, "ggml_quant.c has no weighted quantizer for \(type.name)")
-                            return
+                        } else {
+                            for r in range {
+                                type.encode(UnsafeBufferPointer(rebasing: v[(r * rowLength)..<((r + 1) * rowLength)]),
+                                            into: UnsafeMutableRawBufferPointer(rebasing: o[(r * rowBytes)..<((r + 1) * rowBytes)]))
+                            }
                         }
-                        for r in range {
-                            type.encode(UnsafeBufferPointer(rebasing: v[(r * rowLength)..<((r + 1) * rowLength)]),
-                                        into: UnsafeMutableRawBufferPointer(rebasing: o[(r * rowBytes)..<((r + 1) * rowBytes)]))
+                        var e = ErrorStatistics()
+                        var row = [Float](repeating: 0, count: rowLength)
+                        row.withUnsafeMutableBufferPointer { d in
+                            for r in range {
+                                type.dequantize(o.baseAddress! + r * rowBytes, elements: rowLength, into: d.baseAddress!)
+                                e.add(reference: UnsafeBufferPointer(rebasing: v[(r * rowLength)..<((r + 1) * rowLength)]), output: UnsafeBufferPointer(d))
+                            }
                         }
+                        return e
                     }
                 }
             }
         }
-        let decoded = out.withUnsafeBytes { type.dequantize($0) }
-        return (out, relativeError(reference: values, output: decoded))
+        var total = ErrorStatistics()
+        for e in stats { total.merge(e) }
+        return (out, relativeError(total))
     }
 
-    static func relativeError(reference: [Float], output: [Float]) -> Double {
-        var e = ErrorStatistics()
-        e.add(reference: reference, output: output)
-        return e.sumReferenceSquares > 0 ? (e.sumErrorSquares / e.sumReferenceSquares).squareRoot() : e.sumErrorSquares.squareRoot()
+    static func relativeError(_ e: ErrorStatistics) -> Double {
+        e.sumReferenceSquares > 0 ? (e.sumErrorSquares / e.sumReferenceSquares).squareRoot() : e.sumErrorSquares.squareRoot()
     }
 
     /// Rows reordered: output row i is input row `from[i]`.
