@@ -13,6 +13,8 @@
 #     llama.cpp into vendor/ on first use, ~7 minutes);
 #   - headless Chromium draws `shrink report` pages at 1280 and 800 px without overlaps or console errors
 #     (tools/check_report_browser.sh; installs Debian's chromium on first use; ~1 minute).
+#   - llama.cpp runs `shrink export gguf` of SmolLM2 (Q4_0, Q8_0, Q5_1, Q4_K): llama-perplexity within 1% of
+#     `shrink eval` on the same file, readable llama-completion text, llama-quantize's bytes (tools/check_gguf_export.sh).
 # Needs the tools venv (created on first use, ~1 minute) and a release build
 # (made here; the debug build evaluates puzzles ~50x slower). CI runs smaller
 # puzzle counts than the defaults of the individual scripts (see below).
@@ -65,3 +67,4 @@ PUZZLES="${PUZZLES:-200}" SANITIZE_PUZZLES="${SANITIZE_PUZZLES:-5}" tools/check_
 tools/check_flops.sh
 CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_llama.sh "$shrink"
 SHRINK="$shrink" tools/check_report_browser.sh
+CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_gguf_export.sh "$shrink"

@@ -1,34 +1,67 @@
+import CShrinkKernels
 import ShrinkFormats
 
-/// The writer side of `GGMLType` (ShrinkFormats): the types Shrink can quantize to,
-/// with ggml's reference quantizers (GGMLBlocks.swift).
+/// The writer side of `GGMLType` (ShrinkFormats): the types Shrink can quantize to, with ggml's reference
+/// quantizers (CShrinkKernels/ggml_quant.c, bit-exact with llama.cpp's `quantize_row_*_ref`; the Swift ports in
+/// GGMLBlocks.swift are the independent scalar reference the tests hold it to).
 extension GGMLType {
     /// Types `shrink export gguf --type` accepts.
-    public static let exportable: [GGMLType] = [.f32, .f16, .q4_0, .q4_1, .q8_0, .q4_K, .q6_K]
+    public static let exportable: [GGMLType] = [.f32, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+
+    /// The block types ggml_quant.c quantizes.
+    public static let blockTypes: [GGMLType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     public init?(exportFlag flag: String) {
         guard let t = GGMLType(flag: flag), Self.exportable.contains(t) else { return nil }
         self = t
     }
 
-    /// Quantizes whole rows; `values.count` must be a multiple of `blockSize` and the
-    /// type one of `exportable`.
+    /// Quantizes whole rows; `values.count` must be a multiple of `blockSize` and the type one of `exportable`.
     public func encode(_ values: [Float]) -> [UInt8] {
+        values.withUnsafeBufferPointer { encode($0) }
+    }
+
+    public func encode(_ v: UnsafeBufferPointer<Float>) -> [UInt8] {
+        precondition(v.count % blockSize == 0 && Self.exportable.contains(self), "\(name) encodes whole blocks")
+        let n = rowBytes(v.count)
+        return [UInt8](unsafeUninitializedCapacity: n) { out, count in
+            encode(v, into: UnsafeMutableRawBufferPointer(out))
+            count = n
+        }
+    }
+
+    /// Quantizes into `out` (exactly `rowBytes(v.count)` bytes).
+    public func encode(_ v: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count == rowBytes(v.count))
+        guard v.count > 0 else { return }
+        switch self {
+        case .f32:
+            for (i, x) in v.enumerated() { out.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        case .f16:
+            for (i, x) in v.enumerated() { out.storeBytes(of: Half.bits(x).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        case .bf16:
+            preconditionFailure("bf16 is not an export type; check GGMLType.exportable")
+        default:
+            let rc = sk_ggml_quantize_ref(rawValue, v.baseAddress!, out.baseAddress!, Int64(v.count))
+            precondition(rc == 0, "ggml_quant.c has no quantizer for \(name)")
+        }
+    }
+
+    /// The Swift port of ggml's quantizer (GGMLBlocks.swift), for the types it covers; nil for the others.
+    public func encodeSwiftReference(_ values: [Float]) -> [UInt8]? {
         var out: [UInt8] = []
-        out.reserveCapacity(rowBytes(values.count))
-        values.withUnsafeBufferPointer { v in
+        let ok: Bool = values.withUnsafeBufferPointer { v in
             switch self {
-            case .f32: for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
-            case .f16: for x in v { withUnsafeBytes(of: Half.bits(x).littleEndian) { out.append(contentsOf: $0) } }
             case .q4_0: Self.encodeBlocks(BlockQ4_0.self, v, into: &out)
             case .q4_1: Self.encodeBlocks(BlockQ4_1.self, v, into: &out)
             case .q8_0: Self.encodeBlocks(BlockQ8_0.self, v, into: &out)
             case .q4_K: Self.encodeBlocks(BlockQ4_K.self, v, into: &out)
             case .q6_K: Self.encodeBlocks(BlockQ6_K.self, v, into: &out)
-            case .bf16, .q5_0, .q5_1, .q2_K, .q3_K, .q5_K: preconditionFailure("no quantizer for \(name); check GGMLType.exportable")
+            default: return false
             }
+            return true
         }
-        return out
+        return ok ? out : nil
     }
 
     /// Decodes `count` elements from `bytes` as gguf-py (and ggml's `dequantize_row_*`) does.

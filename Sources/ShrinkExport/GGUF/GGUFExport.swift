@@ -2,8 +2,9 @@ import ShrinkFormats
 import ShrinkQuant
 import ShrinkTensor
 
-/// `shrink export gguf`: a model directory (FP32, or a compressed directory whose
-/// weights are dequantized first) as a GGUF v3 file. Linear weights (2-D `.weight`
+/// `shrink export gguf` for a reasoner: a model directory (FP32, or a compressed directory whose
+/// weights are dequantized first) as a GGUF v3 file, streamed (`GGUFStreamWriter`). Decoders go through
+/// `LlamaGGUFExport`. Linear weights (2-D `.weight`
 /// tensors) take the requested ggml type where their row length is a multiple of
 /// its block size and stay F32 otherwise; embeddings, biases and the initial
 /// carries stay F32. The config's scalar fields become `<arch>.<field>` metadata.
@@ -45,49 +46,56 @@ public enum GGUFExport {
         let arch = config["arch"]?.stringValue ?? "trm"
         let source: any TensorSource = CompressedCheckpoint.isCompressed(dir) ? try CompressedCheckpoint(directory: dir) : try Checkpoint.open(dir)
 
-        var file = GGUFFile()
-        file.metadata.append(("general.architecture", .string(arch)))
-        file.metadata.append(("general.name", .string(FileSystem.lastComponent(dir))))
-        file.metadata.append(("general.alignment", .uint32(UInt32(file.alignment))))
-        if type.isQuantized { file.metadata.append(("general.quantization_version", .uint32(2))) }
-        file.metadata.append(("shrink.requested_type", .string(type.name)))
+        var metadata: [(key: String, value: GGUFValue)] = []
+        metadata.append(("general.architecture", .string(arch)))
+        metadata.append(("general.name", .string(FileSystem.lastComponent(dir))))
+        metadata.append(("general.alignment", .uint32(UInt32(GGUFFile.defaultAlignment))))
+        if type.isQuantized { metadata.append(("general.quantization_version", .uint32(2))) }
+        metadata.append(("shrink.requested_type", .string(type.name)))
         for (key, value) in members {
             switch value {
-            case let .string(s): file.metadata.append(("\(arch).\(key)", .string(s)))
-            case let .bool(b): file.metadata.append(("\(arch).\(key)", .bool(b)))
+            case let .string(s): metadata.append(("\(arch).\(key)", .string(s)))
+            case let .bool(b): metadata.append(("\(arch).\(key)", .bool(b)))
             case let .number(text):
-                if let i = Int64(text) { file.metadata.append(("\(arch).\(key)", .int64(i))) } else if let d = Double(text) {
-                    file.metadata.append(("\(arch).\(key)", .float64(d)))
+                if let i = Int64(text) { metadata.append(("\(arch).\(key)", .int64(i))) } else if let d = Double(text) {
+                    metadata.append(("\(arch).\(key)", .float64(d)))
                 }
             default: continue  // nested objects (quantization_config) describe the source, not the model
             }
         }
 
-        var entries: [TensorEntry] = []
-        var dumpTensors: [(TensorInfo, [Float])] = []
+        // Types follow from shapes alone, so the header (with every offset) is written before any data (streamed).
         let names = source.tensorNames.sorted()
-        for (i, name) in names.enumerated() {
-            progress?.update(done: i, total: names.count, item: name)
+        var planned: [(name: String, info: TensorInfo, type: GGMLType, note: String?)] = []
+        for name in names {
             let info = try source.requireInfo(name)
             if name.utf8.count >= 64 {  // GGML_MAX_NAME, terminator included
                 throw ExportError.unsupported(file: dir, detail: "tensor name '\(name)' is \(name.utf8.count) bytes; GGUF readers (ggml) allow 63")
             }
-            let values = try source.floats(name)
-            if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw ExportError.nonFinite(file: dir, tensor: name, index: bad)
-            }
             let (chosen, note) = placement(name: name, shape: info.shape.dims, requested: type)
-            let data = chosen.encode(values)
-            file.tensors.append(GGUFFile.Tensor(name: name, dims: info.shape.dims.reversed(), type: chosen, data: data))
-            entries.append(TensorEntry(name: name, shape: info.shape.dims, type: chosen.name, bytes: data.count, note: note))
-            if verifyDump != nil {
-                dumpTensors.append((TensorInfo(name: name, dtype: .f32, shape: info.shape), chosen.decode(data, count: values.count)))
-                dumpTensors.append((TensorInfo(name: name + ":source", dtype: .f32, shape: info.shape), values))
-            }
-            source.release(name)
+            planned.append((name, info, chosen, note))
         }
-        let bytes = file.serialized()
-        try AtomicFile.write(bytes: bytes, to: output)
+        let writer = try GGUFStreamWriter(path: output, metadata: metadata, tensors: planned.map {
+            GGUFHeader.TensorInfo(name: $0.name, dims: $0.info.shape.dims.reversed(), type: $0.type, byteCount: $0.type.rowBytes($0.info.shape.dims.reduce(1, *)))
+        })
+        var entries: [TensorEntry] = []
+        var dumpTensors: [(TensorInfo, [Float])] = []
+        for (i, p) in planned.enumerated() {
+            progress?.update(done: i, total: names.count, item: p.name)
+            let values = try source.floats(p.name)
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw ExportError.nonFinite(file: dir, tensor: p.name, index: bad)
+            }
+            let data = p.type.encode(values)
+            try writer.write(p.name, bytes: data)
+            entries.append(TensorEntry(name: p.name, shape: p.info.shape.dims, type: p.type.name, bytes: data.count, note: p.note))
+            if verifyDump != nil {
+                dumpTensors.append((TensorInfo(name: p.name, dtype: .f32, shape: p.info.shape), p.type.decode(data, count: values.count)))
+                dumpTensors.append((TensorInfo(name: p.name + ":source", dtype: .f32, shape: p.info.shape), values))
+            }
+            source.release(p.name)
+        }
+        try writer.commit()
         if let verifyDump {
             let w = try SafetensorsWriter(path: verifyDump, tensors: dumpTensors.map(\.0))
             for (info, values) in dumpTensors { try w.write(info.name, values: values) }
@@ -95,7 +103,7 @@ public enum GGUFExport {
         }
         progress?.finish()
         return Summary(output: output, requestedType: type.name, architecture: arch, tensors: entries,
-                       metadataKeys: file.metadata.count, bytes: bytes.count, verifyDump: verifyDump)
+                       metadataKeys: metadata.count, bytes: writer.bytesWritten, verifyDump: verifyDump)
     }
 
     /// The type a tensor gets: linear weights the requested one when the row fits its blocks.

@@ -31,8 +31,41 @@ public struct GGUFFile: Sendable {
 
     /// The whole file.
     public func serialized() -> [UInt8] {
+        var out = GGUFHeader.encode(version: version, alignment: alignment, metadata: metadata,
+                                    tensors: tensors.map { GGUFHeader.TensorInfo(name: $0.name, dims: $0.dims, type: $0.type, byteCount: $0.data.count) })
+        for t in tensors {
+            out += t.data
+            out += [UInt8](repeating: 0, count: padded(t.data.count) - t.data.count)
+        }
+        return out
+    }
+
+    func padded(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+}
+
+/// The part of a GGUF file before the tensor data: magic, version, counts, metadata, tensor infos (offsets
+/// computed from each tensor's byte count, every tensor starting at a multiple of the alignment), and the
+/// padding up to the data section. `GGUFFile` and `GGUFStreamWriter` both write it.
+public enum GGUFHeader {
+    public struct TensorInfo: Sendable, Equatable {
+        public var name: String
+        /// ggml order: dims[0] is the contiguous (innermost) dimension.
+        public var dims: [Int]
+        public var type: GGMLType
+        public var byteCount: Int
+
+        public init(name: String, dims: [Int], type: GGMLType, byteCount: Int) {
+            self.name = name; self.dims = dims; self.type = type; self.byteCount = byteCount
+        }
+    }
+
+    static func padded(_ n: Int, _ alignment: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+
+    /// The header bytes, padded to `alignment`; tensor i's data then starts at `offsets(...)[i]` past them.
+    public static func encode(version: UInt32 = 3, alignment: Int, metadata: [(key: String, value: GGUFValue)],
+                              tensors: [TensorInfo]) -> [UInt8] {
         var out: [UInt8] = []
-        out += Self.magic
+        out += GGUFFile.magic
         put(version, &out)
         put(UInt64(tensors.count), &out)
         put(UInt64(metadata.count), &out)
@@ -48,19 +81,13 @@ public struct GGUFFile: Sendable {
             for d in t.dims { put(UInt64(d), &out) }
             put(t.type.rawValue, &out)
             put(UInt64(offset), &out)
-            offset += padded(t.data.count)
+            offset += padded(t.byteCount, alignment)
         }
-        out += [UInt8](repeating: 0, count: padded(out.count) - out.count)
-        for t in tensors {
-            out += t.data
-            out += [UInt8](repeating: 0, count: padded(t.data.count) - t.data.count)
-        }
+        out += [UInt8](repeating: 0, count: padded(out.count, alignment) - out.count)
         return out
     }
 
-    func padded(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
-
-    private func putValue(_ value: GGUFValue, _ out: inout [UInt8]) {
+    static func putValue(_ value: GGUFValue, _ out: inout [UInt8]) {
         switch value {
         case let .uint8(v): out.append(v)
         case let .int8(v): out.append(UInt8(bitPattern: v))
@@ -81,11 +108,11 @@ public struct GGUFFile: Sendable {
         }
     }
 
-    private func put<T: FixedWidthInteger>(_ v: T, _ out: inout [UInt8]) {
+    static func put<T: FixedWidthInteger>(_ v: T, _ out: inout [UInt8]) {
         withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
     }
 
-    private func putString(_ s: String, _ out: inout [UInt8]) {
+    static func putString(_ s: String, _ out: inout [UInt8]) {
         let bytes = Array(s.utf8)
         put(UInt64(bytes.count), &out)
         out += bytes

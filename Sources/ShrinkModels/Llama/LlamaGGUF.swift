@@ -177,3 +177,60 @@ public final class LlamaGGUFSource: TensorSource, @unchecked Sendable {
         }
     }
 }
+
+extension LlamaGGUFNames {
+    /// The llama.cpp name of a transformers tensor name (the inverse of `hfName`), nil for one llama.cpp's
+    /// llama architecture has no slot for.
+    public static func ggufName(hf: String) -> String? {
+        switch hf {
+        case LlamaNames.embedTokens: return "token_embd.weight"
+        case LlamaNames.finalNorm: return "output_norm.weight"
+        case LlamaNames.lmHead: return "output.weight"
+        default: break
+        }
+        let parts = hf.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 5 || parts.count == 6, parts[0] == "model", parts[1] == "layers", let i = Int(parts[2]), i >= 0,
+              String(i) == parts[2] else { return nil }
+        let module = parts[3..<(parts.count - 1)].joined(separator: ".")
+        let slot: String
+        switch module {
+        case "self_attn.q_proj": slot = "attn_q"
+        case "self_attn.k_proj": slot = "attn_k"
+        case "self_attn.v_proj": slot = "attn_v"
+        case "self_attn.o_proj": slot = "attn_output"
+        case "mlp.gate_proj": slot = "ffn_gate"
+        case "mlp.up_proj": slot = "ffn_up"
+        case "mlp.down_proj": slot = "ffn_down"
+        case "input_layernorm": slot = "attn_norm"
+        case "post_attention_layernorm": slot = "ffn_norm"
+        default: return nil
+        }
+        let kind = parts[parts.count - 1]
+        guard kind == "weight" || kind == "bias" else { return nil }
+        return "blk.\(i).\(slot).\(kind)"
+    }
+
+    /// Heads whose rows llama.cpp permutes in the llama.cpp-named tensor `gguf` (attn_q: query heads, attn_k: KV
+    /// heads), nil for every other tensor. convert_hf_to_gguf.py LlamaModel.permute applies to weights and biases.
+    public static func permutedHeads(gguf: String, config: LlamaConfig) -> Int? {
+        guard config.modelType == nil || config.modelType == "llama" || config.modelType == "mistral" else { return nil }
+        if gguf.hasPrefix("blk."), gguf.contains(".attn_q.") { return config.heads }
+        if gguf.hasPrefix("blk."), gguf.contains(".attn_k.") { return config.kvHeads }
+        return nil
+    }
+
+    /// For each llama.cpp row, the transformers row it comes from (convert_hf_to_gguf.py LlamaModel.permute,
+    /// the inverse of `LlamaGGUFSource`'s reordering): GGUF row h·d + 2i + j holds HF row h·d + j·d/2 + i.
+    /// Nil when `rows` is not `heads` even-sized heads.
+    public static func permutation(rows: Int, heads: Int) -> [Int]? {
+        guard heads > 0, rows % heads == 0, (rows / heads) % 2 == 0 else { return nil }
+        let d = rows / heads, half = d / 2
+        var from = [Int](repeating: 0, count: rows)
+        for h in 0..<heads {
+            for i in 0..<half {
+                for j in 0..<2 { from[h * d + 2 * i + j] = h * d + j * half + i }
+            }
+        }
+        return from
+    }
+}
