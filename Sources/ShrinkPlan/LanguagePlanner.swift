@@ -38,6 +38,9 @@ public enum LanguagePlanner {
         public var evaluationText: String?
         public var evaluationChunks: Int?
         public var seed: UInt64 = 0
+        /// Sensitivities measured by an earlier plan of the same model (its `candidates`): the knapsack reruns
+        /// under a new budget without measuring again.
+        public var reuse: [Candidate]?
         public init() {}
     }
 
@@ -117,6 +120,55 @@ public enum LanguagePlanner {
             throw PlanError.badRequest(flag: "--max-bytes", reason: "a language-model plan needs a budget: --max-bytes BYTES or --bpw BITS")
         }
 
+        let (items, targets): ([[Candidate]], [TensorInfo])
+        if let reuse = options.reuse {
+            let grouped = Dictionary(grouping: reuse, by: \.tensor)
+            if let unknown = grouped.keys.sorted().first(where: { weights.info($0) == nil }) {
+                throw PlanError.badRequest(flag: "--reuse", reason: "its candidates name '\(unknown)', which \(path) does not have; reuse a plan of the same model")
+            }
+            targets = weights.infos.filter { grouped[$0.name] != nil }
+            items = targets.map { grouped[$0.name]! }
+        } else {
+            (items, targets) = try measure(model, weights: weights, calibration: calibration, options: options, progress: progress)
+        }
+
+        // Tensors no option touches count at their stored size.
+        let targetNames = Set(targets.map(\.name))
+        let fixed = weights.infos.filter { !targetNames.contains($0.name) }.reduce(0) { $0 + (weights.storedByteCount($1.name) ?? $1.byteCount) }
+        let left = budget - fixed
+        let knapsack = items.map { $0.map { MultipleChoiceKnapsack.Option(cost: $0.bytes, error: $0.kld) } }
+        var fits = true
+        var solution = left >= 0 ? MultipleChoiceKnapsack.solve(knapsack, budget: left, unit: MultipleChoiceKnapsack.unit(budget: left)) : nil
+        if solution == nil {
+            fits = false
+            let choices = knapsack.map { o in o.indices.min { (o[$0].cost, o[$0].error) < (o[$1].cost, o[$1].error) }! }
+            solution = .init(choices: choices, cost: zip(knapsack, choices).reduce(0) { $0 + $1.0[$1.1].cost },
+                             error: zip(knapsack, choices).reduce(0) { $0 + $1.0[$1.1].error })
+        }
+        var recipe: [String: TensorChoice] = [:]
+        for (k, list) in items.enumerated() { if let c = list[solution!.choices[k]].choice { recipe[list[0].tensor] = c } }
+        let predicted = fixed + solution!.cost
+        let bpw = Double(predicted * 8) / Double(parameters)
+        let verdict = fits
+            ? "fits \(budget) bytes: \(predicted) bytes, \(String(format: "%.3f", bpw)) bits per weight, predicted KLD \(String(format: "%.5f", solution!.error))"
+            : "nothing fits \(budget) bytes: the smallest recipe needs \(predicted) bytes (\(String(format: "%.3f", bpw)) bits per weight)"
+        var plan = Plan(model: path, family: family.variant, parameters: parameters, originalBytes: originalBytes, budgetBytes: budget,
+                        fits: fits, verdict: verdict, quantize: recipe, scaleDtype: options.scaleDType.flagName,
+                        calibrationPuzzles: recipe.values.contains(where: \.needsCalibration) ? options.calibrationChunks : nil,
+                        calibration: calibration, predictedBytes: predicted, predictedBitsPerWeight: bpw, predictedKld: solution!.error,
+                        candidates: items.flatMap { $0 }, measurement: nil)
+        if let eval = options.evaluationText {
+            plan.measurement = try measure(model, path: path, plan: plan, evaluation: eval, options: options, progress: progress)
+        }
+        plan.seconds = Date().timeIntervalSince(t0)
+        return plan
+    }
+
+    /// Every quantizable weight's options with their measured KLD.
+    static func measure<M: BlockwiseLanguageModel>(_ model: M, weights: any TensorSource, calibration: String, options: Options,
+                                                    progress: (any ProgressSink)?) throws -> ([[Candidate]], [TensorInfo]) {
+        let family = model.familyDescription
+        let path = model.location
         // Reference runs of the sensitivity chunks: every block's input and the scored positions' log-softmax.
         guard let language = family as? any LanguageModelFamily else {
             throw PlanError.badRequest(flag: "MODEL", reason: "\(path) is a \(family.variant) without a tokenizer; the language-model planner needs a decoder family")
@@ -185,37 +237,8 @@ public enum LanguagePlanner {
             weights.release(info.name)
         }
         progress?.finish()
+        return (items, targets)
 
-        // Tensors no option touches count at their stored size.
-        let targetNames = Set(targets.map(\.name))
-        let fixed = weights.infos.filter { !targetNames.contains($0.name) }.reduce(0) { $0 + (weights.storedByteCount($1.name) ?? $1.byteCount) }
-        let left = budget - fixed
-        let knapsack = items.map { $0.map { MultipleChoiceKnapsack.Option(cost: $0.bytes, error: $0.kld) } }
-        var fits = true
-        var solution = left >= 0 ? MultipleChoiceKnapsack.solve(knapsack, budget: left, unit: MultipleChoiceKnapsack.unit(budget: left)) : nil
-        if solution == nil {
-            fits = false
-            let choices = knapsack.map { o in o.indices.min { (o[$0].cost, o[$0].error) < (o[$1].cost, o[$1].error) }! }
-            solution = .init(choices: choices, cost: zip(knapsack, choices).reduce(0) { $0 + $1.0[$1.1].cost },
-                             error: zip(knapsack, choices).reduce(0) { $0 + $1.0[$1.1].error })
-        }
-        var recipe: [String: TensorChoice] = [:]
-        for (k, list) in items.enumerated() { if let c = list[solution!.choices[k]].choice { recipe[list[0].tensor] = c } }
-        let predicted = fixed + solution!.cost
-        let bpw = Double(predicted * 8) / Double(parameters)
-        let verdict = fits
-            ? "fits \(budget) bytes: \(predicted) bytes, \(String(format: "%.3f", bpw)) bits per weight, predicted KLD \(String(format: "%.5f", solution!.error))"
-            : "nothing fits \(budget) bytes: the smallest recipe needs \(predicted) bytes (\(String(format: "%.3f", bpw)) bits per weight)"
-        var plan = Plan(model: path, family: family.variant, parameters: parameters, originalBytes: originalBytes, budgetBytes: budget,
-                        fits: fits, verdict: verdict, quantize: recipe, scaleDtype: options.scaleDType.flagName,
-                        calibrationPuzzles: recipe.values.contains(where: \.needsCalibration) ? options.calibrationChunks : nil,
-                        calibration: calibration, predictedBytes: predicted, predictedBitsPerWeight: bpw, predictedKld: solution!.error,
-                        candidates: items.flatMap { $0 }, measurement: nil)
-        if let eval = options.evaluationText {
-            plan.measurement = try measure(model, path: path, plan: plan, evaluation: eval, options: options, progress: progress)
-        }
-        plan.seconds = Date().timeIntervalSince(t0)
-        return plan
     }
 
     /// Applies the recipe with the quantize pipeline (sequential GPTQ on the calibration text), reads the written

@@ -55,6 +55,9 @@ struct PlanCommand: ParsableCommand {
     @Flag(help: "Language model: keep the output head (and a tied input table) as stored.")
     var keepHead = false
 
+    @Option(help: "Language model: reuse the sensitivities (candidates) of an earlier plan of the same model and only solve the budget.")
+    var reuse: String?
+
     @Option(help: "Held-out puzzles, one per model or one for all, comma-separated.")
     var data: String?
 
@@ -150,6 +153,13 @@ extension PlanCommand {
         if sensitivityChunks < 1 { throw ValidationError("--sensitivity-chunks \(sensitivityChunks) must be at least 1") }
         o.calibrationChunks = calibCount
         o.sensitivityChunks = sensitivityChunks
+        if let reuse {
+            struct Earlier: Decodable { var candidates: [LanguagePlanner.Candidate] }
+            guard let data = FileManager.default.contents(atPath: reuse) else { throw ValidationError("--reuse \(reuse): cannot read the file") }
+            do { o.reuse = try JSONDecoder().decode(Earlier.self, from: data).candidates } catch {
+                throw ValidationError("--reuse \(reuse): not a language-model plan with candidates (\(error))")
+            }
+        }
         o.evaluationText = text
         o.evaluationChunks = chunks
         o.seed = 0

@@ -420,14 +420,24 @@ public enum LlamaGGUFExport {
             names.remove(at: i)  // llama.cpp reads token_embd for a tied head
         }
         names.sort { order($0.gguf) < order($1.gguf) }
+        // A tensor the recipe kept holds the source's dequantized values: it keeps the source's blocks (the
+        // planner counts it at its stored size), copied when its values are still the source's.
+        let original = LlamaGGUFSource(meta, config: config)
         var tensors: [PlannedTensor] = []
         for (gguf, source, hfOrder) in names {
             guard let info = ckpt.info(source) else { continue }
             let shape = info.shape.dims
             let packed = ckpt.packedWeights[source]
             let grid = packed.flatMap { GGMLGrid(scheme: $0.layout.scheme) }
-            let (want, type, note) = try choose(gguf: gguf, shape: shape, grid: grid, stored: nil, options: options, file: dir)
-            let exact = (grid?.fits(in: type) ?? false) || (packed == nil && type == .f32)
+            var sourceType = packed == nil && hfOrder ? meta.tensor(gguf).flatMap { $0.shape.dims == shape ? $0.type : nil } : nil
+            if sourceType != nil, original.info(source) != nil {
+                if try ckpt.floats(source) != original.floats(source) { sourceType = nil }
+                ckpt.release(source); original.release(source)
+            } else {
+                sourceType = nil
+            }
+            let (want, type, note) = try choose(gguf: gguf, shape: shape, grid: grid, stored: sourceType, options: options, file: dir)
+            let exact = (grid?.fits(in: type) ?? false) || (packed == nil && type == .f32) || (sourceType != nil && sourceType == type)
             let heads = hfOrder ? LlamaGGUFNames.permutedHeads(gguf: gguf, config: config) : nil
             var from: [Int]?
             if let heads {
@@ -451,6 +461,10 @@ public enum LlamaGGUFExport {
                     defer { ckpt.release(source) }
                     var bytes: [UInt8]
                     var error = 0.0
+                    if let sourceType, type == sourceType {
+                        defer { meta.release(gguf) }
+                        return (Array(try meta.blockBytes(gguf)), 0)
+                    }
                     if let packed, let grid, grid.fits(in: type) {
                         let q = try ckpt.quantized(packed)
                         try checkFinite(q.scales, tensor: source + "_scale", file: dir)
