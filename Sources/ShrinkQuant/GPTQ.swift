@@ -242,11 +242,11 @@ public enum GPTQ {
         return result
     }
 
-    /// In place: the lower triangle of a (n×n, symmetric positive definite) becomes the lower
-    /// triangle of Uᵀ where J·a·J's… see `solve`: Cholesky J·H·J = M·Mᵀ is a's input, and on
-    /// return a holds J·M⁻ᵀ·J (= Uᵀ, U upper with H⁻¹ = UᵀU, in the un-reversed order).
-    /// LAPACK's blocked dpotrf and dtrtri (lower), the updates as packed GEMMs over the cores.
-    /// False when a is not positive definite.
+    /// In place on a (n×n, row-major): given the lower triangle of B = J·H·J (H symmetric positive
+    /// definite, J the reversal), leaves in the lower triangle Uᵀ, where U is the upper Cholesky
+    /// factor of H⁻¹ (H⁻¹ = UᵀU): Cholesky B = M·Mᵀ, then M⁻¹, then the reflection across the
+    /// anti-diagonal (J·M⁻ᵀ·J = Uᵀ). LAPACK's blocked dpotrf and dtrtri (lower), their updates as
+    /// packed GEMMs over the cores. False when H is not positive definite.
     static func factorInverse(_ a: UnsafeMutablePointer<Double>, _ n: Int) -> Bool {
         let nb = 128
         let A = UnsafeSendable(a)
