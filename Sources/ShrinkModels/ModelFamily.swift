@@ -221,3 +221,28 @@ public enum ModelRegistry {
         }
     }
 }
+
+/// Bounds on the sizes a `config.json` may state, so that the tensor sizes, byte counts and FLOP counts Shrink
+/// derives from a config (all in Int) cannot overflow: a hostile config is refused with the field named instead
+/// of trapping. Found by the FuzzConfig target (FUZZING.md).
+enum ConfigBounds {
+    /// Largest width, vocabulary or sequence length: 2^24, beyond every published model.
+    static let maxSize = 1 << 24
+    /// Largest product of sizes a config implies (layers × widths² × positions × steps, an upper bound of its
+    /// FLOPs and parameters): 2^62, below Int.max.
+    static let maxWork = 0x1p62
+
+    /// Throws when one of `sizes` exceeds `maxSize`.
+    static func requireSizes(_ sizes: [(field: String, value: Int)], file: String) throws {
+        for (field, v) in sizes where v > maxSize {
+            throw ModelError.badConfig(file: file, field: field, reason: "is \(v); at most \(maxSize) is supported")
+        }
+    }
+
+    /// Throws when `work` (computed in Double, so it cannot overflow) exceeds `maxWork`.
+    static func requireWork(_ work: Double, fields: String, file: String) throws {
+        guard work <= maxWork else {
+            throw ModelError.badConfig(file: file, field: fields, reason: "together describe a model too large to account for (over 2^62 operations)")
+        }
+    }
+}

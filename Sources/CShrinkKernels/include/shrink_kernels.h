@@ -11,6 +11,7 @@
 #include "shrink_gemm.h"
 #include "shrink_nn.h"
 #include "shrink_logprob.h"
+#include "shrink_fs.h"
 
 #ifdef __cplusplus
 extern "C" {

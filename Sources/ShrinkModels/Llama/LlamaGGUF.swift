@@ -63,12 +63,19 @@ extension LlamaConfig {
                            ("feed_forward_length", inter), ("vocab_size", vocab)] where v < 1 {
             throw ModelError.badConfig(file: file, field: key(field), reason: "must be at least 1, is \(v)")
         }
+        let contextLength = try gguf.int(key("context_length")) ?? 2048
+        try ConfigBounds.requireSizes([(key("embedding_length"), hidden), (key("attention.head_count"), heads), (key("block_count"), layers),
+                                       (key("feed_forward_length"), inter), (key("vocab_size"), vocab), (key("context_length"), contextLength)],
+                                      file: file)
+        try ConfigBounds.requireWork(Double(layers + 2) * Double(Swift.max(hidden, inter, vocab)) * Double(Swift.max(hidden, inter, vocab)) * 16
+                                         * Double(Swift.max(contextLength, 2048)),
+                                     fields: key("embedding_length, feed_forward_length, vocab_size and block_count"), file: file)
         guard kvHeads >= 1, heads % kvHeads == 0 else {
             throw ModelError.badConfig(file: file, field: key("attention.head_count_kv"), reason: "must divide attention.head_count \(heads), is \(kvHeads)")
         }
         let headDim = try gguf.int(key("attention.key_length")) ?? hidden / heads
-        guard headDim >= 2, headDim % 2 == 0 else {
-            throw ModelError.badConfig(file: file, field: key("attention.key_length"), reason: "must be even, is \(headDim)")
+        guard headDim >= 2, headDim % 2 == 0, headDim <= ConfigBounds.maxSize else {
+            throw ModelError.badConfig(file: file, field: key("attention.key_length"), reason: "must be even and at most \(ConfigBounds.maxSize), is \(headDim)")
         }
         let ropeDims = try gguf.int(key("rope.dimension_count")) ?? headDim
         guard ropeDims == headDim else {
@@ -82,7 +89,7 @@ extension LlamaConfig {
                   kvHeads: kvHeads, headDim: headDim,
                   rmsNormEps: try gguf.float(key("attention.layer_norm_rms_epsilon")) ?? 1e-5,
                   ropeTheta: try gguf.float(key("rope.freq_base")) ?? 10_000,
-                  maxPositions: try gguf.int(key("context_length")) ?? 2048,
+                  maxPositions: contextLength,
                   tiedEmbeddings: gguf.tensor("output.weight") == nil, qkvBias: gguf.tensor("blk.0.attn_q.bias") != nil)
     }
 }
