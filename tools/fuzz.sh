@@ -32,9 +32,8 @@ fi
 # Largest input per target: a few seeds' worth, so mutations stay fast.
 max_len() {
     case "$1" in
-        FuzzTokenizerJSON) echo 65536 ;;
         FuzzGGUF|FuzzGGUFTokenizer) echo 32768 ;;
-        FuzzSafetensors|FuzzPuzzleDataset|FuzzGGMLBlocks) echo 16384 ;;
+        FuzzSafetensors|FuzzPuzzleDataset|FuzzGGMLBlocks|FuzzTokenizerJSON) echo 16384 ;;
         *) echo 4096 ;;
     esac
 }

@@ -16,7 +16,7 @@ import Testing
     static let expected: [String: Int] = [
         "Fuzz/Corpus/FuzzSafetensors": 38, "Fuzz/Corpus/FuzzShardIndex": 6, "Fuzz/Corpus/FuzzStrictJSON": 15,
         "Fuzz/Corpus/FuzzGGUF": 48, "Fuzz/Corpus/FuzzGGMLBlocks": 13, "Fuzz/Corpus/FuzzConfig": 13,
-        "Fuzz/Corpus/FuzzRecipe": 19, "Fuzz/Corpus/FuzzDeviceProfile": 3, "Fuzz/Corpus/FuzzTokenizerJSON": 5,
+        "Fuzz/Corpus/FuzzRecipe": 19, "Fuzz/Corpus/FuzzDeviceProfile": 3, "Fuzz/Corpus/FuzzTokenizerJSON": 4,
         "Fuzz/Corpus/FuzzGGUFTokenizer": 3, "Fuzz/Corpus/FuzzPuzzleDataset": 7,
     ]
 
