@@ -239,6 +239,15 @@ enum ConfigBounds {
         }
     }
 
+    /// A decoder's forward FLOPs over its whole context, from above: 4 × context × (parameters + layers ×
+    /// context × attention width), parameters ≈ 2·vocab·hidden + layers·(4·hidden·q + 3·hidden·intermediate).
+    /// (Llama 3.1 405B at 128 K tokens: 3.5e17, a tenth of `maxWork`.)
+    static func decoderWork(vocab: Int, hidden: Int, intermediate: Int, layers: Int, attention: Int, context: Int) -> Double {
+        let (v, h, i, l, q, c) = (Double(vocab), Double(hidden), Double(intermediate), Double(layers), Double(attention), Double(Swift.max(context, 2048)))
+        let parameters = 2 * v * h + l * (4 * h * Swift.max(h, q) + 3 * h * i)
+        return 4 * c * (parameters + l * c * q)
+    }
+
     /// Throws when `work` (computed in Double, so it cannot overflow) exceeds `maxWork`.
     static func requireWork(_ work: Double, fields: String, file: String) throws {
         guard work <= maxWork else {

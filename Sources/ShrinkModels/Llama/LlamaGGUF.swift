@@ -67,9 +67,9 @@ extension LlamaConfig {
         try ConfigBounds.requireSizes([(key("embedding_length"), hidden), (key("attention.head_count"), heads), (key("block_count"), layers),
                                        (key("feed_forward_length"), inter), (key("vocab_size"), vocab), (key("context_length"), contextLength)],
                                       file: file)
-        try ConfigBounds.requireWork(Double(layers + 2) * Double(Swift.max(hidden, inter, vocab)) * Double(Swift.max(hidden, inter, vocab)) * 16
-                                         * Double(Swift.max(contextLength, 2048)),
-                                     fields: key("embedding_length, feed_forward_length, vocab_size and block_count"), file: file)
+        try ConfigBounds.requireWork(ConfigBounds.decoderWork(vocab: vocab, hidden: hidden, intermediate: inter, layers: layers, attention: hidden,
+                                                              context: contextLength),
+                                     fields: key("embedding_length, feed_forward_length, vocab_size, block_count and context_length"), file: file)
         guard kvHeads >= 1, heads % kvHeads == 0 else {
             throw ModelError.badConfig(file: file, field: key("attention.head_count_kv"), reason: "must divide attention.head_count \(heads), is \(kvHeads)")
         }
