@@ -67,9 +67,6 @@ extension LlamaConfig {
         try ConfigBounds.requireSizes([(key("embedding_length"), hidden), (key("attention.head_count"), heads), (key("block_count"), layers),
                                        (key("feed_forward_length"), inter), (key("vocab_size"), vocab), (key("context_length"), contextLength)],
                                       file: file)
-        try ConfigBounds.requireWork(ConfigBounds.decoderWork(vocab: vocab, hidden: hidden, intermediate: inter, layers: layers, attention: hidden,
-                                                              context: contextLength),
-                                     fields: key("embedding_length, feed_forward_length, vocab_size, block_count and context_length"), file: file)
         guard kvHeads >= 1, heads % kvHeads == 0 else {
             throw ModelError.badConfig(file: file, field: key("attention.head_count_kv"), reason: "must divide attention.head_count \(heads), is \(kvHeads)")
         }
@@ -77,6 +74,9 @@ extension LlamaConfig {
         guard headDim >= 2, headDim % 2 == 0, headDim <= ConfigBounds.maxSize else {
             throw ModelError.badConfig(file: file, field: key("attention.key_length"), reason: "must be even and at most \(ConfigBounds.maxSize), is \(headDim)")
         }
+        try ConfigBounds.requireWork(ConfigBounds.decoderWork(vocab: vocab, hidden: hidden, intermediate: inter, layers: layers, attention: heads * headDim,
+                                                              context: contextLength),
+                                     fields: key("embedding_length, feed_forward_length, vocab_size, attention.key_length, block_count and context_length"), file: file)
         let ropeDims = try gguf.int(key("rope.dimension_count")) ?? headDim
         guard ropeDims == headDim else {
             throw ModelError.badConfig(file: file, field: key("rope.dimension_count"), reason: "is \(ropeDims); Shrink runs only full-width RoPE (head dim \(headDim))")
