@@ -232,6 +232,18 @@ enum ConfigBounds {
     /// FLOPs and parameters): 2^62, below Int.max.
     static let maxWork = 0x1p62
 
+    /// Largest number of layers, recursion cycles or supervision steps: 2^12 (published models have at most a
+    /// few hundred layers). The tensor layout lists every layer's tensors, so a file claiming millions of layers
+    /// would take gigabytes before any tensor is read (FuzzGGUFTokenizer: `llama.block_count` 3,145,729).
+    static let maxLayers = 1 << 12
+
+    /// Throws when one of `counts` (layers, cycles, steps) exceeds `maxLayers`.
+    static func requireCounts(_ counts: [(field: String, value: Int)], file: String) throws {
+        for (field, v) in counts where v > maxLayers {
+            throw ModelError.badConfig(file: file, field: field, reason: "is \(v); at most \(maxLayers) is supported")
+        }
+    }
+
     /// Throws when one of `sizes` exceeds `maxSize`.
     static func requireSizes(_ sizes: [(field: String, value: Int)], file: String) throws {
         for (field, v) in sizes where v > maxSize {

@@ -60,6 +60,7 @@ public struct BertConfig: Codable, Sendable, Equatable {
                        ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize)] where v < 1 {
             throw bad(f, "must be at least 1, is \(v)")
         }
+        try ConfigBounds.requireCounts([("num_hidden_layers", numHiddenLayers)], file: file)
         try ConfigBounds.requireSizes([("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
                                        ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
                                        ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize)], file: file)

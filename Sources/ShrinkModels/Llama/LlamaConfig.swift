@@ -63,6 +63,7 @@ public struct LlamaConfig: Sendable, Equatable {
                            ("intermediate_size", raw.intermediateSize)] where v < 1 {
             throw ModelError.badConfig(file: file, field: field, reason: "must be at least 1, is \(v)")
         }
+        try ConfigBounds.requireCounts([("num_hidden_layers", raw.numHiddenLayers)], file: file)
         try ConfigBounds.requireSizes([("hidden_size", raw.hiddenSize), ("num_hidden_layers", raw.numHiddenLayers),
                                        ("num_attention_heads", raw.numAttentionHeads), ("vocab_size", raw.vocabSize),
                                        ("intermediate_size", raw.intermediateSize), ("head_dim", raw.headDim ?? 1),

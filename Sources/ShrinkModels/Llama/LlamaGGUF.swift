@@ -64,6 +64,7 @@ extension LlamaConfig {
             throw ModelError.badConfig(file: file, field: key(field), reason: "must be at least 1, is \(v)")
         }
         let contextLength = try gguf.int(key("context_length")) ?? 2048
+        try ConfigBounds.requireCounts([(key("block_count"), layers)], file: file)
         try ConfigBounds.requireSizes([(key("embedding_length"), hidden), (key("attention.head_count"), heads), (key("block_count"), layers),
                                        (key("feed_forward_length"), inter), (key("vocab_size"), vocab), (key("context_length"), contextLength)],
                                       file: file)

@@ -79,6 +79,8 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
                        ("L_cycles", lCycles), ("L_layers", lLayers), ("halt_max_steps", haltMaxSteps)] where v < 1 {
             throw bad(f, "must be at least 1, is \(v)")
         }
+        try ConfigBounds.requireCounts([("H_cycles", hCycles), ("L_cycles", lCycles), ("H_layers", hLayers), ("L_layers", lLayers),
+                                        ("halt_max_steps", haltMaxSteps)], file: file)
         try ConfigBounds.requireSizes([("seq_len", seqLen), ("vocab_size", vocabSize), ("hidden_size", hiddenSize),
                                        ("puzzle_emb_ndim", puzzleEmbNdim), ("puzzle_emb_len", puzzleEmbLen),
                                        ("num_puzzle_identifiers", numPuzzleIdentifiers), ("H_cycles", hCycles), ("L_cycles", lCycles),
