@@ -49,3 +49,27 @@ let package = Package(
         .testTarget(name: "ShrinkModelsTests", dependencies: ["ShrinkModels", "ShrinkQuant", "ShrinkFormats", "ShrinkTensor", "ShrinkTestSupport"]),
     ]
 )
+
+// Fuzz targets (FUZZING.md, tools/fuzz.sh): libFuzzer executables, one per parser, built only when
+// SHRINK_FUZZ=1 so that a normal `swift build` / `swift test` never sees them. tools/fuzz.sh builds them with
+// `-sanitize=fuzzer,address` in their own build folder.
+if Context.environment["SHRINK_FUZZ"] == "1" {
+    package.targets.append(.target(name: "CFuzzSupport", path: "Fuzz/CSupport"))
+    package.targets.append(.target(name: "FuzzSupport", dependencies: ["CFuzzSupport"], path: "Fuzz/Support"))
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzSafetensors", ["ShrinkFormats"]),
+        ("FuzzShardIndex", ["ShrinkFormats"]),
+        ("FuzzStrictJSON", ["ShrinkFormats"]),
+        ("FuzzGGUF", ["ShrinkFormats"]),
+        ("FuzzGGMLBlocks", ["ShrinkFormats"]),
+        ("FuzzConfig", ["ShrinkModels"]),
+        ("FuzzRecipe", ["ShrinkQuant"]),
+        ("FuzzDeviceProfile", ["ShrinkPlan"]),
+        ("FuzzTokenizerJSON", ["ShrinkModels"]),
+        ("FuzzGGUFTokenizer", ["ShrinkModels"]),
+        ("FuzzPuzzleDataset", ["ShrinkEval"]),
+    ]
+    for t in fuzzTargets {
+        package.targets.append(.executableTarget(name: t.name, dependencies: ["FuzzSupport"] + t.dependencies, path: "Fuzz/\(t.name)"))
+    }
+}

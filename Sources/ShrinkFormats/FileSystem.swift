@@ -49,6 +49,26 @@ public enum FileSystem {
         return String(trimmed[trimmed.index(after: slash)...])
     }
 
+    /// Staging entries (`.<name>.partial-<pid>`, and `<that>.old`) that writers of `finalPath` left behind when
+    /// their process was killed: removed when that process no longer exists, so a rerun cleans up after a
+    /// killed run. A live writer's staging (another `shrink` writing the same output) is left alone.
+    public static func removeStaleStaging(of finalPath: String) {
+        let dir = directoryOf(finalPath), prefix = "." + lastComponent(finalPath) + ".partial-"
+        for entry in list(dir) where entry.hasPrefix(prefix) {
+            let rest = entry.dropFirst(prefix.count)
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard let pid = Int32(digits), rest.dropFirst(digits.count).isEmpty || rest.dropFirst(digits.count) == ".old",
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = dir + "/" + entry
+            if isDirectory(path) {
+                for f in list(path) { unlink(path + "/" + f) }
+                rmdir(path)
+            } else {
+                unlink(path)
+            }
+        }
+    }
+
     public static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
     /// mkdir -p: creates `dir` and missing parents; errors name `output`.

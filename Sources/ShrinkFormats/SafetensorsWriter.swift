@@ -40,8 +40,10 @@ public final class SafetensorsWriter {
         }
         order = tensors
         temporaryPath = dir + "/." + FileSystem.lastComponent(path) + ".partial-\(getpid())"
+        FileSystem.removeStaleStaging(of: path)
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(errno)) }
+        KillPoint.reach("safetensors.open")
         do {
             let json = Array(Self.header(tensors: tensors, metadata: metadata).utf8)
             var length = UInt64(json.count).littleEndian
@@ -99,6 +101,7 @@ public final class SafetensorsWriter {
         guard bytes.count == expected.byteCount else {
             throw FormatError.writerMisuse(path: path, detail: "tensor '\(name)' has \(bytes.count) bytes, declared \(expected.byteCount)")
         }
+        KillPoint.reach("safetensors.tensor")
         if bytes.count > 0 { try writeRaw(bytes) }
         next += 1
     }
@@ -112,6 +115,7 @@ public final class SafetensorsWriter {
         guard next == order.count else {
             throw FormatError.writerMisuse(path: path, detail: "commit before all tensors were written (next: '\(order[next].name)')")
         }
+        KillPoint.reach("safetensors.fsync")
         guard fsync(fd) == 0 else {
             let e = errno
             abandon()
@@ -119,6 +123,7 @@ public final class SafetensorsWriter {
         }
         close(fd)
         fd = -1
+        KillPoint.reach("safetensors.rename")
         guard rename(temporaryPath, path) == 0 else {
             let e = errno
             unlink(temporaryPath)
@@ -151,6 +156,7 @@ public enum AtomicFile {
     public static func write(bytes: [UInt8], to path: String) throws {
         if FileSystem.isDirectory(path) { throw FormatError.outputIsDirectory(path: path) }
         let tmp = FileSystem.directoryOf(path) + "/." + FileSystem.lastComponent(path) + ".partial-\(getpid())"
+        FileSystem.removeStaleStaging(of: path)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(errno)) }
         var done = 0
@@ -165,6 +171,7 @@ public enum AtomicFile {
             done += n
         }
         close(fd)
+        KillPoint.reach("atomic.rename")
         guard rename(tmp, path) == 0 else {
             let e = errno
             unlink(tmp)

@@ -225,3 +225,49 @@ public enum ModelRegistry {
         }
     }
 }
+
+/// Bounds on the sizes a `config.json` may state, so that the tensor sizes, byte counts and FLOP counts Shrink
+/// derives from a config (all in Int) cannot overflow: a hostile config is refused with the field named instead
+/// of trapping. Found by the FuzzConfig target (FUZZING.md).
+enum ConfigBounds {
+    /// Largest width, vocabulary or sequence length: 2^24, beyond every published model.
+    static let maxSize = 1 << 24
+    /// Largest product of sizes a config implies (layers × widths² × positions × steps, an upper bound of its
+    /// FLOPs and parameters): 2^62, below Int.max.
+    static let maxWork = 0x1p62
+
+    /// Largest number of layers, recursion cycles or supervision steps: 2^12 (published models have at most a
+    /// few hundred layers). The tensor layout lists every layer's tensors, so a file claiming millions of layers
+    /// would take gigabytes before any tensor is read (FuzzGGUFTokenizer: `llama.block_count` 3,145,729).
+    static let maxLayers = 1 << 12
+
+    /// Throws when one of `counts` (layers, cycles, steps) exceeds `maxLayers`.
+    static func requireCounts(_ counts: [(field: String, value: Int)], file: String) throws {
+        for (field, v) in counts where v > maxLayers {
+            throw ModelError.badConfig(file: file, field: field, reason: "is \(v); at most \(maxLayers) is supported")
+        }
+    }
+
+    /// Throws when one of `sizes` exceeds `maxSize`.
+    static func requireSizes(_ sizes: [(field: String, value: Int)], file: String) throws {
+        for (field, v) in sizes where v > maxSize {
+            throw ModelError.badConfig(file: file, field: field, reason: "is \(v); at most \(maxSize) is supported")
+        }
+    }
+
+    /// A decoder's forward FLOPs over its whole context, from above: 4 × context × (parameters + layers ×
+    /// context × attention width), parameters ≈ 2·vocab·hidden + layers·(4·hidden·q + 3·hidden·intermediate).
+    /// (Llama 3.1 405B at 128 K tokens: 3.5e17, a tenth of `maxWork`.)
+    static func decoderWork(vocab: Int, hidden: Int, intermediate: Int, layers: Int, attention: Int, context: Int) -> Double {
+        let (v, h, i, l, q, c) = (Double(vocab), Double(hidden), Double(intermediate), Double(layers), Double(attention), Double(Swift.max(context, 2048)))
+        let parameters = 2 * v * h + l * (4 * h * Swift.max(h, q) + 3 * h * i)
+        return 4 * c * (parameters + l * c * q)
+    }
+
+    /// Throws when `work` (computed in Double, so it cannot overflow) exceeds `maxWork`.
+    static func requireWork(_ work: Double, fields: String, file: String) throws {
+        guard work <= maxWork else {
+            throw ModelError.badConfig(file: file, field: fields, reason: "together describe a model too large to account for (over 2^62 operations)")
+        }
+    }
+}

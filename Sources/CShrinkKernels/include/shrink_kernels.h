@@ -12,6 +12,7 @@
 #include "shrink_nn.h"
 #include "shrink_logprob.h"
 #include "shrink_gptq.h"
+#include "shrink_fs.h"
 
 #ifdef __cplusplus
 extern "C" {

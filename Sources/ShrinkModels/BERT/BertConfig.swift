@@ -60,6 +60,13 @@ public struct BertConfig: Codable, Sendable, Equatable {
                        ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize)] where v < 1 {
             throw bad(f, "must be at least 1, is \(v)")
         }
+        try ConfigBounds.requireCounts([("num_hidden_layers", numHiddenLayers)], file: file)
+        try ConfigBounds.requireSizes([("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
+                                       ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
+                                       ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize)], file: file)
+        let width = Double(Swift.max(hiddenSize, intermediateSize, vocabSize, maxPositionEmbeddings, typeVocabSize))
+        try ConfigBounds.requireWork(Double(numHiddenLayers + 2) * width * width * 16 * Double(maxPositionEmbeddings),
+                                     fields: "hidden_size, intermediate_size, vocab_size, max_position_embeddings and num_hidden_layers", file: file)
         if hiddenSize % numAttentionHeads != 0 { throw bad("num_attention_heads", "must divide hidden_size \(hiddenSize), is \(numAttentionHeads)") }
         if activation == nil { throw bad("hidden_act", "is '\(hiddenAct)'; this encoder implements 'gelu' (the erf form) only") }
         if positionEmbeddingType != "absolute" {

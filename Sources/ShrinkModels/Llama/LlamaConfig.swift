@@ -73,6 +73,17 @@ public struct LlamaConfig: Sendable, Equatable {
                            ("intermediate_size", raw.intermediateSize)] where v < 1 {
             throw ModelError.badConfig(file: file, field: field, reason: "must be at least 1, is \(v)")
         }
+        try ConfigBounds.requireCounts([("num_hidden_layers", raw.numHiddenLayers)], file: file)
+        try ConfigBounds.requireSizes([("hidden_size", raw.hiddenSize), ("num_hidden_layers", raw.numHiddenLayers),
+                                       ("num_attention_heads", raw.numAttentionHeads), ("vocab_size", raw.vocabSize),
+                                       ("intermediate_size", raw.intermediateSize), ("head_dim", raw.headDim ?? 1),
+                                       ("max_position_embeddings", raw.maxPositionEmbeddings ?? 1), ("sliding_window", raw.slidingWindow ?? 1)],
+                                      file: file)
+        try ConfigBounds.requireWork(ConfigBounds.decoderWork(vocab: raw.vocabSize, hidden: raw.hiddenSize, intermediate: raw.intermediateSize,
+                                                              layers: raw.numHiddenLayers,
+                                                              attention: raw.numAttentionHeads * (raw.headDim ?? raw.hiddenSize / raw.numAttentionHeads),
+                                                              context: raw.maxPositionEmbeddings ?? 2048),
+                                     fields: "hidden_size, intermediate_size, vocab_size, head_dim, num_hidden_layers and max_position_embeddings", file: file)
         let heads = raw.numAttentionHeads, kvHeads = raw.numKeyValueHeads ?? heads
         guard kvHeads >= 1, heads % kvHeads == 0 else {
             throw ModelError.badConfig(file: file, field: "num_key_value_heads", reason: "must divide num_attention_heads \(heads), is \(kvHeads)")

@@ -63,13 +63,21 @@ extension LlamaConfig {
                            ("feed_forward_length", inter), ("vocab_size", vocab)] where v < 1 {
             throw ModelError.badConfig(file: file, field: key(field), reason: "must be at least 1, is \(v)")
         }
+        let contextLength = try gguf.int(key("context_length")) ?? 2048
+        try ConfigBounds.requireCounts([(key("block_count"), layers)], file: file)
+        try ConfigBounds.requireSizes([(key("embedding_length"), hidden), (key("attention.head_count"), heads), (key("block_count"), layers),
+                                       (key("feed_forward_length"), inter), (key("vocab_size"), vocab), (key("context_length"), contextLength)],
+                                      file: file)
         guard kvHeads >= 1, heads % kvHeads == 0 else {
             throw ModelError.badConfig(file: file, field: key("attention.head_count_kv"), reason: "must divide attention.head_count \(heads), is \(kvHeads)")
         }
         let headDim = try gguf.int(key("attention.key_length")) ?? hidden / heads
-        guard headDim >= 2, headDim % 2 == 0 else {
-            throw ModelError.badConfig(file: file, field: key("attention.key_length"), reason: "must be even, is \(headDim)")
+        guard headDim >= 2, headDim % 2 == 0, headDim <= ConfigBounds.maxSize else {
+            throw ModelError.badConfig(file: file, field: key("attention.key_length"), reason: "must be even and at most \(ConfigBounds.maxSize), is \(headDim)")
         }
+        try ConfigBounds.requireWork(ConfigBounds.decoderWork(vocab: vocab, hidden: hidden, intermediate: inter, layers: layers, attention: heads * headDim,
+                                                              context: contextLength),
+                                     fields: key("embedding_length, feed_forward_length, vocab_size, attention.key_length, block_count and context_length"), file: file)
         let ropeDims = try gguf.int(key("rope.dimension_count")) ?? headDim
         guard ropeDims == headDim else {
             throw ModelError.badConfig(file: file, field: key("rope.dimension_count"), reason: "is \(ropeDims); Shrink runs only full-width RoPE (head dim \(headDim))")
@@ -82,7 +90,7 @@ extension LlamaConfig {
                   kvHeads: kvHeads, headDim: headDim,
                   rmsNormEps: try gguf.float(key("attention.layer_norm_rms_epsilon")) ?? 1e-5,
                   ropeTheta: try gguf.float(key("rope.freq_base")) ?? 10_000,
-                  maxPositions: try gguf.int(key("context_length")) ?? 2048,
+                  maxPositions: contextLength,
                   tiedEmbeddings: gguf.tensor("output.weight") == nil, qkvBias: gguf.tensor("blk.0.attn_q.bias") != nil)
     }
 }

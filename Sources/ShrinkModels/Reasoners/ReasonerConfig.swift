@@ -45,7 +45,8 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         let hidden = try c.decode(Int.self, forKey: .hiddenSize)
         hiddenSize = hidden
         let len = try c.decodeIfPresent(Int.self, forKey: .puzzleEmbLen) ?? 0
-        puzzleEmbLen = puzzleEmbNdim == 0 ? 0 : (len > 0 ? len : (puzzleEmbNdim + hidden - 1) / hidden)
+        // Rounded up without `ndim + hidden - 1`, which overflows for hostile sizes; hidden < 1 is refused by `validate`.
+        puzzleEmbLen = puzzleEmbNdim == 0 || hidden < 1 ? 0 : (len > 0 ? len : puzzleEmbNdim / hidden + (puzzleEmbNdim % hidden > 0 ? 1 : 0))
         numPuzzleIdentifiers = try c.decodeIfPresent(Int.self, forKey: .numPuzzleIdentifiers) ?? 1
         hCycles = try c.decode(Int.self, forKey: .hCycles)
         lCycles = try c.decode(Int.self, forKey: .lCycles)
@@ -78,6 +79,22 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
                        ("L_cycles", lCycles), ("L_layers", lLayers), ("halt_max_steps", haltMaxSteps)] where v < 1 {
             throw bad(f, "must be at least 1, is \(v)")
         }
+        try ConfigBounds.requireCounts([("H_cycles", hCycles), ("L_cycles", lCycles), ("H_layers", hLayers), ("L_layers", lLayers),
+                                        ("halt_max_steps", haltMaxSteps)], file: file)
+        try ConfigBounds.requireSizes([("seq_len", seqLen), ("vocab_size", vocabSize), ("hidden_size", hiddenSize),
+                                       ("puzzle_emb_ndim", puzzleEmbNdim), ("puzzle_emb_len", puzzleEmbLen),
+                                       ("num_puzzle_identifiers", numPuzzleIdentifiers), ("H_cycles", hCycles), ("L_cycles", lCycles),
+                                       ("H_layers", hLayers), ("L_layers", lLayers), ("halt_max_steps", haltMaxSteps)], file: file)
+        for (f, v) in [("puzzle_emb_ndim", puzzleEmbNdim), ("puzzle_emb_len", puzzleEmbLen), ("H_layers", hLayers)] where v < 0 {
+            throw bad(f, "must not be negative, is \(v)")
+        }
+        if numPuzzleIdentifiers < 1 { throw bad("num_puzzle_identifiers", "must be at least 1, is \(numPuzzleIdentifiers)") }
+        guard expansion.isFinite, expansion > 0, expansion <= 1024 else { throw bad("expansion", "must be a number in (0, 1024], is \(expansion)") }
+        let width = Double(Swift.max(hiddenSize, swigluWidth(hiddenSize), vocabSize, positions, puzzleEmbNdim))
+        try ConfigBounds.requireWork(Double(haltMaxSteps) * Double(hCycles) * Double(lCycles + 1) * Double(hLayers + lLayers + 2)
+                                         * Double(positions) * width * width * 16
+                                         + Double(numPuzzleIdentifiers) * Double(puzzleEmbNdim),
+                                     fields: "hidden_size, expansion, seq_len, vocab_size, cycles, layers and halt_max_steps", file: file)
         if arch == .hrm && hLayers < 1 { throw bad("H_layers", "HRM needs at least one H layer") }
         if arch == .hrm && mlpT { throw bad("mlp_t", "is a TRM option") }
         if !mlpT && (numHeads < 1 || hiddenSize % numHeads != 0) { throw bad("num_heads", "must divide hidden_size \(hiddenSize)") }
