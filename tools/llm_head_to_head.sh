@@ -22,7 +22,7 @@
 #     $MINILM_BITS, per channel and g64, then `shrink compare models/minilm DIR --sentences` on the evaluation novels.
 #
 # Usage: tools/llm_head_to_head.sh            (STAGES="llama judge-llama judge-shrink recipes minilm report" by default)
-#   Environment: SHRINK (default .build/release/shrink), LLAMA_BIN, CACHE, CHUNKS (16), IMATRIX_CHUNKS (32),
+#   Environment: SHRINK (default .build/release/shrink), LLAMA_BIN, CACHE, CHUNKS (8), IMATRIX_CHUNKS (32),
 #   THREADS (2), TYPES, RECIPES, MINILM_SENTENCES (1000), MINILM_QUERIES (200), MINILM_CALIB (512), NICE ("nice -n 10").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ shrink="${SHRINK:-.build/release/shrink}"
 py="${PY:-.venv-tools/bin/python}"
 cache="${CACHE:-.build-h2h}"
 stages="${STAGES:-llama judge-llama judge-shrink recipes minilm report}"
-chunks="${CHUNKS:-16}" ctx=512 imatrix_chunks="${IMATRIX_CHUNKS:-32}" threads="${THREADS:-2}"
+chunks="${CHUNKS:-8}" ctx=512 imatrix_chunks="${IMATRIX_CHUNKS:-32}" threads="${THREADS:-2}"
 types="${TYPES:-Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 Q4_K_M Q4_K_S Q3_K_M Q3_K_S Q2_K}"
 recipes="${RECIPES:-tools/llm_head_to_head.recipes}"
 minilm_bits="${MINILM_BITS:-8 6 4 3}" minilm_sentences="${MINILM_SENTENCES:-1000}" minilm_queries="${MINILM_QUERIES:-200}"
@@ -52,14 +52,31 @@ done
 [[ -x "$shrink" ]] || { echo "llm_head_to_head: $shrink is missing; run swift build -c release -Xswiftc -target-cpu -Xswiftc native (or set SHRINK)" >&2; exit 1; }
 [[ -x "$py" ]] || { echo "llm_head_to_head: $py is missing; run tools/setup_venv.sh" >&2; exit 1; }
 
-mkdir -p "$cache"/{imatrix,llama,kld,judge,shrink,minilm,work}
+mkdir -p "$cache"/{imatrix,llama,kld,judge,shrink,minilm,work,hashes}
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
-fhash() {  # sha256 of a file, or of a directory's files (names and contents)
-    if [[ -d "$1" ]]; then (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
-    else sha256sum "$1" | cut -c1-16; fi
+fhash() {  # sha256 of a file, or of a directory's files (names and contents); remembered by path, size and mtime
+    local stamp memo
+    stamp=$(find "$1" -type f -printf '%P %s %T@\n' | LC_ALL=C sort | sha256sum | cut -c1-16)
+    memo="$cache/hashes/$(key "$(realpath "$1")" "$stamp")"
+    if [[ ! -s "$memo" ]]; then
+        if [[ -d "$1" ]]; then (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16 > "$memo.$$"
+        else sha256sum "$1" | cut -c1-16 > "$memo.$$"; fi
+        mv "$memo.$$" "$memo"
+    fi
+    cat "$memo"
 }
 has_stage() { [[ " $stages " == *" $1 "* ]]; }
+# Several runs of this script may share the work (e.g. two started side by side): an output is claimed by making
+# OUTPUT.lock (atomic), and a claim whose process is gone is taken over.
+claim() {
+    local l="$1.lock" p
+    if mkdir "$l" 2>/dev/null; then echo $$ > "$l/pid"; return 0; fi
+    p=$(cat "$l/pid" 2>/dev/null || true)
+    [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null && return 1
+    rm -rf "$l"; mkdir "$l" 2>/dev/null && echo $$ > "$l/pid"
+}
+release() { rm -rf "$1.lock"; }
 
 src_h=$(fhash "$src") calib_h=$(fhash "$calib") eval_h=$(fhash "$eval_text")
 llama_h=$(key "$(fhash "$bin/llama-quantize")" "$(fhash "$bin/llama-perplexity")" "$(fhash "$bin/llama-imatrix")")
@@ -70,6 +87,7 @@ printf '# tool\trecipe\tfile\tllama_log\tshrink_json\tquantize_log\n' >> "$manif
 
 # --- llama.cpp side -------------------------------------------------------------------------------------------
 imatrix="$cache/imatrix/$(key "$src_h" "$calib_h" "$imatrix_chunks" "$ctx" "$llama_h").gguf"
+declare -A rows_by_file
 llama_files=()  # "tool<TAB>type<TAB>path<TAB>quantize_log", the types in order, without then with the imatrix
 for im in none imatrix; do
     if [[ $im == imatrix ]] && has_stage llama && [[ ! -s "$imatrix" ]]; then
@@ -94,20 +112,22 @@ done
 
 # --- judges ----------------------------------------------------------------------------------------------------
 kld_base="$cache/kld/$(key "$src_h" "$eval_h" "$chunks" "$ctx" "$llama_h").kld"
-if has_stage judge-llama && [[ ! -s "$kld_base" ]]; then
+if has_stage judge-llama && [[ ! -s "$kld_base" ]] && claim "$kld_base"; then
     log "llama-perplexity --kl-divergence-base: the source on $chunks × $ctx tokens of $eval_text"
     $nice_cmd "$bin/llama-perplexity" -m "$src" -f "$eval_text" -c "$ctx" -b "$ctx" --chunks "$chunks" -t "$threads" \
         --kl-divergence-base "$kld_base.tmp" > "$kld_base.log" 2>&1 || { echo "llm_head_to_head: llama-perplexity base failed, see $kld_base.log" >&2; exit 1; }
     mv "$kld_base.tmp" "$kld_base"
+    release "$kld_base"
 fi
 judge_llama() {  # FILE -> prints the log path ("-" when not run)
     local f="$1" out
     out="$cache/judge/llama-$(key "$(fhash "$f")" "$(basename "$kld_base")").log"
-    if has_stage judge-llama && [[ ! -s "$out" && -s "$kld_base" ]]; then
+    if has_stage judge-llama && [[ ! -s "$out" && -s "$kld_base" ]] && claim "$out"; then
         log "llama-perplexity --kl-divergence $f"
         if $nice_cmd "$bin/llama-perplexity" -m "$f" -c "$ctx" -b "$ctx" --chunks "$chunks" -t "$threads" \
             --kl-divergence-base "$kld_base" --kl-divergence > "$out.tmp" 2>&1 && grep -q "Same top p" "$out.tmp"; then mv "$out.tmp" "$out"
         else log "llama-perplexity failed on $f (see $out.tmp)"; fi
+        release "$out"
     fi
     [[ -s "$out" ]] && echo "$out" || echo -
 }
@@ -118,36 +138,49 @@ judge_shrink() {  # FILE_OR_DIR -> prints the JSON path ("-" when not run)
     local f="$1" out orig="$src"
     [[ -d "$f" ]] && orig=$(jq -r '.source.path' "$f/shrink.json")
     out="$cache/judge/shrink-$(key "$(fhash "$f")" "$orig" "$src_h" "$eval_h" "$chunks" "$ctx" "$shrink_h").json"
-    if has_stage judge-shrink && [[ ! -s "$out" ]]; then
+    if has_stage judge-shrink && [[ ! -s "$out" ]] && claim "$out"; then
         log "shrink compare $orig $f"
         if $nice_cmd "$shrink" compare "$orig" "$f" --text "$eval_text" --ctx "$ctx" --chunks "$chunks" --split test --json \
             > "$out.tmp" 2> "$out.log"; then mv "$out.tmp" "$out"
         else log "shrink compare failed on $f: $(tail -1 "$out.log")"; fi
+        release "$out"
     fi
     [[ -s "$out" ]] && echo "$out" || echo -
 }
 
-for row in "${llama_files[@]}"; do
-    IFS=$'\t' read -r tool type f qlog <<< "$row"
-    l=$(judge_llama "$f")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$type" "$f" "$l" "-" "$qlog" >> "$manifest"
+# Judged in $JUDGE_ORDER (the sizes of the issue's goal first), with the imatrix file of each type first, so that a
+# run cut short has the rows that matter; a type not in the list comes last.
+judge_order="${JUDGE_ORDER:-Q4_0 Q2_K Q3_K_S Q3_K_M Q4_1 Q4_K_S Q5_0 Q4_K_M Q5_1 Q8_0}"
+ordered=()
+for type in $judge_order $types; do
+    for tool in llama.cpp+imatrix llama.cpp; do
+        for row in "${llama_files[@]}"; do
+            IFS=$'\t' read -r t ty f qlog <<< "$row"
+            [[ $t == "$tool" && $ty == "$type" && " ${ordered[*]} " != *" $f "* ]] && ordered+=("$f") && rows_by_file["$f"]="$row"
+        done
+    done
 done
-for row in "${llama_files[@]}"; do
-    IFS=$'\t' read -r tool type f qlog <<< "$row"
+for f in "${ordered[@]}"; do
+    IFS=$'\t' read -r tool type f qlog <<< "${rows_by_file[$f]}"
+    l=$(judge_llama "$f")
     s=$(judge_shrink "$f")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$type" "$f" "$l" "-" "$qlog" >> "$manifest"
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$type" "$f" "-" "$s" "$qlog" >> "$manifest"
 done
 
 # --- Shrink side ----------------------------------------------------------------------------------------------
-# h2h_recipe LAYER_BITS LAYER_GROUP METHOD EMB_BITS EMB_GROUP: a per-tensor recipe (`shrink quantize --recipe`) for
-# models/smollm2-hf: the 210 2-D layer weights at LAYER_BITS in groups of LAYER_GROUP by METHOD, the tied embedding
-# (also the output head) at EMB_BITS in groups of EMB_GROUP by rtn. For the recipes' commands.
+# h2h_recipe LAYER_BITS LAYER_GROUP METHOD EMB_BITS EMB_GROUP [hf|gguf]: a per-tensor recipe (`shrink quantize
+# --recipe`) for SmolLM2: the 210 2-D layer weights at LAYER_BITS in groups of LAYER_GROUP by METHOD, the tied
+# embedding (also the output head) at EMB_BITS in groups of EMB_GROUP by rtn; tensor names of models/smollm2-hf
+# (hf, the default) or of the GGUF release (gguf). For the recipes' commands.
 h2h_recipe() {
-    local bits=$1 group=$2 method=$3 ebits=$4 egroup=$5 l p
-    printf '{"quantize": {"model.embed_tokens.weight": {"bits": %d, "strategy": "group", "group_size": %d, "method": "rtn"}' "$ebits" "$egroup"
+    local bits=$1 group=$2 method=$3 ebits=$4 egroup=$5 names=${6:-hf} l p emb=model.embed_tokens.weight
+    local parts=(self_attn.q_proj self_attn.k_proj self_attn.v_proj self_attn.o_proj mlp.gate_proj mlp.up_proj mlp.down_proj) prefix=model.layers.
+    if [[ $names == gguf ]]; then emb=token_embd.weight parts=(attn_q attn_k attn_v attn_output ffn_gate ffn_up ffn_down) prefix=blk.; fi
+    printf '{"quantize": {"%s": {"bits": %d, "strategy": "group", "group_size": %d, "method": "rtn"}' "$emb" "$ebits" "$egroup"
     for l in $(seq 0 29); do
-        for p in self_attn.q_proj self_attn.k_proj self_attn.v_proj self_attn.o_proj mlp.gate_proj mlp.up_proj mlp.down_proj; do
-            printf ', "model.layers.%d.%s.weight": {"bits": %d, "strategy": "group", "group_size": %d, "method": "%s"}' "$l" "$p" "$bits" "$group" "$method"
+        for p in "${parts[@]}"; do
+            printf ', "%s%d.%s.weight": {"bits": %d, "strategy": "group", "group_size": %d, "method": "%s"}' "$prefix" "$l" "$p" "$bits" "$group" "$method"
         done
     done
     printf '}}\n'
@@ -165,14 +198,14 @@ for row in "${recipe_list[@]}"; do
     IFS=$'\t' read -r name kind command <<< "$row"
     k=$(key "$command" "$src_h" "$calib_h" "$shrink_h")
     out="$cache/shrink/$name-$k" ; [[ $kind == gguf ]] && out="$out.gguf"
-    if has_stage recipes && [[ ! -e "$out" ]]; then
+    if has_stage recipes && [[ ! -e "$out" ]] && claim "$out"; then
         log "recipe $name: $command"
         work="$cache/work/$name"; rm -rf "$work" "$out.tmp" "$out.tmp.gguf"; mkdir -p "$work"
         tmp="$out.tmp"; [[ $kind == gguf ]] && tmp="$out.tmp.gguf"
         if SHRINK="$shrink" SRC="$src" CALIB="$calib" OUT="$tmp" WORK="$work" $nice_cmd bash -c "$command" > "$out.log" 2>&1 && [[ -e "$tmp" ]]; then
             mv "$tmp" "$out"
         else log "recipe $name failed: $(tail -1 "$out.log")"; fi
-        rm -rf "$work"
+        rm -rf "$work"; release "$out"
     fi
     if [[ -e "$out" ]]; then
         l=-; [[ $kind == gguf ]] && l=$(judge_llama "$out")
@@ -191,20 +224,22 @@ for bits in $minilm_bits; do
             args=(--bits "$bits"); [[ $gran == g64 ]] && args+=(--group 64)
             [[ $method == gptq ]] && args+=(--method gptq --calib "$calib" --calib-count "$minilm_calib")
             dir="$cache/minilm/$name-$(key "${args[*]}" "$shrink_h" "$(fhash "$minilm/model.safetensors")" "$calib_h")"
-            if has_stage minilm && [[ ! -d "$dir" ]]; then
+            if has_stage minilm && [[ ! -d "$dir" ]] && claim "$dir"; then
                 log "shrink quantize $minilm ${args[*]}"
                 rm -rf "$dir.tmp"
                 $nice_cmd "$shrink" quantize "$minilm" -o "$dir.tmp" "${args[@]}" --quiet > "$dir.log" 2>&1 && mv "$dir.tmp" "$dir" \
                     || log "minilm $name failed: $(tail -1 "$dir.log")"
+                release "$dir"
             fi
             cmp=-
             if [[ -d "$dir" ]]; then
                 cmp="$cache/judge/minilm-$(key "$(fhash "$dir")" "$minilm_sentences" "$minilm_queries" "$eval_h" "$shrink_h").json"
-                if has_stage minilm && [[ ! -s "$cmp" ]]; then
+                if has_stage minilm && [[ ! -s "$cmp" ]] && claim "$cmp"; then
                     log "shrink compare $minilm $dir --sentences"
                     $nice_cmd "$shrink" compare "$minilm" "$dir" --sentences "$eval_text" --limit "$minilm_sentences" \
                         --min-sentences "$minilm_sentences" --queries "$minilm_queries" --neighbours 10 --json > "$cmp.tmp" 2> "$cmp.log" \
                         && mv "$cmp.tmp" "$cmp" || log "minilm compare $name failed: $(tail -1 "$cmp.log")"
+                    release "$cmp"
                 fi
                 [[ -s "$cmp" ]] || cmp=-
             fi
