@@ -273,7 +273,7 @@ def write_markdown(settings, points, minilm, out):
     L.append("")
     shrink_points = [p for p in points if p["tool"] == "shrink"]
     if not shrink_points:
-        L.append("No Shrink recipe was run (the recipe list was empty).")
+        L.append("No Shrink recipe output has been judged yet.")
     else:
         L.append("| recipe | file | MiB | bits/weight | layer bits/weight | tensors per type | judge | PPL | mean KLD | p99 KLD | same top |")
         L.append("|---|---|--:|--:|--:|---|---|--:|--:|--:|--:|")
@@ -328,7 +328,7 @@ def write_markdown(settings, points, minilm, out):
                      f"(the first {r0['sentences']}), embedding cosine against FP32 (mean over sentences, bootstrap 95% interval), "
                      f"and top-{s.get('minilm_neighbours', 10)} retrieval agreement: for {r0['queries']} query sentences, |NN₁₀(FP32) ∩ NN₁₀(compressed)| / 10 among all "
                      f"{r0['sentences']} sentences. GPTQ is calibrated on sentences of `{s['calibration']}` ({s.get('minilm_calib_count', '?')} sentences). "
-                     f"FP32 weights: {mib(r0['original_bytes'])} MiB. Only the encoder's 2-D linear weights are quantized (embeddings and LayerNorms kept).")
+                     f"FP32 weights: {mib(r0['original_bytes'])} MiB. Only the 37 2-D linear weights (6 layers × 6 and the pooler) are quantized; the embedding tables (47 MB of F32) and LayerNorms are kept, so the "weights MiB" column is dominated by them.")
             L.append("")
         L.append("| bits | granularity | method | weights MiB | embedding cosine [95%] | p99 of 1 − cos | top-10 retrieval agreement [95%] | identical top-10 sets |")
         L.append("|--:|---|---|--:|---|--:|---|--:|")

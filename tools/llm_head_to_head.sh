@@ -22,13 +22,15 @@
 #     $MINILM_BITS, per channel and g64, then `shrink compare models/minilm DIR --sentences` on the evaluation novels.
 #
 # Usage: tools/llm_head_to_head.sh            (STAGES="llama judge-llama judge-shrink recipes minilm report" by default)
-#   Environment: SHRINK (default .build/release/shrink), LLAMA_BIN, CACHE, CHUNKS (8), IMATRIX_CHUNKS (32),
+#   Environment: SHRINK (default .build/release/shrink: the judge, and the MiniLM quantizer), SHRINK_MAKE (the shrink
+#   the recipes run; default SHRINK; outputs are keyed by its sha256, judgements by SHRINK's), LLAMA_BIN, CACHE, CHUNKS (8), IMATRIX_CHUNKS (32),
 #   THREADS (2), TYPES, RECIPES, MINILM_SENTENCES (1000), MINILM_QUERIES (200), MINILM_CALIB (512), NICE ("nice -n 10").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin="${LLAMA_BIN:-vendor/llama.cpp/build/bin}"
 shrink="${SHRINK:-.build/release/shrink}"
+shrink_make="${SHRINK_MAKE:-$shrink}"
 py="${PY:-.venv-tools/bin/python}"
 cache="${CACHE:-.build-h2h}"
 stages="${STAGES:-llama judge-llama judge-shrink recipes minilm report}"
@@ -49,6 +51,7 @@ done
 for t in llama-imatrix llama-quantize llama-perplexity; do
     [[ -x "$bin/$t" ]] || { echo "llm_head_to_head: $bin/$t is missing; run tools/build_llama_cpp.sh" >&2; exit 1; }
 done
+[[ -x "$shrink_make" ]] || { echo "llm_head_to_head: $shrink_make (SHRINK_MAKE) is missing" >&2; exit 1; }
 [[ -x "$shrink" ]] || { echo "llm_head_to_head: $shrink is missing; run swift build -c release -Xswiftc -target-cpu -Xswiftc native (or set SHRINK)" >&2; exit 1; }
 [[ -x "$py" ]] || { echo "llm_head_to_head: $py is missing; run tools/setup_venv.sh" >&2; exit 1; }
 
@@ -69,18 +72,26 @@ fhash() {  # sha256 of a file, or of a directory's files (names and contents); r
 has_stage() { [[ " $stages " == *" $1 "* ]]; }
 # Several runs of this script may share the work (e.g. two started side by side): an output is claimed by making
 # OUTPUT.lock (atomic), and a claim whose process is gone is taken over.
+# MAX_JOBS=N: claim at most N outputs in this run (a worker that reruns the script with MAX_JOBS=1 always takes the
+# first missing output in the current order); a run that claimed nothing while MAX_JOBS is set exits with status 3.
+jobs_file="$cache/work/jobs.$$"
+echo 0 > "$jobs_file"
 claim() {
-    local l="$1.lock" p
-    if mkdir "$l" 2>/dev/null; then echo $$ > "$l/pid"; return 0; fi
-    p=$(cat "$l/pid" 2>/dev/null || true)
-    [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null && return 1
-    rm -rf "$l"; mkdir "$l" 2>/dev/null && echo $$ > "$l/pid"
+    local l="$1.lock" p n
+    n=$(cat "$jobs_file")
+    [[ -n "${MAX_JOBS:-}" ]] && (( n >= MAX_JOBS )) && return 1
+    if ! mkdir "$l" 2>/dev/null; then
+        p=$(cat "$l/pid" 2>/dev/null || true)
+        [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null && return 1
+        rm -rf "$l"; mkdir "$l" 2>/dev/null || return 1
+    fi
+    echo $$ > "$l/pid"; echo $((n + 1)) > "$jobs_file"
 }
 release() { rm -rf "$1.lock"; }
 
 src_h=$(fhash "$src") calib_h=$(fhash "$calib") eval_h=$(fhash "$eval_text")
 llama_h=$(key "$(fhash "$bin/llama-quantize")" "$(fhash "$bin/llama-perplexity")" "$(fhash "$bin/llama-imatrix")")
-shrink_h=$(fhash "$shrink")
+shrink_h=$(fhash "$shrink") make_h=$(fhash "$shrink_make")
 manifest="$cache/manifest.tsv.$$" minilm_manifest="$cache/minilm.tsv.$$" recipes_manifest="$cache/recipes.tsv.$$"
 : > "$manifest"; : > "$minilm_manifest"; : > "$recipes_manifest"
 printf '# tool\trecipe\tfile\tllama_log\tshrink_json\tquantize_log\n' >> "$manifest"
@@ -122,11 +133,11 @@ fi
 judge_llama() {  # FILE -> prints the log path ("-" when not run)
     local f="$1" out
     out="$cache/judge/llama-$(key "$(fhash "$f")" "$(basename "$kld_base")").log"
-    if has_stage judge-llama && [[ ! -s "$out" && -s "$kld_base" ]] && claim "$out"; then
+    if has_stage judge-llama && [[ ! -s "$out" && ! -e "$out.failed" && -s "$kld_base" ]] && claim "$out"; then
         log "llama-perplexity --kl-divergence $f"
         if $nice_cmd "$bin/llama-perplexity" -m "$f" -c "$ctx" -b "$ctx" --chunks "$chunks" -t "$threads" \
             --kl-divergence-base "$kld_base" --kl-divergence > "$out.tmp" 2>&1 && grep -q "Same top p" "$out.tmp"; then mv "$out.tmp" "$out"
-        else log "llama-perplexity failed on $f (see $out.tmp)"; fi
+        else log "llama-perplexity failed on $f (see $out.tmp)"; tail -n 1 "$out.tmp" > "$out.failed"; fi
         release "$out"
     fi
     [[ -s "$out" ]] && echo "$out" || echo -
@@ -138,11 +149,11 @@ judge_shrink() {  # FILE_OR_DIR -> prints the JSON path ("-" when not run)
     local f="$1" out orig="$src"
     [[ -d "$f" ]] && orig=$(jq -r '.source.path' "$f/shrink.json")
     out="$cache/judge/shrink-$(key "$(fhash "$f")" "$orig" "$src_h" "$eval_h" "$chunks" "$ctx" "$shrink_h").json"
-    if has_stage judge-shrink && [[ ! -s "$out" ]] && claim "$out"; then
+    if has_stage judge-shrink && [[ ! -s "$out" && ! -e "$out.failed" ]] && claim "$out"; then
         log "shrink compare $orig $f"
         if $nice_cmd "$shrink" compare "$orig" "$f" --text "$eval_text" --ctx "$ctx" --chunks "$chunks" --split test --json \
             > "$out.tmp" 2> "$out.log"; then mv "$out.tmp" "$out"
-        else log "shrink compare failed on $f: $(tail -1 "$out.log")"; fi
+        else log "shrink compare failed on $f: $(tail -n 1 "$out.log")"; tail -n 1 "$out.log" > "$out.failed"; fi
         release "$out"
     fi
     [[ -s "$out" ]] && echo "$out" || echo -
@@ -185,7 +196,12 @@ h2h_recipe() {
     done
     printf '}}\n'
 }
-export -f h2h_recipe
+# h2h_gguf_export: fails with one line unless this shrink's `export gguf` writes whole Llama GGUF files (--type-for).
+h2h_gguf_export() {
+    "$SHRINK" export gguf --help 2>&1 | grep -q -- '--type-for' \
+        || { echo "this shrink's export gguf cannot write a llama.cpp model yet (needs the whole-model GGUF export)"; return 1; }
+}
+export -f h2h_recipe h2h_gguf_export
 recipe_list=()
 if [[ -f "$recipes" ]]; then
     while IFS=$'\t' read -r name kind command; do
@@ -196,15 +212,15 @@ if [[ -f "$recipes" ]]; then
 fi
 for row in "${recipe_list[@]}"; do
     IFS=$'\t' read -r name kind command <<< "$row"
-    k=$(key "$command" "$src_h" "$calib_h" "$shrink_h")
+    k=$(key "$command" "$src_h" "$calib_h" "$make_h")
     out="$cache/shrink/$name-$k" ; [[ $kind == gguf ]] && out="$out.gguf"
-    if has_stage recipes && [[ ! -e "$out" ]] && claim "$out"; then
+    if has_stage recipes && [[ ! -e "$out" && ! -e "$out.failed" ]] && claim "$out"; then
         log "recipe $name: $command"
         work="$cache/work/$name"; rm -rf "$work" "$out.tmp" "$out.tmp.gguf"; mkdir -p "$work"
         tmp="$out.tmp"; [[ $kind == gguf ]] && tmp="$out.tmp.gguf"
-        if SHRINK="$shrink" SRC="$src" CALIB="$calib" OUT="$tmp" WORK="$work" $nice_cmd bash -c "$command" > "$out.log" 2>&1 && [[ -e "$tmp" ]]; then
+        if SHRINK="$shrink_make" SRC="$src" CALIB="$calib" OUT="$tmp" WORK="$work" $nice_cmd bash -c "$command" > "$out.log" 2>&1 && [[ -e "$tmp" ]]; then
             mv "$tmp" "$out"
-        else log "recipe $name failed: $(tail -1 "$out.log")"; fi
+        else log "recipe $name failed: $(tail -n 1 "$out.log")"; tail -n 1 "$out.log" > "$out.failed"; fi
         rm -rf "$work"; release "$out"
     fi
     if [[ -e "$out" ]]; then
@@ -224,27 +240,29 @@ for bits in $minilm_bits; do
             args=(--bits "$bits"); [[ $gran == g64 ]] && args+=(--group 64)
             [[ $method == gptq ]] && args+=(--method gptq --calib "$calib" --calib-count "$minilm_calib")
             dir="$cache/minilm/$name-$(key "${args[*]}" "$shrink_h" "$(fhash "$minilm/model.safetensors")" "$calib_h")"
-            if has_stage minilm && [[ ! -d "$dir" ]] && claim "$dir"; then
+            if has_stage minilm && [[ ! -d "$dir" && ! -e "$dir.failed" ]] && claim "$dir"; then
                 log "shrink quantize $minilm ${args[*]}"
                 rm -rf "$dir.tmp"
                 $nice_cmd "$shrink" quantize "$minilm" -o "$dir.tmp" "${args[@]}" --quiet > "$dir.log" 2>&1 && mv "$dir.tmp" "$dir" \
-                    || log "minilm $name failed: $(tail -1 "$dir.log")"
+                    || { log "minilm $name failed: $(tail -n 1 "$dir.log")"; tail -n 1 "$dir.log" > "$dir.failed"; }
                 release "$dir"
             fi
             cmp=-
             if [[ -d "$dir" ]]; then
                 cmp="$cache/judge/minilm-$(key "$(fhash "$dir")" "$minilm_sentences" "$minilm_queries" "$eval_h" "$shrink_h").json"
-                if has_stage minilm && [[ ! -s "$cmp" ]] && claim "$cmp"; then
+                if has_stage minilm && [[ ! -s "$cmp" && ! -e "$cmp.failed" ]] && claim "$cmp"; then
                     log "shrink compare $minilm $dir --sentences"
                     $nice_cmd "$shrink" compare "$minilm" "$dir" --sentences "$eval_text" --limit "$minilm_sentences" \
                         --min-sentences "$minilm_sentences" --queries "$minilm_queries" --neighbours 10 --json > "$cmp.tmp" 2> "$cmp.log" \
-                        && mv "$cmp.tmp" "$cmp" || log "minilm compare $name failed: $(tail -1 "$cmp.log")"
+                        && mv "$cmp.tmp" "$cmp" || { log "minilm compare $name failed: $(tail -n 1 "$cmp.log")"; tail -n 1 "$cmp.log" > "$cmp.failed"; }
                     release "$cmp"
                 fi
-                [[ -s "$cmp" ]] || cmp=-
+                if [[ ! -s "$cmp" ]]; then [[ -d "$cmp.lock" ]] && continue; cmp=-; fi
             fi
             l="$dir.log"; [[ $cmp == - && -d "$dir" ]] && l="${cmp%.json}.log"
-            [[ -d "$dir" || -e "$dir.log" ]] && printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bits" "$method" "$gran" "$dir" "$cmp" "$l" >> "$minilm_manifest"
+            # Listed when made, or when it failed (a log and no live claim on it); not while another run makes it.
+            [[ -d "$dir" ]] || { [[ -e "$dir.log" ]] && ! [[ -d "$dir.lock" ]]; } || continue
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bits" "$method" "$gran" "$dir" "$cmp" "$l" >> "$minilm_manifest"
         done
     done
 done
@@ -268,6 +286,9 @@ json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine"
            "minilm_queries": int(mq), "minilm_neighbours": 10, "minilm_calib_count": int(mc)},
           open(os.path.join(cache, "run.json"), "w"), indent=1)
 PY
+jobs_done=$(cat "$jobs_file"); rm -f "$jobs_file"
 if has_stage report; then
     "$py" tools/llm_head_to_head.py "$cache" "$src" LLM_HEAD_TO_HEAD.md LLM_HEAD_TO_HEAD.json
 fi
+[[ -n "${MAX_JOBS:-}" && $jobs_done == 0 ]] && exit 3
+exit 0
