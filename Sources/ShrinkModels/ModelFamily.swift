@@ -103,10 +103,14 @@ public protocol ModelFamily: Sendable {
     /// `weights` under the names and layout of `tensorLayout` (a Llama GGUF's llama.cpp names and Q/K row
     /// order become transformers'); the identity for checkpoints already named so.
     func presenting(_ weights: any TensorSource) -> any TensorSource
+    /// The upstream config.json of a model read from elsewhere (a GGUF's metadata), for a compressed copy; nil
+    /// when the checkpoint's own config.json is the config.
+    func upstreamConfig() -> JSONValue?
 }
 
 extension ModelFamily {
     public var parameterDType: DType { .f32 }
+    public func upstreamConfig() -> JSONValue? { nil }
     public func presenting(_ weights: any TensorSource) -> any TensorSource { weights }
 }
 

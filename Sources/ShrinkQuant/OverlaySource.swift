@@ -25,6 +25,14 @@ public final class OverlaySource: TensorSource, @unchecked Sendable {
         replaced[name] = buffer
     }
 
+    /// Forgets the replacement of `name` (its memory is freed; the base's tensor shows again).
+    public func restore(_ name: String) {
+        replaced.removeValue(forKey: name)?.deallocate()
+    }
+
+    /// Whether `name` is replaced in memory.
+    public func isReplaced(_ name: String) -> Bool { replaced[name] != nil }
+
     public func info(_ name: String) -> TensorInfo? {
         guard var i = base.info(name) else { return nil }
         if replaced[name] != nil { i.dtype = .f32 }

@@ -125,14 +125,35 @@ public enum QuantizeJob {
                            overwrite: Bool = false, calibration: [String: LayerStatistics] = [:],
                            calibrationSummary: Recipe.Calibration? = nil, tensorMethods: [String: String] = [:],
                            progress: (any ProgressSink)? = nil) throws -> Recipe {
-        let decisions = try plan(source, options: options)
+        try run(source, options: options, outputDirectory: outputDirectory, overwrite: overwrite,
+                calibrationSource: calibration.isEmpty ? nil : StaticCalibration(weights: source, layers: calibration, methods: tensorMethods),
+                calibrationSummary: calibrationSummary, progress: progress)
+    }
+
+    /// `run` with statistics from `calibrationSource` (static, or captured block by block), and `baseConfig` as
+    /// the config.json the output's quantization_config is added to (default: the config.json beside the source).
+    @discardableResult
+    public static func run(_ source: any TensorSource, options: QuantizeOptions, outputDirectory: String,
+                           overwrite: Bool = false, calibrationSource: (any CalibrationSource)?,
+                           calibrationSummary: Recipe.Calibration? = nil, baseConfig: JSONValue? = nil,
+                           progress: (any ProgressSink)? = nil) throws -> Recipe {
+        var decisions = try plan(source, options: options)
+        let sequential = calibrationSource?.needsCompressedWeights == true
         for d in decisions where d.scheme != nil {
             let method = options.perTensor?[d.info.name]?.method ?? options.method
             guard method.needsCalibration else { continue }
-            if calibration.isEmpty { throw QuantizationError.needsCalibration(tensor: d.info.name, method: method) }
+            guard let calibrationSource else { throw QuantizationError.needsCalibration(tensor: d.info.name, method: method) }
             // AWQ's statistics were spent on folding its scales before this job (`AWQ.fold`); GPTQ needs them here.
-            if method == .gptq && calibration[d.info.name] == nil { throw QuantizationError.notCalibrated(tensor: d.info.name, method: method) }
+            // A sequential source captures them block by block, checked when each tensor's turn comes.
+            if method == .gptq && !sequential && calibrationSource.statistics(d.info.name) == nil {
+                throw QuantizationError.notCalibrated(tensor: d.info.name, method: method)
+            }
         }
+        if let order = calibrationSource?.order(decisions.map(\.info.name)) {
+            let byName = Dictionary(uniqueKeysWithValues: decisions.map { ($0.info.name, $0) })
+            decisions = order.compactMap { byName[$0] }
+        }
+        let weights = calibrationSource?.weights ?? source
         let staging = try OutputDirectory(path: outputDirectory, overwrite: overwrite)
 
         var declared: [TensorInfo] = []
@@ -154,25 +175,40 @@ public enum QuantizeJob {
         for d in decisions {
             progress?.update(done: doneBytes, total: totalBytes, item: d.info.name)
             let info = d.info
+            try calibrationSource?.prepare(info.name)
             if let scheme = d.scheme {
                 let compressor = options.compressor(for: info.name)
-                let q = try withFloats(source, info) { w in
+                let statistics = calibrationSource?.statistics(info.name)
+                let method = options.perTensor?[info.name]?.method ?? options.method
+                if method == .gptq && statistics == nil { throw QuantizationError.notCalibrated(tensor: info.name, method: method) }
+                let q = try withFloats(weights, info) { w in
                     try compressor.compress(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
-                                            statistics: calibration[info.name], name: info.name)
+                                            statistics: statistics, name: info.name)
                 }
                 try PackQuantized.write(q, name: info.name, to: writer)
+                try calibrationSource?.finished(info.name, compressed: sequential ? q.dequantized() : nil)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
-                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: tensorMethods[info.name] ?? compressor.description,
+                    symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: calibrationSource?.method(info.name) ?? compressor.description,
                     bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary))
             } else {
-                try writer.write(info.name, bytes: source.rawBytes(info.name))
+                if let now = weights.info(info.name), now.dtype != info.dtype, [.f32, .f16, .bf16].contains(info.dtype) {
+                    // A norm AWQ folded a scale into, held in f32 by the overlay: stored in its declared dtype.
+                    let values = try weights.floats(info.name)
+                    let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: info.byteCount, alignment: 16)
+                    defer { bytes.deallocate() }
+                    values.withUnsafeBufferPointer { ElementCodec.encode($0, as: info.dtype, into: bytes.baseAddress!) }
+                    try writer.write(info.name, bytes: UnsafeRawBufferPointer(bytes))
+                } else {
+                    try writer.write(info.name, bytes: weights.rawBytes(info.name))
+                }
+                try calibrationSource?.finished(info.name, compressed: nil)
                 records.append(.init(name: info.name, action: .kept, dtype: info.dtype, shape: info.shape,
                                      bytesBefore: info.byteCount, bytesAfter: info.byteCount, reason: d.reason))
             }
-            source.release(info.name)
+            weights.release(info.name)
             doneBytes += info.byteCount
         }
         try writer.commit()
@@ -186,7 +222,7 @@ public enum QuantizeJob {
                           quantizedParameters: quantized.reduce(0) { $0 + $1.shape.elementCount },
                           compressionRatio: after > 0 ? Double(before) / Double(after) : 0))
 
-        try AtomicFile.write(configJSON(source: source, decisions: decisions).serialized() + "\n", to: staging.path + "/config.json")
+        try AtomicFile.write(configJSON(source: source, decisions: decisions, base: baseConfig).serialized() + "\n", to: staging.path + "/config.json")
         let recipeText = String(decoding: try Recipe.encoder().encode(recipe), as: UTF8.self) + "\n"
         try AtomicFile.write(recipeText, to: staging.path + "/shrink.json")
         try staging.commit()
@@ -222,11 +258,11 @@ public enum QuantizeJob {
         return try decoded.withUnsafeBufferPointer(body)
     }
 
-    static func configJSON(source: any TensorSource, decisions: [TensorDecision]) throws -> JSONValue {
-        var base: JSONValue = .object([])
+    static func configJSON(source: any TensorSource, decisions: [TensorDecision], base given: JSONValue? = nil) throws -> JSONValue {
+        var base: JSONValue = given ?? .object([])
         let dir = FileSystem.isDirectory(source.location) ? source.location : FileSystem.directoryOf(source.location)
         let original = dir + "/config.json"
-        if FileSystem.exists(original), let m = try? MappedFile(path: original), m.byteCount > 0,
+        if given == nil, FileSystem.exists(original), let m = try? MappedFile(path: original), m.byteCount > 0,
            let parsed = try? StrictJSONParser.parse(m.bytes(0..<m.byteCount)), parsed.objectMembers != nil {
             base = parsed
         }

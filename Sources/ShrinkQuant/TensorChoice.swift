@@ -1,17 +1,19 @@
 import ShrinkTensor
 
 /// One tensor's quantization in a per-tensor recipe (what `shrink plan` writes and `shrink quantize --recipe`
-/// applies). Stored as `{bits, strategy, group_size, method}` with compressed-tensors' strategy names.
+/// applies). Stored as `{bits, strategy, group_size, method}` with compressed-tensors' strategy names, plus
+/// `symmetric: false` for a zero point.
 public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible {
     public var bits: Int
     public var granularity: Granularity
     public var method: Method
+    public var symmetric: Bool
 
-    public init(bits: Int, granularity: Granularity, method: Method) {
-        self.bits = bits; self.granularity = granularity; self.method = method
+    public init(bits: Int, granularity: Granularity, method: Method, symmetric: Bool = true) {
+        self.bits = bits; self.granularity = granularity; self.method = method; self.symmetric = symmetric
     }
 
-    enum CodingKeys: String, CodingKey { case bits, strategy, groupSize = "group_size", method }
+    enum CodingKeys: String, CodingKey { case bits, strategy, groupSize = "group_size", method, symmetric }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -33,6 +35,7 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
                 + Method.allCases.map(\.rawValue).joined(separator: ", "))
         }
         method = m
+        symmetric = try c.decodeIfPresent(Bool.self, forKey: .symmetric) ?? true
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -41,14 +44,15 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
         try c.encode(granularity.strategy, forKey: .strategy)
         try c.encodeIfPresent(granularity.groupSize, forKey: .groupSize)
         try c.encode(method, forKey: .method)
+        if !symmetric { try c.encode(false, forKey: .symmetric) }
     }
 
     public var needsCalibration: Bool { method.needsCalibration }
 
-    /// Recipes are symmetric; the scale dtype follows the weight (`QuantizeJob`).
+    /// The scale dtype follows the weight, or `--scale-dtype` (`QuantizeJob`).
     public func scheme(scaleDType: DType) -> QuantScheme {
-        QuantScheme(bits: bits, granularity: granularity, symmetric: true, scaleDType: scaleDType)
+        QuantScheme(bits: bits, granularity: granularity, symmetric: symmetric, scaleDType: scaleDType)
     }
 
-    public var description: String { "int\(bits) \(granularity) \(method.rawValue)" }
+    public var description: String { "int\(bits)\(symmetric ? "" : " asym") \(granularity) \(method.rawValue)" }
 }

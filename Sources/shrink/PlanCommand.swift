@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import ShrinkEval
 import ShrinkFormats
+import ShrinkModels
 import ShrinkPlan
 import ShrinkQuant
+import ShrinkTensor
 
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,8 +16,8 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: "Model directories (a stack when more than one).")
     var models: [String]
 
-    @Option(help: "Device: jetson-orin-nano-8gb, soc-8mb-sram, mcu-4mb, this-machine, or a profile JSON file.")
-    var device: String
+    @Option(help: "Device: jetson-orin-nano-8gb, soc-8mb-sram, mcu-4mb, this-machine, or a profile JSON file (a language model is planned under --max-bytes or --bpw instead).")
+    var device: String?
 
     @Option(help: "Least puzzle-exact accuracy; depths are tried from one step up and the first measured at or above it is taken.")
     var minExact: Double?
@@ -23,8 +25,32 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Cap on all weight bytes together, e.g. 4MB, 512KB, 1500000.")
     var maxBytes: String?
 
-    @Option(help: "Calibration puzzles (training split), one per model or one for all, comma-separated.")
+    @Option(help: "Calibration puzzles (training split), one per model or one for all, comma-separated; a calibration text for a language model.")
     var calib: String?
+
+    @Option(help: "Language model: bits per weight over all parameters (instead of --max-bytes).")
+    var bpw: Double?
+
+    @Option(help: "Language model: the held-out text the applied recipe is measured on.")
+    var text: String?
+
+    @Option(help: "Language model: chunks of --text to measure on (default: all).")
+    var chunks: Int?
+
+    @Option(help: "Language model: granularities to consider, comma-separated: channel, g32, g64, g128.")
+    var granularities = "g32"
+
+    @Flag(help: "Language model: consider zero-point (asymmetric) options too.")
+    var asym = false
+
+    @Option(help: "Language model: scale dtype of the options (f16 maps to GGUF's legacy blocks).")
+    var scaleDtype = "f16"
+
+    @Option(help: "Language model: calibration chunks the sensitivities score.")
+    var sensitivityChunks = 1
+
+    @Flag(help: "Language model: keep the output head (and a tied input table) as stored.")
+    var keepHead = false
 
     @Option(help: "Held-out puzzles, one per model or one for all, comma-separated.")
     var data: String?
@@ -66,6 +92,10 @@ struct PlanCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let first = models.first, let family = try? ModelRegistry.family(config: first), family is any LanguageModelFamily {
+            return try runLanguage()
+        }
+        guard let device else { throw ValidationError("--device is required: jetson-orin-nano-8gb, soc-8mb-sram, mcu-4mb, this-machine or a profile JSON") }
         let profile = try DeviceProfile.resolve(device)
         if printDevice { print(try profile.json(), terminator: ""); return }
         var o = Planner.Options()
@@ -87,7 +117,67 @@ struct PlanCommand: ParsableCommand {
     }
 }
 
+extension PlanCommand {
+    /// A decoder: a recipe under --max-bytes or --bpw from KLD sensitivities, measured on --text.
+    func runLanguage() throws {
+        guard models.count == 1 else { throw ValidationError("a language model is planned alone; give one MODEL") }
+        guard let calib else { throw ValidationError("--calib TEXT is required (the calibration text; never the --text it is measured on)") }
+        if device != nil { throw ValidationError("--device applies to reasoners; plan a language model under --max-bytes or --bpw") }
+        var o = LanguagePlanner.Options()
+        o.maxBytes = try maxBytes.map(Self.parseBytes)
+        o.bitsPerWeight = bpw
+        if o.maxBytes == nil && bpw == nil { throw ValidationError("give --max-bytes BYTES or --bpw BITS for a language model") }
+        if let b = bpw, !(b > 0) { throw ValidationError("--bpw \(b) must be positive") }
+        o.bits = try bitWidths(bits == "8,6,4,3,2" ? "8,5,4" : bits)
+        o.methods = try commaList(methods == "rtn,mse,gptq" ? "rtn,gptq" : methods, flag: "--methods") { Method(rawValue: $0) }
+        if o.methods.isEmpty { throw ValidationError("--methods lists no method; use rtn, mse and/or gptq") }
+        o.granularities = try commaList(granularities, flag: "--granularities") { g -> Granularity? in
+            if g == "channel" { return .channel }
+            if g.hasPrefix("g"), let n = Int(g.dropFirst()), n > 0 { return .group(n) }
+            return nil
+        }
+        o.asymmetric = asym
+        guard let d = DType(flag: scaleDtype), [.f32, .f16, .bf16].contains(d) else {
+            throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: scaleDtype, allowed: "f32, f16 or bf16")
+        }
+        o.scaleDType = d
+        o.quantizeHead = !keepHead
+        if calibCount < 1 { throw ValidationError("--calib-count \(calibCount) must be at least 1") }
+        if sensitivityChunks < 1 { throw ValidationError("--sensitivity-chunks \(sensitivityChunks) must be at least 1") }
+        o.calibrationChunks = calibCount
+        o.sensitivityChunks = sensitivityChunks
+        o.evaluationText = text
+        o.evaluationChunks = chunks
+        o.seed = 0
+        let plan = try LanguagePlanner.run(model: models[0], calibration: calib, options: o, progress: out.progress)
+        if let output {
+            try AtomicFile.write(String(decoding: try Recipe.encoder().encode(plan), as: UTF8.self) + "\n", to: output)
+        }
+        try out.emit(plan) { Format.languagePlan(plan) }
+    }
+}
+
 extension Format {
+    static func languagePlan(_ p: LanguagePlanner.Plan) -> String {
+        var s = "\(p.verdict)\n\(p.model) (\(p.family), \(p.parameters) parameters, \(p.originalBytes) bytes as stored)\n"
+        let counts = Dictionary(grouping: p.quantize.values, by: \.description).map { "\($0.value.count)× \($0.key)" }.sorted()
+        s += "  recipe: \(counts.isEmpty ? "all kept" : counts.joined(separator: ", ")), scales \(p.scaleDtype)\n"
+        if let n = p.calibrationPuzzles {
+            s += "  gptq tensors calibrate on the first \(n) chunks of \(p.calibration): `shrink quantize MODEL --recipe PLAN --calib \(p.calibration) --scale-dtype \(p.scaleDtype)` applies it\n"
+        }
+        s += "  | | predicted | measured |\n  |---|---|---|\n"
+        s += "  | tensor bytes | \(p.predictedBytes) | \(p.measurement.map { String($0.writtenTensorBytes) } ?? "–") |\n"
+        s += "  | bits per weight | \(fixed(p.predictedBitsPerWeight, 3)) | \(p.measurement.map { fixed($0.bitsPerWeight, 3) } ?? "–") |\n"
+        s += "  | mean KLD | \(fixed(p.predictedKld, 5)) (sum over tensors) | \(p.measurement.map { fixed($0.kld.value, 5) + " ± " + fixed($0.kld.error, 5) } ?? "–") |\n"
+        if let m = p.measurement {
+            s += "  | 99th-percentile KLD | | \(fixed(m.kldP99, 5)) |\n"
+            s += "  | same top token | | \(fixed(100 * m.sameTop.value, 2)) ± \(fixed(100 * m.sameTop.error, 2)) % |\n"
+            s += "  | PPL | | \(fixed(m.perplexity.value, 3)) (original \(fixed(m.originalPerplexity.value, 3))) on \(m.chunks) chunks of \(m.text) |\n"
+            s += "  | label | | \(m.label.evidence.rawValue): \(m.label.claim) |\n"
+        }
+        return s
+    }
+
     static func plan(_ p: Planner.Plan) -> String {
         var s = "\(p.verdict)\n"
         for m in p.models {

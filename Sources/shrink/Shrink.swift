@@ -107,11 +107,14 @@ struct Quantize: ParsableCommand {
     @Option(help: "Quantile of |w| kept by --method percentile.")
     var percentile = 0.999
 
-    @Option(help: "Calibration puzzles (training split) for --method gptq or awq, or a --recipe with gptq tensors.")
+    @Option(help: "Calibration data for --method gptq or awq, or a --recipe with gptq tensors: puzzles (a training split) for a reasoner, a text for a language model or an encoder (never the evaluation text), or random:SEED for seeded random tokens.")
     var calib: String?
 
-    @Option(help: "Calibration puzzles to run (default 256, or what a --recipe's plan calibrated on).")
+    @Option(help: "Calibration units to run: puzzles, sentences or text chunks (default 256 puzzles or sentences, 128 chunks, or what a --recipe's plan calibrated on).")
     var calibCount: Int?
+
+    @Option(help: "Tokens per calibration chunk of a language model.")
+    var calibCtx = 512
 
     @Flag(help: "GPTQ: quantize columns in order of decreasing input energy.")
     var actOrder = false
@@ -124,12 +127,12 @@ struct Quantize: ParsableCommand {
 
     @OptionGroup var out: OutputOptions
 
-    func options() throws -> (QuantizeOptions, calibrationCount: Int) {
+    func options() throws -> (QuantizeOptions, calibrationCount: Int?) {
         var o = QuantizeOptions()
         guard let m = Method(rawValue: method == "minmax" ? "rtn" : method) else {
             throw ValidationError("--method '\(method)' is unknown; use rtn, percentile, mse, awq or gptq")
         }
-        if m.needsCalibration && calib == nil { throw ValidationError("--method \(m) needs --calib PUZZLES (a training split)") }
+        if m.needsCalibration && calib == nil { throw ValidationError("--method \(m) needs --calib DATA (training puzzles, or a calibration text)") }
         o.method = m
         o.parameters.percentile = percentile
         o.parameters.gptq.actOrder = actOrder
@@ -154,7 +157,7 @@ struct Quantize: ParsableCommand {
             o.scaleDType = d
         }
         try o.validate()
-        var count = calibCount ?? 256
+        var count = calibCount
         if let recipe {
             let file = try RecipeFile.load(path: recipe, model: FileSystem.lastComponent(ModelLocation(checkpoint).directory))
             o.perTensor = file.choices
@@ -163,16 +166,17 @@ struct Quantize: ParsableCommand {
                 guard calib != nil else {
                     throw ValidationError("--recipe \(recipe) quantizes \(gptq) tensors with gptq: pass --calib PUZZLES (the training split the plan calibrated on)")
                 }
-                count = calibCount ?? file.calibrationPuzzles ?? count
+                count = calibCount ?? file.calibrationPuzzles
             }
         }
         if let c = calibCount, c < 1 { throw ValidationError("--calib-count \(c) must be at least 1") }
+        if calibCtx < 8 || calibCtx % 2 != 0 { throw ValidationError("--calib-ctx \(calibCtx) must be an even number of tokens, at least 8") }
         return (o, count)
     }
 
     func run() throws {
         let (opts, count) = try options()
-        let recipe = try QuantizePipeline.run(checkpoint: checkpoint, options: opts, calibration: calib.map { .init(data: $0, count: count) },
+        let recipe = try QuantizePipeline.run(checkpoint: checkpoint, options: opts, calibration: calib.map { .init(data: $0, count: count, context: calibCtx) },
                                               outputDirectory: output, overwrite: force, progress: out.progress)
         try out.emit(recipe) { Format.recipe(recipe, output: output) }
     }

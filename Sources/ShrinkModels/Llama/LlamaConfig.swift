@@ -1,4 +1,5 @@
 import Foundation
+import ShrinkFormats
 import ShrinkQuant
 import ShrinkTensor
 
@@ -37,6 +38,13 @@ public struct LlamaConfig: Sendable, Equatable {
         self.headDim = headDim; self.rmsNormEps = rmsNormEps; self.ropeTheta = ropeTheta; self.ropeType = ropeType
         self.maxPositions = maxPositions; self.tiedEmbeddings = tiedEmbeddings; self.qkvBias = qkvBias
         self.hiddenAct = hiddenAct; self.mlpBias = mlpBias; self.slidingWindow = slidingWindow; self.torchDtype = torchDtype
+    }
+
+    /// The same network (every field but the storage dtype): two such models can be compared unit by unit.
+    public func sameArchitecture(as other: LlamaConfig) -> Bool {
+        var a = self, b = other
+        a.torchDtype = nil; b.torchDtype = nil
+        return a == b
     }
 
     /// Query width (heads × head_dim; equals hidden_size unless `head_dim` says otherwise).
@@ -124,6 +132,27 @@ public struct LlamaConfig: Sendable, Equatable {
             case useSlidingWindow = "use_sliding_window", torchDtype = "torch_dtype", dtype
         }
     }
+
+    /// transformers' config.json (LlamaConfig / Qwen2Config field names) for these hyper-parameters.
+    public var huggingFaceJSON: JSONValue {
+        let type = modelType ?? "llama"
+        let architecture = ["qwen2": "Qwen2ForCausalLM", "mistral": "MistralForCausalLM"][type] ?? "LlamaForCausalLM"
+        var fields: [(key: String, value: JSONValue)] = [
+            ("architectures", .array([.string(architecture)])), ("model_type", .string(type)),
+            ("vocab_size", .int(vocabularySize)), ("hidden_size", .int(hiddenSize)), ("intermediate_size", .int(intermediateSize)),
+            ("num_hidden_layers", .int(layers)), ("num_attention_heads", .int(heads)), ("num_key_value_heads", .int(kvHeads)),
+            ("head_dim", .int(headDim)), ("rms_norm_eps", .number(Self.shortest(rmsNormEps))), ("rope_theta", .number("\(ropeTheta)")),
+            ("max_position_embeddings", .int(maxPositions)), ("tie_word_embeddings", .bool(tiedEmbeddings)),
+            ("attention_bias", .bool(qkvBias)), ("mlp_bias", .bool(mlpBias)), ("hidden_act", .string(hiddenAct)),
+        ]
+        if let torchDtype { fields.append(("torch_dtype", .string(torchDtype))) }
+        if let slidingWindow { fields.append(("sliding_window", .int(slidingWindow))) }
+        return .object(fields)
+    }
+
+    /// A GGUF stores ε in f32: 1e-5 reads back as 9.999999747e-06; written as the shortest f32 literal when that
+    /// is what it came from.
+    static func shortest(_ v: Double) -> String { Double(Float(v)) == v ? "\(Float(v))" : "\(v)" }
 
     // MARK: accounting
 

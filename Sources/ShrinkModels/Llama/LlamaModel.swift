@@ -16,7 +16,7 @@ public final class LlamaModel: CompressibleModel, @unchecked Sendable {
     public let location: String
     public var family: LlamaFamily { LlamaFamily(config) }
     public var familyDescription: any ModelFamily { family }
-    public func hasSameArchitecture(as other: any CompressibleModel) -> Bool { (other as? LlamaModel)?.config == config }
+    public func hasSameArchitecture(as other: any CompressibleModel) -> Bool { (other as? LlamaModel)?.config.sameArchitecture(as: config) == true }
 
     struct Layer {
         var inputNorm: [Float], postNorm: [Float]
@@ -41,21 +41,9 @@ public final class LlamaModel: CompressibleModel, @unchecked Sendable {
         try config.validateRunnable(file: location)
         self.config = config
         self.location = location
-        let c = config, H = c.hiddenSize, V = c.vocabularySize, I = c.intermediateSize
+        let c = config, H = c.hiddenSize, V = c.vocabularySize
         let bind = WeightBinder(source: weights, file: weights.location)
         typealias N = LlamaNames
-
-        func stacked(_ names: [String], rows: [Int], biases: [String]?, name: String) throws -> PackedLinear {
-            var w: [Float] = []
-            w.reserveCapacity(rows.reduce(0, +) * H)
-            for (n, r) in zip(names, rows) { w += try bind.tensor(n, shape: [r, H]) }
-            var b: [Float]?
-            if let biases {
-                b = []
-                for (n, r) in zip(biases, rows) { b! += try bind.tensor(n, shape: [r]) }
-            }
-            return PackedLinear(weight: w, outFeatures: rows.reduce(0, +), inFeatures: H, bias: b, name: name)
-        }
 
         // The head first: its dequantized table (the largest tensor) is freed before the layers' panels exist,
         // which keeps the peak of binding at the packed model plus one tensor.
@@ -70,18 +58,41 @@ public final class LlamaModel: CompressibleModel, @unchecked Sendable {
             embedding = streamEmbeddings ? try bind.rows(N.embedTokens, shape: [V, H])
                 : ResidentRows(values: try bind.tensor(N.embedTokens, shape: [V, H]), rows: V, width: H)
         }
-        var bound: [Layer] = []
-        for i in 0..<c.layers {
-            let n = N.layer(i)
-            let qkv = try stacked([n.q, n.k, n.v], rows: [c.qDim, c.kvDim, c.kvDim], biases: c.qkvBias ? [n.qBias, n.kBias, n.vBias] : nil,
-                                  name: n.q)
-            let gateUp = try stacked([n.gate, n.up], rows: [I, I], biases: nil, name: n.gate)
-            bound.append(Layer(inputNorm: try bind.tensor(n.inputNorm, shape: [H]), postNorm: try bind.tensor(n.postNorm, shape: [H]),
-                               qkv: qkv, o: try bind.linear(n.o, out: H, in: c.qDim), gateUp: gateUp,
-                               down: try bind.linear(n.down, out: H, in: I), names: n))
-        }
-        layers = bound
+        layers = try (0..<c.layers).map { try Self.bindLayer($0, config: c, bind: bind) }
         try bind.finish()
+    }
+
+    /// `other` with its blocks or head swapped (the arrays of the rest are shared, not copied).
+    init(copying other: LlamaModel, layers: [Layer], head: PackedLinear) {
+        config = other.config
+        location = other.location
+        finalNorm = other.finalNorm
+        embedding = other.embedding
+        self.layers = layers
+        self.head = head
+    }
+
+    /// Block `i`'s weights, packed (q/k/v and gate/up each fused).
+    static func bindLayer(_ i: Int, config c: LlamaConfig, bind: WeightBinder) throws -> Layer {
+        let H = c.hiddenSize, I = c.intermediateSize
+        func stacked(_ names: [String], rows: [Int], biases: [String]?, name: String) throws -> PackedLinear {
+            var w: [Float] = []
+            w.reserveCapacity(rows.reduce(0, +) * H)
+            for (n, r) in zip(names, rows) { w += try bind.tensor(n, shape: [r, H]) }
+            var b: [Float]?
+            if let biases {
+                b = []
+                for (n, r) in zip(biases, rows) { b! += try bind.tensor(n, shape: [r]) }
+            }
+            return PackedLinear(weight: w, outFeatures: rows.reduce(0, +), inFeatures: H, bias: b, name: name)
+        }
+        let n = LlamaNames.layer(i)
+        let qkv = try stacked([n.q, n.k, n.v], rows: [c.qDim, c.kvDim, c.kvDim], biases: c.qkvBias ? [n.qBias, n.kBias, n.vBias] : nil,
+                              name: n.q)
+        let gateUp = try stacked([n.gate, n.up], rows: [I, I], biases: nil, name: n.gate)
+        return Layer(inputNorm: try bind.tensor(n.inputNorm, shape: [H]), postNorm: try bind.tensor(n.postNorm, shape: [H]),
+                     qkv: qkv, o: try bind.linear(n.o, out: H, in: c.qDim), gateUp: gateUp,
+                     down: try bind.linear(n.down, out: H, in: I), names: n)
     }
 
     /// Loads a decoder from a model directory or its weights file (config.json beside them).
@@ -160,10 +171,7 @@ extension LlamaModel: CausalLanguageModel {
     public var hiddenStateCount: Int { config.layers + 1 }
 
     /// The byte-level BPE tokenizer of the GGUF (`tokenizer.ggml.*`) or of the `tokenizer.json` beside the weights.
-    public func makeTokenizer() throws -> any Tokenizer {
-        if !FileSystem.isDirectory(location) && GGUFReader.looksLikeGGUF(location) { return try ByteLevelBPETokenizer(ggufFile: location) }
-        return try ByteLevelBPETokenizer(contentsOf: location + "/tokenizer.json")
-    }
+    public func makeTokenizer() throws -> any Tokenizer { try family.tokenizer(location: location) }
 
     public func logits(_ tokens: [Int32], from first: Int, hiddenStates: ((Int, UnsafeBufferPointer<Float>) -> Void)?,
                        linearInputs: LinearInputObserver?) throws -> [Float] {

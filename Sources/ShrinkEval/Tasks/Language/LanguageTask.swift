@@ -61,14 +61,16 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
         public var running: [Double]
     }
 
-    public let dataPath: String
     public let split: String?
     public let tokenizer: any Tokenizer
-    /// The whole text, tokenized without special tokens.
-    public let tokens: [Int32]
-    public let context: Int
-    public let unitCount: Int
-    public let bos: Int32?
+    /// The whole text, tokenized and cut.
+    public let text: TokenizedText
+    public var dataPath: String { text.path }
+    /// The whole text, tokenized without special tokens (BOS first when the vocabulary adds one).
+    public var tokens: [Int32] { text.tokens }
+    public var context: Int { text.context }
+    public var unitCount: Int { text.chunkCount }
+    public var bos: Int32? { text.bos }
     public var batchSize: Int { 1 }
     public var name: String { "language-modelling" }
     public var unitName: String { "chunks" }
@@ -77,30 +79,9 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
     ///   - chunks: evaluate only the first `chunks` (llama-perplexity's `--chunks`).
     ///   - split: "test" when the text is held out from calibration and training (validated results need it).
     public init(text path: String, tokenizer: any Tokenizer, context: Int = 512, chunks: Int? = nil, split: String?) throws {
-        guard context >= 8, context % 2 == 0 else {
-            throw ModelError.badRequest(flag: "--ctx", reason: "\(context) must be an even number of tokens, at least 8")
-        }
-        if let chunks, chunks < 1 { throw ModelError.badRequest(flag: "--chunks", reason: "\(chunks) must be at least 1") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FormatError.cannotOpen(file: path, reason: "no such file or not readable")
-        }
-        // llama.cpp reads `-f FILE` without its one trailing newline byte (common/arg.cpp); so does this task.
-        guard let text = String(validating: data.last == 0x0A ? data.dropLast() : data, as: UTF8.self) else {
-            throw FormatError.cannotOpen(file: path, reason: "is not UTF-8 text")
-        }
-        // llama-perplexity tokenizes with add_special: BOS starts the stream when the vocabulary adds one.
-        tokens = (tokenizer.addsBOS ? tokenizer.bosID.map { [$0] } ?? [] : []) + tokenizer.encode(text)
-        guard tokens.count >= 2 * context else {
-            throw ModelError.badRequest(
-                flag: "--text",
-                reason: "\(path) tokenizes to only \(tokens.count) tokens; a context of \(context) needs at least \(2 * context) (pass a longer text or a smaller --ctx)")
-        }
-        dataPath = path
+        text = try TokenizedText(path: path, tokenizer: tokenizer, context: context, chunks: chunks)
         self.split = split
         self.tokenizer = tokenizer
-        self.context = context
-        unitCount = min(tokens.count / context, chunks ?? Int.max)
-        bos = tokenizer.addsBOS ? tokenizer.bosID : nil
     }
 
     /// The protocol's model-free calibration entry cannot tokenize (the tokenizer ships with the model):
@@ -113,11 +94,7 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
     public var scoredPerChunk: Int { context - 1 - context / 2 }
 
     /// The chunk's tokens as the model sees them (BOS first where the vocabulary adds one).
-    public func chunkTokens(_ i: Int) -> [Int32] {
-        var t = Array(tokens[(i * context)..<((i + 1) * context)])
-        if let bos { t[0] = bos }
-        return t
-    }
+    public func chunkTokens(_ i: Int) -> [Int32] { text.chunk(i) }
 
     /// The targets of a chunk's scored positions.
     public func targets(_ i: Int) -> ArraySlice<Int32> {
@@ -192,5 +169,47 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
     /// Forward FLOPs per chunk: 2 per weight per token (the cost model of the family counts attention too).
     public func flopsPerUnit(_ model: Model, depth: Context, stages: Int) -> Int {
         model.familyDescription.cost(CostQuery(context: depth.tokens)).flops
+    }
+}
+
+/// A text tokenized as llama-perplexity tokenizes it (tools/perplexity/perplexity.cpp) and cut into chunks of
+/// `context` tokens: the file without its one trailing newline byte (common/arg.cpp reads `-f FILE` so), BOS
+/// first when the vocabulary adds one (add_special), each chunk's first token replaced by BOS.
+public struct TokenizedText: Sendable {
+    public let path: String
+    public let tokens: [Int32]
+    public let context: Int
+    /// Whole chunks used (after any limit).
+    public let chunkCount: Int
+    public let bos: Int32?
+
+    public init(path: String, tokenizer: any Tokenizer, context: Int, chunks: Int?) throws {
+        guard context >= 8, context % 2 == 0 else {
+            throw ModelError.badRequest(flag: "--ctx", reason: "\(context) must be an even number of tokens, at least 8")
+        }
+        if let chunks, chunks < 1 { throw ModelError.badRequest(flag: "--chunks", reason: "\(chunks) must be at least 1") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FormatError.cannotOpen(file: path, reason: "no such file or not readable")
+        }
+        guard let text = String(validating: data.last == 0x0A ? data.dropLast() : data, as: UTF8.self) else {
+            throw FormatError.cannotOpen(file: path, reason: "is not UTF-8 text")
+        }
+        tokens = (tokenizer.addsBOS ? tokenizer.bosID.map { [$0] } ?? [] : []) + tokenizer.encode(text)
+        guard tokens.count >= 2 * context else {
+            throw ModelError.badRequest(
+                flag: "--text",
+                reason: "\(path) tokenizes to only \(tokens.count) tokens; a context of \(context) needs at least \(2 * context) (pass a longer text or a smaller --ctx)")
+        }
+        self.path = path
+        self.context = context
+        chunkCount = min(tokens.count / context, chunks ?? Int.max)
+        bos = tokenizer.addsBOS ? tokenizer.bosID : nil
+    }
+
+    /// Chunk `i` as the model sees it (BOS first where the vocabulary adds one).
+    public func chunk(_ i: Int) -> [Int32] {
+        var t = Array(tokens[(i * context)..<((i + 1) * context)])
+        if let bos { t[0] = bos }
+        return t
     }
 }
