@@ -147,7 +147,8 @@ def read_tsv(path, width):
 
 
 def llm_points(cache, source):
-    points = []
+    """The judged points, and (tool, recipe, judge) of every file a judge has not judged yet."""
+    points, missing = [], []
     for tool, recipe, path, llama_log, shrink_json, quantize_log in read_tsv(os.path.join(cache, "manifest.tsv"), 6):
         if path.endswith(".gguf"):
             contents = gguf_contents(path)
@@ -159,14 +160,18 @@ def llm_points(cache, source):
         judged = []
         if llama_log != "-":
             judged.append(parse_llama(llama_log))
+        elif path.endswith(".gguf"):
+            missing.append((tool, recipe, "llama-perplexity"))
         if shrink_json != "-":
             judged.append(parse_shrink(shrink_json))
+        else:
+            missing.append((tool, recipe, "shrink"))
         for j in judged:
             j.pop("weight_bytes", None)
             p = dict(base, **j)
             p["bits_per_weight"] = 8 * p["tensor_bytes"] / p["parameters"]
             points.append(p)
-    return points
+    return points, missing
 
 
 def minilm_rows(cache):
@@ -316,6 +321,15 @@ def write_markdown(settings, points, minilm, out):
                                              f"{'below' if any(v) else 'above'} llama.cpp+imatrix)" for (judge, peer), v in by_peer.items()) + ".")
     L.append("")
 
+    L.append("## Not measured in this run")
+    L.append("")
+    gaps = [f"{m['tool']} {m['recipe']} ({m['judge']})" for m in s.get("not_judged", [])]
+    gaps += [f"recipe {r['name']}: {'failed: ' + r['last_log_line'] if r['last_log_line'] else 'not made yet'}"
+             for r in s.get("recipes", []) if not r["ok"]]
+    L.append("Everything listed above was measured." if not gaps else
+             "Judged files are cached; these were still missing when the tables were written (rerun the script to fill them in): "
+             + "; ".join(gaps) + ".")
+    L.append("")
     L.append("## MiniLM (all-MiniLM-L6-v2, from FP32)")
     L.append("")
     if not minilm:
@@ -328,7 +342,7 @@ def write_markdown(settings, points, minilm, out):
                      f"(the first {r0['sentences']}), embedding cosine against FP32 (mean over sentences, bootstrap 95% interval), "
                      f"and top-{s.get('minilm_neighbours', 10)} retrieval agreement: for {r0['queries']} query sentences, |NN₁₀(FP32) ∩ NN₁₀(compressed)| / 10 among all "
                      f"{r0['sentences']} sentences. GPTQ is calibrated on sentences of `{s['calibration']}` ({s.get('minilm_calib_count', '?')} sentences). "
-                     f"FP32 weights: {mib(r0['original_bytes'])} MiB. Only the 37 2-D linear weights (6 layers × 6 and the pooler) are quantized; the embedding tables (47 MB of F32) and LayerNorms are kept, so the "weights MiB" column is dominated by them.")
+                     f"FP32 weights: {mib(r0['original_bytes'])} MiB. Only the 37 2-D linear weights (6 layers × 6 and the pooler) are quantized; the embedding tables (47 MB of F32) and LayerNorms are kept, so the weights column is dominated by them.")
             L.append("")
         L.append("| bits | granularity | method | weights MiB | embedding cosine [95%] | p99 of 1 − cos | top-10 retrieval agreement [95%] | identical top-10 sets |")
         L.append("|--:|---|---|--:|---|--:|---|--:|")
@@ -349,10 +363,11 @@ def main():
         raise SystemExit(__doc__.split("Usage: ")[1])
     cache, source, out_md, out_json = sys.argv[1:]
     settings = json.load(open(os.path.join(cache, "run.json")))
-    points = llm_points(cache, source)
+    points, missing = llm_points(cache, source)
     minilm = minilm_rows(cache)
     tokens = {p["tokens"] for p in points if p.get("tokens")}
     settings["scored_tokens"] = ", ".join(str(t) for t in sorted(tokens)) or "?"
+    settings["not_judged"] = [{"tool": t, "recipe": r, "judge": j} for t, r, j in missing]
     write_markdown(settings, points, minilm, out_md)
     json.dump({"settings": settings, "points": points, "minilm": minilm}, open(out_json, "w"), indent=1, sort_keys=True)
     open(out_json, "a").write("\n")

@@ -23,7 +23,7 @@
 #
 # Usage: tools/llm_head_to_head.sh            (STAGES="llama judge-llama judge-shrink recipes minilm report" by default)
 #   Environment: SHRINK (default .build/release/shrink: the judge, and the MiniLM quantizer), SHRINK_MAKE (the shrink
-#   the recipes run; default SHRINK; outputs are keyed by its sha256, judgements by SHRINK's), LLAMA_BIN, CACHE, CHUNKS (8), IMATRIX_CHUNKS (32),
+#   the recipes run; default SHRINK; outputs are keyed by its sha256, judgements by SHRINK's), LLAMA_BIN, CACHE, CHUNKS (8), IMATRIX_CHUNKS (20),
 #   THREADS (2), TYPES, RECIPES, MINILM_SENTENCES (1000), MINILM_QUERIES (200), MINILM_CALIB (512), NICE ("nice -n 10").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ shrink_make="${SHRINK_MAKE:-$shrink}"
 py="${PY:-.venv-tools/bin/python}"
 cache="${CACHE:-.build-h2h}"
 stages="${STAGES:-llama judge-llama judge-shrink recipes minilm report}"
-chunks="${CHUNKS:-8}" ctx=512 imatrix_chunks="${IMATRIX_CHUNKS:-32}" threads="${THREADS:-2}"
+chunks="${CHUNKS:-8}" ctx=512 imatrix_chunks="${IMATRIX_CHUNKS:-20}" threads="${THREADS:-2}"
 types="${TYPES:-Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 Q4_K_M Q4_K_S Q3_K_M Q3_K_S Q2_K}"
 recipes="${RECIPES:-tools/llm_head_to_head.recipes}"
 minilm_bits="${MINILM_BITS:-8 6 4 3}" minilm_sentences="${MINILM_SENTENCES:-1000}" minilm_queries="${MINILM_QUERIES:-200}"
@@ -58,16 +58,20 @@ done
 mkdir -p "$cache"/{imatrix,llama,kld,judge,shrink,minilm,work,hashes}
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
+declare -A hashed
 fhash() {  # sha256 of a file, or of a directory's files (names and contents); remembered by path, size and mtime
     local stamp memo
-    stamp=$(find "$1" -type f -printf '%P %s %T@\n' | LC_ALL=C sort | sha256sum | cut -c1-16)
-    memo="$cache/hashes/$(key "$(realpath "$1")" "$stamp")"
+    [[ -n "${hashed[$1]:-}" ]] && { echo "${hashed[$1]}"; return; }
+    if [[ -d "$1" ]]; then stamp=$(find "$1" -type f -printf '%P %s %T@\n' | LC_ALL=C sort | sha256sum | cut -c1-16)
+    else stamp=$(stat -L -c '%s %Y' "$1"); fi
+    memo="$cache/hashes/$(key "$1" "$stamp")"
     if [[ ! -s "$memo" ]]; then
         if [[ -d "$1" ]]; then (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16 > "$memo.$$"
         else sha256sum "$1" | cut -c1-16 > "$memo.$$"; fi
         mv "$memo.$$" "$memo"
     fi
-    cat "$memo"
+    hashed[$1]=$(< "$memo")
+    echo "${hashed[$1]}"
 }
 has_stage() { [[ " $stages " == *" $1 "* ]]; }
 # Several runs of this script may share the work (e.g. two started side by side): an output is claimed by making
@@ -175,8 +179,7 @@ for f in "${ordered[@]}"; do
     IFS=$'\t' read -r tool type f qlog <<< "${rows_by_file[$f]}"
     l=$(judge_llama "$f")
     s=$(judge_shrink "$f")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$type" "$f" "$l" "-" "$qlog" >> "$manifest"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$type" "$f" "-" "$s" "$qlog" >> "$manifest"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$type" "$f" "$l" "$s" "$qlog" >> "$manifest"
 done
 
 # --- Shrink side ----------------------------------------------------------------------------------------------
@@ -226,8 +229,7 @@ for row in "${recipe_list[@]}"; do
     if [[ -e "$out" ]]; then
         l=-; [[ $kind == gguf ]] && l=$(judge_llama "$out")
         s=$(judge_shrink "$out")
-        [[ $l != - ]] && printf 'shrink\t%s\t%s\t%s\t-\t%s\n' "$name" "$out" "$l" "$out.log" >> "$manifest"
-        [[ $s != - ]] && printf 'shrink\t%s\t%s\t-\t%s\t%s\n' "$name" "$out" "$s" "$out.log" >> "$manifest"
+        printf 'shrink\t%s\t%s\t%s\t%s\t%s\n' "$name" "$out" "$l" "$s" "$out.log" >> "$manifest"
     fi
     printf 'recipe\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$out" "$(tail -1 "$out.log" 2>/dev/null | tr '\t' ' ' || true)" "$command" >> "$recipes_manifest"
 done
@@ -257,12 +259,13 @@ for bits in $minilm_bits; do
                         && mv "$cmp.tmp" "$cmp" || { log "minilm compare $name failed: $(tail -n 1 "$cmp.log")"; tail -n 1 "$cmp.log" > "$cmp.failed"; }
                     release "$cmp"
                 fi
-                if [[ ! -s "$cmp" ]]; then [[ -d "$cmp.lock" ]] && continue; cmp=-; fi
             fi
-            l="$dir.log"; [[ $cmp == - && -d "$dir" ]] && l="${cmp%.json}.log"
-            # Listed when made, or when it failed (a log and no live claim on it); not while another run makes it.
-            [[ -d "$dir" ]] || { [[ -e "$dir.log" ]] && ! [[ -d "$dir.lock" ]]; } || continue
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bits" "$method" "$gran" "$dir" "$cmp" "$l" >> "$minilm_manifest"
+            # Listed once compared, or once it failed (the .failed marker holds the last line of its log).
+            if [[ -s "$cmp" ]]; then row_log="$cmp.log"
+            elif [[ -e "$dir.failed" ]]; then cmp=- row_log="$dir.failed"
+            elif [[ $cmp != - && -e "$cmp.failed" ]]; then row_log="$cmp.failed" cmp=-
+            else continue; fi
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bits" "$method" "$gran" "$dir" "$cmp" "$row_log" >> "$minilm_manifest"
         done
     done
 done
