@@ -36,6 +36,15 @@ public enum QuantizePipeline {
         let awq = options.perTensor.map { Set($0.filter { $0.value.method == .awq }.keys) } ?? (options.method == .awq ? nil : [])
 
         if let sequential = family as? any SequentialFamily, let language = family as? any LanguageModelFamily {
+            var options = options
+            if options.perTensor == nil {
+                // GPTQ's sequential mode solves the blocks; the output head (outside them) stays as stored, as the
+                // reference keeps lm_head. A recipe may still name it with round to nearest.
+                let inBlocks = Set(sequential.blocks.joined())
+                for t in sequential.tensorLayout where t.role == .linear && !inBlocks.contains(t.name) {
+                    options.keepTensors[t.name] = "outside the blocks: GPTQ's sequential mode keeps the output head as stored"
+                }
+            }
             let (units, summary) = try TextCalibration.units(calibration.data, family: language, location: stored.location,
                                                              vocabulary: language.vocabularySize, count: calibration.count ?? 128, context: calibration.context)
             let source = try SequentialCalibration(family: sequential, weights: weights, location: stored.location, units: units,

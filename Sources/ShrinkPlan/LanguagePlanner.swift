@@ -113,11 +113,15 @@ public enum LanguagePlanner {
         }
 
         // Reference runs of the sensitivity chunks: every block's input and the scored positions' log-softmax.
-        let tokenizer = try model.makeTokenizer()
-        let text = try TokenizedText(path: calibration, tokenizer: tokenizer, context: options.sensitivityContext, chunks: options.sensitivityChunks)
-        let first = options.sensitivityContext / 2
-        let references = try (0..<text.chunkCount).map { i -> (inputs: [[Float]], logits: [Float], sums: [sk_logsumexp_t]) in
-            let (inputs, logits) = try model.trace(text.chunk(i), from: first)
+        guard let language = family as? any LanguageModelFamily else {
+            throw PlanError.badRequest(flag: "MODEL", reason: "\(path) is a \(family.variant) without a tokenizer; the language-model planner needs a decoder family")
+        }
+        let context = options.sensitivityContext
+        let (units, _) = try TextCalibration.units(calibration, family: language, location: model.location, vocabulary: model.vocabularySize,
+                                                   count: options.sensitivityChunks, context: context)
+        let first = context / 2
+        let references = try units.map { unit -> (inputs: [[Float]], logits: [Float], sums: [sk_logsumexp_t]) in
+            let (inputs, logits) = try model.trace(unit, from: first)
             return (inputs, logits, reductions(logits, vocab: model.vocabularySize))
         }
         let methods = options.methods
@@ -160,11 +164,12 @@ public enum LanguagePlanner {
                 for (i, ref) in references.enumerated() {
                     let logits: [Float]
                     if let b = blockOf[info.name] {
-                        logits = try model.logits(fromBlock: b, input: ref.inputs[b], tokens: text.context, from: first, replacing: overlay)
+                        logits = try model.logits(fromBlock: b, input: ref.inputs[b], tokens: context, from: first, replacing: overlay)
                     } else {
-                        logits = try model.logits(text.chunk(i), from: first, head: overlay)
+                        logits = try model.logits(units[i], from: first, head: overlay)
                     }
-                    let (sum, count) = meanKLD(ref.logits, ref.sums, logits, vocab: model.vocabularySize, rows: text.context - 1 - first)
+                    // The positions llama-perplexity scores: context/2 … context − 2.
+                    let (sum, count) = meanKLD(ref.logits, ref.sums, logits, vocab: model.vocabularySize, rows: context - 1 - first)
                     kld += sum; positions += count
                 }
                 list.append(Candidate(tensor: info.name, choice: choice, bytes: q.layout.storedBytes, kld: kld / Double(max(1, positions))))

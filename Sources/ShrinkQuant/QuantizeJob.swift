@@ -15,6 +15,8 @@ public struct QuantizeOptions: Sendable {
     public var keep: String?
     /// Quantize embedding tables too (names containing "embed").
     public var quantizeEmbeddings = false
+    /// Tensors kept as stored whatever else applies, with the reason shrink.json records.
+    public var keepTensors: [String: String] = [:]
     /// The method of every quantized tensor (a recipe names one per tensor instead).
     public var method: Method = .rtn
     public var parameters = MethodParameters()
@@ -87,6 +89,7 @@ public enum QuantizeJob {
             if info.shape.rank != 2 { kept(info.shape.rank == 1 ? "1-D tensor (norm, bias or scale)" : "rank-\(info.shape.rank) tensor; only 2-D weights are quantized"); continue }
             if !name.hasSuffix("weight") { kept("2-D tensor not named *weight"); continue }
             if let keep, name.firstMatch(of: keep) != nil { kept("matches --keep"); continue }
+            if let why = options.keepTensors[name] { kept(why); continue }
             if let include, name.firstMatch(of: include) == nil { kept("not matched by --include"); continue }
             if !options.quantizeEmbeddings && name.lowercased().contains("embed") {
                 kept("embedding table (pass --embeddings to quantize it)"); continue

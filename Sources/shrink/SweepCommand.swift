@@ -4,6 +4,7 @@ import ShrinkEval
 import ShrinkFormats
 import ShrinkModels
 import ShrinkQuant
+import ShrinkTensor
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,22 @@ struct SweepCommand: ParsableCommand {
     var model: String
 
     @Option(help: "Held-out puzzle set.")
-    var data: String
+    var data: String?
+
+    @Option(help: "Language model: the held-out text (never the calibration text).")
+    var text: String?
+
+    @Option(help: "Language model: chunks of --text (default: all).")
+    var chunks: Int?
+
+    @Option(help: "Language model: tokens per chunk.")
+    var ctx = 512
+
+    @Flag(help: "Language model: zero-point (asymmetric) recipes too.")
+    var asym = false
+
+    @Option(help: "Language model: scale dtype (f16 maps to GGUF's legacy blocks).")
+    var scaleDtype = "f16"
 
     @Option(help: "Bit widths, comma-separated.")
     var bits = "8,6,4,3,2"
@@ -49,6 +65,8 @@ struct SweepCommand: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
+        if let text { return try runLanguage(text: text) }
+        guard let data else { throw ValidationError("--data PUZZLES is required (or --text TEXT for a language model)") }
         var o = Sweep.Options()
         o.bits = try bitWidths(bits)
         o.methods = try commaList(methods, flag: "--methods") { Method(rawValue: $0) }
@@ -84,7 +102,57 @@ struct SweepCommand: ParsableCommand {
     }
 }
 
+extension SweepCommand {
+    func runLanguage(text: String) throws {
+        let m = try ModelRegistry.load(model)
+        guard let decoder = m as? any CausalLanguageModel else {
+            throw ValidationError("--text sweeps a language model; \(model) is a \(type(of: m.familyDescription).familyName) (use --data)")
+        }
+        var o = LanguageSweep.Options()
+        o.bits = try bitWidths(bits)
+        o.methods = try commaList(methods, flag: "--methods") { Method(rawValue: $0) }
+        o.granularities = try commaList(granularities, flag: "--granularities") { g -> Granularity? in
+            if g == "tensor" { return .tensor }
+            if g == "channel" { return .channel }
+            if g.hasPrefix("g"), let n = Int(g.dropFirst()), n > 0 { return .group(n) }
+            return nil
+        }
+        o.asymmetric = asym
+        guard let d = DType(flag: scaleDtype), [.f32, .f16, .bf16].contains(d) else {
+            throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: scaleDtype, allowed: "f32, f16 or bf16")
+        }
+        o.scaleDType = d
+        o.calibrationChunks = calibCount == 256 ? 32 : calibCount
+        func sweep<M: CausalLanguageModel>(_ model: M) throws -> LanguageSweep.Report {
+            try LanguageSweep.run(model: model, path: self.model, text: TextOptions(path: text, context: ctx, chunks: chunks, split: "test"),
+                                  calibration: calib, options: o, progress: out.progress)
+        }
+        let report = try sweep(decoder)
+        let markdown = Format.languageSweep(report)
+        if let output {
+            try AtomicFile.write(markdown + "\n", to: output)
+            let jsonPath = output.hasSuffix(".md") ? String(output.dropLast(3)) + ".json" : output + ".json"
+            try AtomicFile.write(String(decoding: try Recipe.encoder().encode(report), as: UTF8.self) + "\n", to: jsonPath)
+        }
+        try out.emit(report) { markdown }
+    }
+}
+
 extension Format {
+    static func languageSweep(_ r: LanguageSweep.Report) -> String {
+        var s = "### \(r.model) (\(r.family), \(r.parameters) parameters) on \(r.chunks) × \(r.context) tokens of \(r.text)\n\n"
+        s += "Original: PPL \(fixed(r.originalPerplexity.value, 3)) ± \(fixed(r.originalPerplexity.error, 3)), \(r.originalBytes) tensor bytes as stored."
+        s += r.calibration.map { " GPTQ/AWQ calibrated on \($0)." } ?? ""
+        s += "\n\n| recipe | tensor bytes | bits/weight | PPL | mean KLD | p99 KLD | same top | ΔNLL/token (95%) | label |\n"
+        s += "|---|---|---|---|---|---|---|---|---|\n"
+        for row in r.rows {
+            s += "| \(row.recipe) | \(row.tensorBytes) | \(fixed(row.bitsPerWeight, 3)) | \(fixed(row.perplexity.value, 3)) | "
+            s += "\(fixed(row.kld.value, 5)) ± \(fixed(row.kld.error, 5)) | \(fixed(row.kldP99, 4)) | \(fixed(100 * row.sameTop.value, 2))% | "
+            s += "\(interval(row.chunkNLLDifference)) | \(row.label.evidence.rawValue) |\n"
+        }
+        return s
+    }
+
     static func sweep(_ r: Sweep.Report<RecursionDepth>) -> String {
         var s = "### \(r.model) (\(r.architecture)) on \(r.puzzles) puzzles of \(r.data)\n\n"
         s += "| recipe | steps | H_cycles | weight bytes | MFLOP/puzzle | exact (95%) | cell (95%) | fidelity | Δexact vs FP32 | label |\n"

@@ -68,7 +68,7 @@ import Testing
         #expect(bert.scaleFolds.count == 6)
         let layout = Dictionary(uniqueKeysWithValues: bert.tensorLayout.map { ($0.name, $0) })
         for f in bert.scaleFolds {
-            let consumer = try #require(layout[f.consumer]), producer = try #require(layout[f.producer])
+            let consumer = try #require(layout[f.consumers[0]]), producer = try #require(layout[f.producer])
             let biasName = try #require(f.producerBias)
             let bias = try #require(layout[biasName])
             #expect(f.rows.count == consumer.shape[1] && f.rows.upperBound <= producer.shape[0] && bias.shape == [producer.shape[0]])
@@ -236,11 +236,11 @@ import Testing
         let s = (0..<D).map { _ in Float(0.25 + Double(rng.next() % 1000) / 500) }
         let folded = OverlaySource(base: source)
         for fold in model.family.scaleFolds {
-            var consumer = try source.floats(fold.consumer), producer = try source.floats(fold.producer)
+            var consumer = try source.floats(fold.consumers[0]), producer = try source.floats(fold.producer)
             var bias = try source.floats(try #require(fold.producerBias))
             for i in 0..<D { for j in 0..<D { consumer[i * D + j] *= s[j] } }
             for (k, row) in fold.rows.enumerated() { for j in 0..<D { producer[row * D + j] /= s[k] }; bias[row] /= s[k] }
-            try folded.replace(fold.consumer, with: consumer); try folded.replace(fold.producer, with: producer); try folded.replace(fold.producerBias!, with: bias)
+            try folded.replace(fold.consumers[0], with: consumer); try folded.replace(fold.producer, with: producer); try folded.replace(fold.producerBias!, with: bias)
         }
         let a = try BertEncoder(config: model.config, weights: folded, location: "folded").encode(sentences).embeddings
         let worst = (0..<8).map { 1 - Self.cosine(a[($0 * D)..<(($0 + 1) * D)], reference[($0 * D)..<(($0 + 1) * D)]) }.max()!

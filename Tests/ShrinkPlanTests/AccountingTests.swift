@@ -183,7 +183,7 @@ let trmARC = """
         blocks += family.levels.map(\.layers).reduce(0, +)
         let layout = Dictionary(uniqueKeysWithValues: family.tensorLayout.map { ($0.name, $0) })
         for f in family.scaleFolds {
-            let consumer = try #require(layout[f.consumer]), producer = try #require(layout[f.producer])
+            let consumer = try #require(layout[f.consumers[0]]), producer = try #require(layout[f.producer])
             // The folded rows of the producer are exactly the consumer's input channels.
             #expect(f.rows.count == consumer.shape[1] && f.rows.upperBound <= producer.shape[0])
             folds += 1

@@ -40,10 +40,12 @@ public struct LlamaConfig: Sendable, Equatable {
         self.hiddenAct = hiddenAct; self.mlpBias = mlpBias; self.slidingWindow = slidingWindow; self.torchDtype = torchDtype
     }
 
-    /// The same network (every field but the storage dtype): two such models can be compared unit by unit.
+    /// The same network (every field but the storage dtype, ε compared in f32): two such models can be compared unit by unit.
     public func sameArchitecture(as other: LlamaConfig) -> Bool {
         var a = self, b = other
         a.torchDtype = nil; b.torchDtype = nil
+        // The forward pass runs ε in f32 (a GGUF stores it so): 1e-6 and its f32 rounding are the same model.
+        a.rmsNormEps = Double(Float(a.rmsNormEps)); b.rmsNormEps = Double(Float(b.rmsNormEps))
         return a == b
     }
 

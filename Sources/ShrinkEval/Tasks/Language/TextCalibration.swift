@@ -10,13 +10,26 @@ public enum TextCalibration {
     /// such as synthetic ones that measure time and memory only).
     public static let randomPrefix = "random:"
 
-    /// Layer input statistics of `model` on the first `count` chunks of `context` tokens of `text`.
+    /// Layer input statistics of `model` on the first `count` chunks of `context` tokens of `text` (or on `count`
+    /// seeded random sequences for `random:SEED`), every position of a chunk seen, from a fresh cache.
     public static func statistics<M: CausalLanguageModel>(_ model: M, calibration text: String, count: Int, context: Int = 512,
                                                           progress: (any ProgressSink)? = nil) throws -> ([String: LayerStatistics], Recipe.Calibration) {
-        guard count >= 1 else { throw ModelError.badRequest(flag: "--calib-count", reason: "\(count) must be at least 1") }
-        let task = try TextOptions(path: text, context: context, chunks: count, split: "calibration").task(for: model)
-        return (try task.layerStatistics(of: model, progress: progress),
-                Recipe.Calibration(data: text, split: "calibration", puzzles: task.unitCount))
+        guard let family = model.familyDescription as? any LanguageModelFamily else {
+            // A model without a family tokenizer (a test double) cuts the text with its own.
+            guard count >= 1 else { throw ModelError.badRequest(flag: "--calib-count", reason: "\(count) must be at least 1") }
+            let task = try TextOptions(path: text, context: context, chunks: count, split: "calibration").task(for: model)
+            return (try task.layerStatistics(of: model, progress: progress),
+                    Recipe.Calibration(data: text, split: "calibration", puzzles: task.unitCount))
+        }
+        let (units, summary) = try self.units(text, family: family, location: model.location, vocabulary: model.vocabularySize,
+                                              count: count, context: context)
+        let collector = LayerStatisticsCollector()
+        for (i, unit) in units.enumerated() {
+            progress?.update(done: i, total: units.count, item: "calibration chunks")
+            _ = try model.logits(unit, from: unit.count, hiddenStates: nil, linearInputs: collector)
+        }
+        progress?.finish()
+        return (collector.layers, summary)
     }
 
     /// The calibration sequences: the first `count` chunks of `context` tokens of `text` under the tokenizer at

@@ -1,0 +1,111 @@
+import Foundation
+import ShrinkFormats
+import ShrinkModels
+import ShrinkQuant
+import ShrinkTensor
+
+/// `shrink sweep` for a language model: a grid of bits × method × granularity (× zero point), each recipe applied
+/// to every quantizable weight by the quantize pipeline (GPTQ and AWQ calibrated block by block on the
+/// calibration text), written, read back and compared with the original on the held-out text as
+/// llama-perplexity's `--kl-divergence` compares two models.
+public enum LanguageSweep {
+    public struct Options: Sendable {
+        public var bits = [8, 5, 4, 3]
+        public var methods: [Method] = [.rtn, .gptq]
+        public var granularities: [Granularity] = [.group(32)]
+        public var asymmetric = false
+        public var scaleDType: DType = .f16
+        public var quantizeEmbeddings = false
+        public var calibrationChunks = 32
+        public var calibrationContext = 512
+        public var seed: UInt64 = 0
+        public init() {}
+    }
+
+    public struct Row: Codable, Sendable {
+        public var recipe: String
+        public var bits: Int
+        public var method: String
+        public var granularity: String
+        public var symmetric: Bool
+        public var tensorBytes: Int
+        public var bitsPerWeight: Double
+        public var perplexity: LanguageComparison.Estimate
+        public var kld: LanguageComparison.Estimate
+        public var kldP99: Double
+        public var sameTop: LanguageComparison.Estimate
+        /// Paired over chunks: mean NLL difference (compressed − original) with its bootstrap interval.
+        public var chunkNLLDifference: Statistics.Interval
+        public var label: Comparison.Label
+        public var seconds: Double
+    }
+
+    public struct Report: Codable, Sendable {
+        public var model: String
+        public var family: String
+        public var parameters: Int
+        public var text: String
+        public var chunks: Int
+        public var context: Int
+        public var calibration: String?
+        public var originalPerplexity: LanguageComparison.Estimate
+        public var originalBytes: Int
+        public var rows: [Row]
+        public var seconds: Double = 0
+        enum CodingKeys: String, CodingKey { case model, family, parameters, text, chunks, context, calibration, originalPerplexity, originalBytes, rows }
+    }
+
+    public static func run<M: CausalLanguageModel>(model original: M, path: String, text: TextOptions, calibration: String?,
+                                                   options: Options, progress: (any ProgressSink)? = nil) throws -> Report {
+        let t0 = Date()
+        let task = try text.task(for: original)
+        if options.methods.contains(where: \.needsCalibration) && calibration == nil {
+            throw ModelError.badRequest(flag: "--calib", reason: "gptq and awq need a calibration text (never the evaluation one)")
+        }
+        if let calibration, calibration == text.path {
+            throw ModelError.badRequest(flag: "--calib", reason: "\(calibration) is also the evaluation text; calibrate on other text")
+        }
+        var rows: [Row] = []
+        var originalPerplexity: LanguageComparison.Estimate?
+        var originalBytes = 0
+        for bits in options.bits {
+            for g in options.granularities {
+                for method in options.methods {
+                    for symmetric in options.asymmetric ? [true, false] : [true] {
+                        let r0 = Date()
+                        var q = QuantizeOptions()
+                        q.bits = bits; q.granularity = g; q.method = method; q.symmetric = symmetric
+                        q.scaleDType = options.scaleDType; q.quantizeEmbeddings = options.quantizeEmbeddings
+                        let name = "int\(bits)\(symmetric ? "" : " asym") \(g) \(method.rawValue)"
+                        progress?.update(done: rows.count, total: options.bits.count * options.granularities.count * options.methods.count
+                                         * (options.asymmetric ? 2 : 1), item: name)
+                        let scratch = FileManager.default.temporaryDirectory
+                            .appendingPathComponent("shrink-sweep-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
+                        defer { try? FileManager.default.removeItem(atPath: scratch) }
+                        try QuantizePipeline.run(checkpoint: path, options: q,
+                                                 calibration: method.needsCalibration
+                                                     ? .init(data: calibration!, count: options.calibrationChunks, context: options.calibrationContext) : nil,
+                                                 outputDirectory: scratch, overwrite: false)
+                        let compressed = try ModelRegistry.load(scratch, as: M.self, needed: "the compressed decoder")
+                        var o = LanguageComparison.Options()
+                        o.seed = options.seed
+                        let c = try LanguageComparison.compare(original: original, compressed: compressed, on: task, options: o)
+                        originalPerplexity = c.original.perplexity
+                        originalBytes = c.original.weightBytes
+                        rows.append(Row(recipe: name, bits: bits, method: method.rawValue, granularity: g.description, symmetric: symmetric,
+                                        tensorBytes: c.compressed.weightBytes,
+                                        bitsPerWeight: Double(c.compressed.weightBytes * 8) / Double(original.parameterCount),
+                                        perplexity: c.compressed.perplexity, kld: c.kld, kldP99: c.kldDistribution.p99, sameTop: c.sameTop,
+                                        chunkNLLDifference: c.chunkNLLDifference, label: c.label, seconds: Date().timeIntervalSince(r0)))
+                    }
+                }
+            }
+        }
+        progress?.finish()
+        var report = Report(model: path, family: original.familyDescription.variant, parameters: original.parameterCount, text: task.dataPath,
+                            chunks: task.unitCount, context: task.context, calibration: calibration,
+                            originalPerplexity: originalPerplexity ?? .init(value: 0, error: 0), originalBytes: originalBytes, rows: rows)
+        report.seconds = Date().timeIntervalSince(t0)
+        return report
+    }
+}
