@@ -21,7 +21,7 @@ JSON schema (LLM_HEAD_TO_HEAD.json):
        "parameters": int,             # elements of every tensor of the source model
        "layer_bits_per_weight": float, # the same over the 210 2-D layer weights only (the embedding and norms left out):
                                       # what a type's name refers to (Q4_0 = 4.5); the goal's "≤ 4.5 bits per weight"
-       "tensor_types": {type: count}, # GGUF: from gguf-py; compressed directory: from shrink.json's recipe
+       "tensor_types": {type: count}, # GGUF: from its header (gguf-py's type names and block sizes); a directory: its shrink.json
        "fallbacks": str | null,       # llama-quantize's "N of M tensor(s) required fallback" line
        "judge": "llama-perplexity" | "shrink",
        "ppl": float, "ppl_error": float,
@@ -46,6 +46,7 @@ import collections
 import json
 import os
 import re
+import struct
 import sys
 
 import gguf
@@ -59,15 +60,58 @@ def rel(path):
     return os.path.relpath(path, REPO) if os.path.isabs(path) else path
 
 
+def gguf_tensors(path):
+    """(name, ggml type name, shape, bytes) of every tensor of a GGUF v2/v3 file, from its header alone (gguf-py's
+    GGUFReader parses every metadata array into numpy objects, which on a 49152-token vocabulary takes seconds per
+    file); the block sizes are gguf-py's GGML_QUANT_SIZES."""
+    with open(path, "rb") as f:
+        def u(fmt):
+            return struct.unpack("<" + fmt, f.read(struct.calcsize("<" + fmt)))[0]
+        if f.read(4) != b"GGUF":
+            raise SystemExit(f"llm_head_to_head: {path} is not a GGUF file")
+        version = u("I")
+        if version not in (2, 3):
+            raise SystemExit(f"llm_head_to_head: {path}: GGUF version {version}, not 2 or 3")
+        n_tensors, n_kv = u("Q"), u("Q")
+        scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+        def skip(vtype):
+            if vtype == 8:
+                f.seek(u("Q"), 1)
+            elif vtype == 9:
+                item, count = u("I"), u("Q")
+                if item in scalar:
+                    f.seek(scalar[item] * count, 1)
+                else:
+                    for _ in range(count):
+                        skip(item)
+            else:
+                f.seek(scalar[vtype], 1)
+        for _ in range(n_kv):
+            f.seek(u("Q"), 1)
+            skip(u("I"))
+        out = []
+        for _ in range(n_tensors):
+            name = f.read(u("Q")).decode()
+            dims = [u("Q") for _ in range(u("I"))]
+            t = gguf.GGMLQuantizationType(u("I"))
+            u("Q")
+            block, size = gguf.GGML_QUANT_SIZES[t]
+            n = 1
+            for d in dims:
+                n *= d
+            out.append((name, t.name, dims, n // block * size, n))
+        return out
+
+
 def gguf_contents(path):
     """Tensor bytes, parameters, the count of tensors per ggml type, and the bits per weight of the 2-D layer
-    weights (every 2-D tensor but the token embedding), read with gguf-py."""
-    r = gguf.GGUFReader(path)
-    types = collections.Counter(t.tensor_type.name for t in r.tensors)
-    layers = [t for t in r.tensors if len(t.shape) == 2 and t.name != "token_embd.weight"]
-    return {"tensor_bytes": sum(int(t.n_bytes) for t in r.tensors),
-            "parameters": sum(int(t.n_elements) for t in r.tensors),
-            "layer_bits_per_weight": 8 * sum(int(t.n_bytes) for t in layers) / sum(int(t.n_elements) for t in layers),
+    weights (every 2-D tensor but the token embedding)."""
+    tensors = gguf_tensors(path)
+    types = collections.Counter(t[1] for t in tensors)
+    layers = [t for t in tensors if len(t[2]) == 2 and t[0] != "token_embd.weight"]
+    return {"tensor_bytes": sum(t[3] for t in tensors), "parameters": sum(t[4] for t in tensors),
+            "layer_bits_per_weight": 8 * sum(t[3] for t in layers) / sum(t[4] for t in layers),
             "tensor_types": dict(sorted(types.items()))}
 
 
@@ -240,6 +284,10 @@ def write_markdown(settings, points, minilm, out):
              "log-probabilities of both models (weights dequantized, f32 arithmetic). It also judges compressed directories, which llama.cpp cannot load.")
     L.append("- **bits/weight** = 8 × (bytes of all tensor data) / (elements of all tensors), norms and the tied 49152×576 embedding included "
              "(llama.cpp's BPW). **MiB** is the file on disk (a GGUF also carries the tokenizer, ≈ 1.8 MB).")
+    L.append(f"- **This machine**: {s['machine']} by several agents at once (load average 20–30 during the run), so nothing here "
+             "measures speed. It set the sizes of the run: the imatrix over 20 chunks (the 32-chunk run was still going after 50 minutes; its "
+             "periodic save after 20 chunks is what a `--chunks 20` run writes), 8 evaluation chunks, GPTQ statistics over 8 calibration chunks, "
+             "1000 MiniLM sentences. Rerun with CHUNKS, IMATRIX_CHUNKS, MINILM_SENTENCES (and `--calib-count` in the recipes) for larger samples.")
     L.append("- **p99 KLD** is the 99th percentile of the per-token KLD; **same top** is the fraction of tokens whose argmax agrees with the original's.")
     L.append("")
 
@@ -265,13 +313,24 @@ def write_markdown(settings, points, minilm, out):
             types = fmt_types(p["tensor_types"]) + (f" ({p['fallbacks']})" if p.get("fallbacks") else "")
             L.append(f"| {recipe} | {'yes' if tool.endswith('imatrix') else 'no'} | {mib(p['bytes'])} | {p['bits_per_weight']:.3f} | {p['layer_bits_per_weight']:.3f} | {types} | "
                      + " | ".join(cells(a) + cells(b)) + " |")
-    orig = [p for p in points if p["tool"] == "original"]
-    base_ppl = {p["judge"]: p["ppl_base"] for p in points}
+    same = collections.defaultdict(list)
+    for p in points:
+        if p["tool"].startswith("llama.cpp") and p["judge"] == "llama-perplexity":
+            same[(p["tool"], p["tensor_bytes"], json.dumps(p["tensor_types"], sort_keys=True))].append(p["recipe"])
+    for (tool, _, _), names in sorted(same.items()):
+        if len(names) > 1:
+            L.append("")
+            L.append(f"{tool}: {' and '.join(names)} hold the same tensor types and bytes. Rows of 576 are not a multiple of 256, so "
+                     "llama-quantize falls back to Q4_0/Q5_0/Q8_0 for every K-quant tensor but ffn_down (rows of 1536).")
+    base_ppl = collections.defaultdict(set)
+    for p in points:
+        base_ppl[p["judge"]].add(round(p["ppl_base"], 3))
     L.append("")
-    L.append("PPL of the source itself on these tokens: " + ", ".join(f"{j} {v:.3f}" for j, v in sorted(base_ppl.items())) + ".")
-    if orig:
-        o = orig[0]
-        L.append(f"The source: {mib(o['bytes'])} MiB, {o['bits_per_weight']:.3f} bits/weight, {fmt_types(o['tensor_types'])}.")
+    L.append("PPL of the source itself on these tokens: " + "; ".join(f"{j} {', '.join(f'{v:.3f}' for v in sorted(vs))}" for j, vs in sorted(base_ppl.items()))
+             + " (shrink's judge takes models/smollm2-hf, the same weights in F32, as the original of a compressed directory).")
+    o = gguf_contents(s["source"])
+    L.append(f"The source: {mib(os.path.getsize(s['source']))} MiB, {8 * o['tensor_bytes'] / o['parameters']:.3f} bits/weight "
+             f"(layers {o['layer_bits_per_weight']:.3f}), {fmt_types(o['tensor_types'])}, {o['parameters']:,} parameters.")
     L.append("")
 
     L.append("## Shrink's recipes")
