@@ -251,7 +251,8 @@ def goal_rows(points):
     rows = []
     for judge in ("shrink", "llama-perplexity"):
         ours = [p for p in points if p["tool"] == "shrink" and p["judge"] == judge]
-        peers = [p for p in points if p["tool"] == "llama.cpp+imatrix" and p["judge"] == judge and p["layer_bits_per_weight"] <= GOAL_BPW]
+        peers = [p for p in points if p["tool"] == "llama.cpp+imatrix" and p["judge"] == judge
+                 and p["layer_bits_per_weight"] <= GOAL_BPW * (1 + SIZE_TOLERANCE)]
         for peer in sorted(peers, key=lambda p: p["tensor_bytes"]):
             if not ours:
                 rows.append((judge, None, peer, None))
@@ -353,17 +354,19 @@ def write_markdown(settings, points, minilm, out):
     L.append("")
     L.append(f"Sizes are read on the layer weights (a type's nominal bits: Q4_0 = 4.5). Over all tensors every llama.cpp file here is above "
              f"{GOAL_BPW} bits/weight, because llama-quantize keeps the tied 49152×576 embedding (21% of the parameters) at Q8_0 for every type. "
-             f"Each llama.cpp+imatrix file with layer weights at ≤ {GOAL_BPW} bits is set against every Shrink file whose tensor bytes are within "
+             f"Each llama.cpp+imatrix file with layer weights at ≤ {GOAL_BPW} bits (+{100 * SIZE_TOLERANCE:.0f}%: with an imatrix, Q4_0 keeps 3 tensors at Q4_1) is set against every Shrink file whose tensor bytes are within "
              f"±{100 * SIZE_TOLERANCE:.0f}% of its own (else the nearest, marked), by the same judge.")
     L.append("")
     rows = goal_rows(points)
     if not rows:
         L.append("No llama.cpp+imatrix file at or below this size was judged.")
     else:
-        L.append("| judge | llama.cpp+imatrix | layer bits/weight | MiB | mean KLD | Shrink recipe | MiB | size Δ | mean KLD | Shrink lower? |")
-        L.append("|---|---|--:|--:|--:|---|--:|--:|--:|---|")
+        L.append("| judge | llama.cpp+imatrix | layer bits/weight | MiB | mean KLD | (without imatrix) | Shrink recipe | MiB | size Δ | mean KLD | Shrink lower? |")
+        L.append("|---|---|--:|--:|--:|--:|---|--:|--:|--:|---|")
         for judge, a, b, ratio in rows:
-            head = f"| {judge} | {b['recipe']} | {b['layer_bits_per_weight']:.3f} | {mib(b['bytes'])} | {b['mean_kld']:.5f} | "
+            plain = by_key.get(("llama.cpp", b["recipe"], judge))
+            head = (f"| {judge} | {b['recipe']} | {b['layer_bits_per_weight']:.3f} | {mib(b['bytes'])} | {b['mean_kld']:.5f} | "
+                    f"{plain['mean_kld']:.5f} | " if plain else "— | ")
             if a is None:
                 L.append(head + "— | | | | no Shrink file judged by this judge |")
                 continue
