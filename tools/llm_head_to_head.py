@@ -10,9 +10,11 @@ Inputs (written by the shell driver into its cache folder):
 
 JSON schema (LLM_HEAD_TO_HEAD.json):
   {
-    "settings": {...run.json...},
+    "settings": {...run.json..., "scored_tokens": str,
+                 "not_judged": [{"tool", "recipe", "judge"}],   # files a judge had not judged when the tables were written
+                 "recipes": [{"name", "kind", "output", "ok", "last_log_line", "command"}]},
     "points": [                       # one per (file, judge): the scatter points of the HTML report
-      {"tool": "llama.cpp" | "llama.cpp+imatrix" | "shrink" | "original",
+      {"tool": "llama.cpp" | "llama.cpp+imatrix" | "shrink",
        "recipe": str,                 # llama.cpp: the ftype name (Q4_K_M ...); shrink: the recipe's name
        "file": str,                   # path relative to the repository (a .gguf file or a compressed directory)
        "bytes": int,                  # the file's size on disk (a directory: the sum of its files)
@@ -33,7 +35,7 @@ JSON schema (LLM_HEAD_TO_HEAD.json):
     ],
     "minilm": [
       {"recipe": str, "bits": int, "method": "rtn" | "gptq", "granularity": "channel" | "g64",
-       "directory": str, "weight_bytes": int, "embedding_cosine": float, "embedding_cosine_lower": float,
+       "directory": str, "weight_bytes": int, "original_bytes": int, "embedding_cosine": float, "embedding_cosine_lower": float,
        "embedding_cosine_upper": float, "p99_distance": float, "retrieval_agreement": float,
        "retrieval_agreement_lower": float, "retrieval_agreement_upper": float, "identical_sets": int,
        "queries": int, "sentences": int, "error": str | null}
