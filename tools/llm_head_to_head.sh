@@ -24,7 +24,7 @@
 # Usage: tools/llm_head_to_head.sh            (STAGES="llama judge-llama judge-shrink recipes minilm report" by default)
 #   Environment: SHRINK (default .build/release/shrink: the judge, and the MiniLM quantizer), SHRINK_MAKE (the shrink
 #   the recipes run; default SHRINK; outputs are keyed by its sha256, judgements by SHRINK's), LLAMA_BIN, CACHE, CHUNKS (8), IMATRIX_CHUNKS (20),
-#   THREADS (2), TYPES, RECIPES, MINILM_SENTENCES (1000), MINILM_QUERIES (200), MINILM_CALIB (512), NICE ("nice -n 10").
+#   THREADS (2), TYPES, RECIPES, MINILM_SENTENCES (1000), MINILM_QUERIES (200), MINILM_CALIB (512), MINILM_METHODS ("rtn gptq"), NICE ("nice -n 10").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -237,7 +237,7 @@ done
 # --- MiniLM -------------------------------------------------------------------------------------------------------
 for bits in $minilm_bits; do
     for gran in channel g64; do
-        for method in rtn gptq; do
+        for method in ${MINILM_METHODS:-rtn gptq}; do
             name="int$bits-$gran-$method"
             args=(--bits "$bits"); [[ $gran == g64 ]] && args+=(--group 64)
             [[ $method == gptq ]] && args+=(--method gptq --calib "$calib" --calib-count "$minilm_calib")
