@@ -204,7 +204,18 @@ h2h_gguf_export() {
     "$SHRINK" export gguf --help 2>&1 | grep -q -- '--type-for' \
         || { echo "this shrink's export gguf cannot write a llama.cpp model yet (needs the whole-model GGUF export)"; return 1; }
 }
-export -f h2h_recipe h2h_gguf_export
+# h2h_sensitivities: the language-model planner's per-tensor KLD sensitivities of the release (options: keep as stored,
+# GPTQ 4/5/8-bit g32 on ggml's Q4_0/Q5_0 scale rule for the blocks, round to nearest for the tied embedding), measured
+# once into $SENSITIVITIES; the planned recipes solve their budgets on it with `shrink plan --reuse`.
+h2h_sensitivities() {
+    local s="${SENSITIVITIES:-.build-h2h/plan/sensitivities.json}" waited=0
+    while [[ -e "$s.running" && $waited -lt 3600 ]]; do sleep 10; waited=$((waited + 10)); done
+    [[ -s "$s" ]] && return 0
+    mkdir -p "$(dirname "$s")"
+    "$SHRINK" plan "$SRC" --calib "$CALIB" --max-bytes 86416128 --bits 8,5,4 --methods gptq --grids ggml-sym --calib-count 32 \
+        --sensitivity-chunks 1 -o "$s" --quiet
+}
+export -f h2h_recipe h2h_gguf_export h2h_sensitivities
 recipe_list=()
 if [[ -f "$recipes" ]]; then
     while IFS=$'\t' read -r name kind command; do

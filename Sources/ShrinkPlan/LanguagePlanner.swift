@@ -209,7 +209,17 @@ public enum LanguagePlanner {
             let rows = info.shape.dims[0], columns = info.shape.dims[1]
             let w = try weights.floats(info.name)
             var list = [Candidate(tensor: info.name, choice: nil, bytes: weights.storedByteCount(info.name) ?? info.byteCount, kld: 0)]
-            for choice in schemes {
+            // The head is outside the blocks: sequential GPTQ keeps it, so a recipe quantizes it with round to nearest.
+            var tensorSchemes = schemes
+            if blockOf[info.name] == nil {
+                tensorSchemes = []
+                for c in schemes {
+                    var r = c
+                    if r.method.needsCalibration { r.method = .rtn }
+                    if !tensorSchemes.contains(r) { tensorSchemes.append(r) }
+                }
+            }
+            for choice in tensorSchemes {
                 if let g = choice.granularity.groupSize, columns % g != 0 { continue }
                 if choice.method.needsCalibration && statistics[info.name] == nil { continue }
                 if choice.method == .awq { continue }  // AWQ folds scales between tensors: not a per-tensor option
