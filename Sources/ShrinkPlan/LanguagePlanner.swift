@@ -241,7 +241,9 @@ public enum LanguagePlanner {
                     let (sum, count) = meanKLD(ref.logits, ref.sums, logits, vocab: model.vocabularySize, rows: context - 1 - first)
                     kld += sum; positions += count
                 }
-                list.append(Candidate(tensor: info.name, choice: choice, bytes: q.layout.storedBytes, kld: kld / Double(max(1, positions))))
+                // llama-perplexity's KLD sums only the entries with log p > −16, so a near-lossless option can come out a
+                // hair below zero; a divergence is never negative, and the knapsack must not prefer it to keeping.
+                list.append(Candidate(tensor: info.name, choice: choice, bytes: q.layout.storedBytes, kld: max(0, kld / Double(max(1, positions)))))
             }
             items.append(list)
             weights.release(info.name)

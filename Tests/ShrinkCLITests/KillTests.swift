@@ -91,7 +91,7 @@ import Glibc
              previous: { ["dequantize", bigLlamaQuantized, "-o", $0, "--dtype", "bf16", "--quiet"] }, forceFlag: nil),
         Case(name: "export gguf", output: "m.gguf",
              args: { ["export", "gguf", bigLlama, "-o", $0, "--type", "q8_0", "--quiet"] },
-             points: [],  // behavioural only: the GGUF writer may stream (kills at fractions of its run time)
+             points: ["gguf.open", "gguf.tensor:6", "gguf.fsync", "gguf.rename"],
              previous: { ["export", "gguf", bigLlama, "-o", $0, "--type", "q4_0", "--quiet"] }, forceFlag: nil,
              anyHiddenStaging: true),
         Case(name: "export onnx", output: "m.onnx",

@@ -45,7 +45,10 @@ public final class GGUFStreamWriter {
             }
         }
         order = tensors
+        // Staging a killed writer of the same output left behind goes first (SafetensorsWriter does the same).
+        FileSystem.removeStaleStaging(of: path)
         temporaryPath = dir + "/." + FileSystem.lastComponent(path) + ".partial-\(getpid())"
+        KillPoint.reach("gguf.open")
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(errno)) }
         do {
@@ -70,6 +73,7 @@ public final class GGUFStreamWriter {
         guard bytes.count == expected.byteCount else {
             throw FormatError.writerMisuse(path: path, detail: "tensor '\(name)' has \(bytes.count) bytes, declared \(expected.byteCount)")
         }
+        KillPoint.reach("gguf.tensor")
         if bytes.count > 0 { try writeRaw(bytes) }
         let pad = GGUFHeader.padded(bytes.count, alignment) - bytes.count
         if pad > 0 {
@@ -88,6 +92,7 @@ public final class GGUFStreamWriter {
         guard next == order.count else {
             throw FormatError.writerMisuse(path: path, detail: "commit before all tensors were written (next: '\(order[next].name)')")
         }
+        KillPoint.reach("gguf.fsync")
         guard fsync(fd) == 0 else {
             let e = errno
             abandon()
@@ -95,6 +100,7 @@ public final class GGUFStreamWriter {
         }
         close(fd)
         fd = -1
+        KillPoint.reach("gguf.rename")
         guard rename(temporaryPath, path) == 0 else {
             let e = errno
             unlink(temporaryPath)
