@@ -127,7 +127,7 @@ public enum LanguagePlanner {
                 throw PlanError.badRequest(flag: "--reuse", reason: "its candidates name '\(unknown)', which \(path) does not have; reuse a plan of the same model")
             }
             targets = weights.infos.filter { grouped[$0.name] != nil }
-            items = targets.map { grouped[$0.name]! }
+            items = targets.map { grouped[$0.name]!.map { c in var c = c; c.kld = max(0, c.kld); return c } }
         } else {
             (items, targets) = try measure(model, weights: weights, calibration: calibration, options: options, progress: progress)
         }
