@@ -58,8 +58,16 @@ GOAL_BPW = 4.5  # the issue's goal applies at every size at or below this many b
 SIZE_TOLERANCE = 0.02  # "the same file size": tensor bytes within ±2%
 
 
+CACHE_DIR = None  # the cache folder of this run (main sets it)
+
+
 def rel(path):
-    return os.path.relpath(path, REPO) if os.path.isabs(path) else path
+    """A path as the tables print it: under the cache as `.build-h2h/…` (the default cache, wherever this run's was),
+    else relative to the repository; never a machine's absolute path."""
+    full = os.path.abspath(path)
+    if CACHE_DIR and (full == CACHE_DIR or full.startswith(CACHE_DIR + os.sep)):
+        return os.path.join(".build-h2h", os.path.relpath(full, CACHE_DIR))
+    return os.path.relpath(full, REPO)
 
 
 def gguf_tensors(path):
@@ -425,8 +433,12 @@ def write_markdown(settings, points, minilm, out):
 def main():
     if len(sys.argv) != 5:
         raise SystemExit(__doc__.split("Usage: ")[1])
+    global CACHE_DIR
     cache, source, out_md, out_json = sys.argv[1:]
+    CACHE_DIR = os.path.abspath(cache)
     settings = json.load(open(os.path.join(cache, "run.json")))
+    for r in settings.get("recipes", []):
+        r["output"] = rel(r["output"])
     points, missing = llm_points(cache, source)
     minilm = minilm_rows(cache)
     tokens = {p["tokens"] for p in points if p.get("tokens")}
