@@ -19,11 +19,9 @@ import Darwin
 /// spaces), data follows declaration order.
 public final class SafetensorsWriter {
     public let path: String
-    private let temporaryPath: String
-    private var fd: Int32
+    private let file: StagedFile
     private let order: [TensorInfo]
     private var next = 0
-    private var committed = false
 
     public init(path: String, tensors: [TensorInfo], metadata: [String: String] = [:]) throws {
         self.path = path
@@ -39,23 +37,12 @@ public final class SafetensorsWriter {
             }
         }
         order = tensors
-        temporaryPath = dir + "/." + FileSystem.lastComponent(path) + ".partial-\(getpid())"
-        FileSystem.removeStaleStaging(of: path)
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(errno)) }
-        KillPoint.reach("safetensors.open")
-        do {
-            let json = Array(Self.header(tensors: tensors, metadata: metadata).utf8)
-            var length = UInt64(json.count).littleEndian
-            try withUnsafeBytes(of: &length) { try writeRaw($0) }
-            try json.withUnsafeBytes { try writeRaw($0) }
-        } catch {
-            abandon()
-            throw error
-        }
+        file = try StagedFile(path: path, killPoint: "safetensors")
+        let json = Array(Self.header(tensors: tensors, metadata: metadata).utf8)
+        var length = UInt64(json.count).littleEndian
+        try withUnsafeBytes(of: &length) { try file.write($0) }
+        try json.withUnsafeBytes { try file.write($0) }
     }
-
-    deinit { if !committed { abandon() } }
 
     /// The header bytes after the length prefix, padded to a multiple of 8.
     static func header(tensors: [TensorInfo], metadata: [String: String]) -> String {
@@ -78,18 +65,6 @@ public final class SafetensorsWriter {
         return json
     }
 
-    private func writeRaw(_ buffer: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < buffer.count {
-            let n = Glibc_write(fd, buffer.baseAddress! + done, buffer.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FormatError.writeFailed(path: path, reason: FileSystem.errorText(errno))
-            }
-            done += n
-        }
-    }
-
     /// The name of the tensor whose data is expected next, or nil when all are written.
     public var expectedNext: TensorInfo? { next < order.count ? order[next] : nil }
 
@@ -102,7 +77,7 @@ public final class SafetensorsWriter {
             throw FormatError.writerMisuse(path: path, detail: "tensor '\(name)' has \(bytes.count) bytes, declared \(expected.byteCount)")
         }
         KillPoint.reach("safetensors.tensor")
-        if bytes.count > 0 { try writeRaw(bytes) }
+        if bytes.count > 0 { try file.write(bytes) }
         next += 1
     }
 
@@ -115,39 +90,11 @@ public final class SafetensorsWriter {
         guard next == order.count else {
             throw FormatError.writerMisuse(path: path, detail: "commit before all tensors were written (next: '\(order[next].name)')")
         }
-        KillPoint.reach("safetensors.fsync")
-        guard fsync(fd) == 0 else {
-            let e = errno
-            abandon()
-            throw FormatError.writeFailed(path: path, reason: FileSystem.errorText(e))
-        }
-        close(fd)
-        fd = -1
-        KillPoint.reach("safetensors.rename")
-        guard rename(temporaryPath, path) == 0 else {
-            let e = errno
-            unlink(temporaryPath)
-            throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(e))
-        }
-        committed = true
-    }
-
-    private func abandon() {
-        if fd >= 0 { close(fd); fd = -1 }
-        unlink(temporaryPath)
-        committed = true  // nothing left to clean
+        try file.commit()
     }
 }
 
-@inline(__always) private func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, p, n)
-    #else
-    return Darwin.write(fd, p, n)
-    #endif
-}
-
-/// Writes a small file atomically (temporary file, then rename).
+/// Writes a small file atomically and durably (a staged file, synced, then renamed).
 public enum AtomicFile {
     public static func write(_ text: String, to path: String) throws {
         try write(bytes: Array(text.utf8), to: path)
@@ -155,27 +102,8 @@ public enum AtomicFile {
 
     public static func write(bytes: [UInt8], to path: String) throws {
         if FileSystem.isDirectory(path) { throw FormatError.outputIsDirectory(path: path) }
-        let tmp = FileSystem.directoryOf(path) + "/." + FileSystem.lastComponent(path) + ".partial-\(getpid())"
-        FileSystem.removeStaleStaging(of: path)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(errno)) }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc_write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                close(fd); unlink(tmp)
-                throw FormatError.writeFailed(path: path, reason: FileSystem.errorText(e))
-            }
-            done += n
-        }
-        close(fd)
-        KillPoint.reach("atomic.rename")
-        guard rename(tmp, path) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(e))
-        }
+        let file = try StagedFile(path: path, killPoint: "atomic")
+        try bytes.withUnsafeBytes { try file.write($0) }
+        try file.commit()
     }
 }

@@ -137,17 +137,10 @@ extension PlanCommand {
         o.bits = try bitWidths(bits == "8,6,4,3,2" ? "8,5,4" : bits)
         o.methods = try commaList(methods == "rtn,mse,gptq" ? "rtn,gptq" : methods, flag: "--methods") { Method(rawValue: $0) }
         if o.methods.isEmpty { throw ValidationError("--methods lists no method; use rtn, mse and/or gptq") }
-        o.granularities = try commaList(granularities, flag: "--granularities") { g -> Granularity? in
-            if g == "channel" { return .channel }
-            if g.hasPrefix("g"), let n = Int(g.dropFirst()), n > 0 { return .group(n) }
-            return nil
-        }
+        o.granularities = try granularityList(granularities)
         o.asymmetric = asym
         o.grids = try commaList(grids, flag: "--grids") { QuantScheme.Grid(rawValue: $0) }
-        guard let d = DType(flag: scaleDtype), [.f32, .f16, .bf16].contains(d) else {
-            throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: scaleDtype, allowed: "f32, f16 or bf16")
-        }
-        o.scaleDType = d
+        o.scaleDType = try scaleDType(scaleDtype)
         o.quantizeHead = !keepHead
         if calibCount < 1 { throw ValidationError("--calib-count \(calibCount) must be at least 1") }
         if sensitivityChunks < 1 { throw ValidationError("--sensitivity-chunks \(sensitivityChunks) must be at least 1") }

@@ -30,6 +30,24 @@ func bitWidths(_ list: String, flag: String = "--bits") throws -> [Int] {
     try commaList(list, flag: flag) { Int($0).flatMap { QuantScheme.supportedBits.contains($0) ? $0 : nil } }
 }
 
+/// Granularities in a comma-separated flag value: tensor, channel, g32, g64 …
+func granularityList(_ list: String, flag: String = "--granularities") throws -> [Granularity] {
+    try commaList(list, flag: flag) { g -> Granularity? in
+        if g == "tensor" { return .tensor }
+        if g == "channel" { return .channel }
+        if g.hasPrefix("g"), let n = Int(g.dropFirst()), n > 0 { return .group(n) }
+        return nil
+    }
+}
+
+/// A scale dtype flag value: f32, f16 or bf16.
+func scaleDType(_ text: String, flag: String = "--scale-dtype") throws -> DType {
+    guard let d = DType(flag: text), [.f32, .f16, .bf16].contains(d) else {
+        throw QuantizationError.unsupportedDType(flag: flag, dtype: text, allowed: "f32, f16 or bf16")
+    }
+    return d
+}
+
 /// Flags every command shares.
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the result as JSON on stdout (no progress, no tables).")
@@ -156,12 +174,7 @@ struct Quantize: ParsableCommand {
         case (let s?, _):
             throw ValidationError(group != nil ? "--group cannot be combined with --granularity \(s)" : "--granularity '\(s)' is unknown; use tensor, channel or group")
         }
-        if let s = scaleDtype {
-            guard let d = DType(flag: s), [.f32, .f16, .bf16].contains(d) else {
-                throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: s, allowed: "f32, f16 or bf16")
-            }
-            o.scaleDType = d
-        }
+        if let s = scaleDtype { o.scaleDType = try scaleDType(s) }
         try o.validate()
         var count = calibCount
         if let recipe {

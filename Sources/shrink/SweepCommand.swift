@@ -76,12 +76,7 @@ struct SweepCommand: ParsableCommand {
         if o.methods.contains(where: \.needsCalibration) && calib == nil {
             throw ValidationError("--methods awq and gptq need --calib PUZZLES (a training split)")
         }
-        o.granularities = try commaList(granularities, flag: "--granularities") { g -> Granularity? in
-            if g == "tensor" { return .tensor }
-            if g == "channel" { return .channel }
-            if g.hasPrefix("g"), let n = Int(g.dropFirst()), n > 0 { return .group(n) }
-            return nil
-        }
+        o.granularities = try granularityList(granularities)
         o.fidelityPuzzles = fidelityPuzzles
         let extraHCycles = try hCycles.map { try commaList($0, flag: "--h-cycles") { Int($0).flatMap { $0 >= 1 ? $0 : nil } } } ?? []
         o.cycleBits = try bitWidths(cycleBits, flag: "--cycle-bits")
@@ -114,18 +109,10 @@ extension SweepCommand {
         var o = LanguageSweep.Options()
         o.bits = try bitWidths(bits)
         o.methods = try commaList(methods, flag: "--methods") { Method(rawValue: $0) }
-        o.granularities = try commaList(granularities, flag: "--granularities") { g -> Granularity? in
-            if g == "tensor" { return .tensor }
-            if g == "channel" { return .channel }
-            if g.hasPrefix("g"), let n = Int(g.dropFirst()), n > 0 { return .group(n) }
-            return nil
-        }
+        o.granularities = try granularityList(granularities)
         o.asymmetric = asym
         o.grids = try commaList(grids, flag: "--grids") { QuantScheme.Grid(rawValue: $0) }
-        guard let d = DType(flag: scaleDtype), [.f32, .f16, .bf16].contains(d) else {
-            throw QuantizationError.unsupportedDType(flag: "--scale-dtype", dtype: scaleDtype, allowed: "f32, f16 or bf16")
-        }
-        o.scaleDType = d
+        o.scaleDType = try scaleDType(scaleDtype)
         o.calibrationChunks = calibCount == 256 ? 32 : calibCount
         func sweep<M: CausalLanguageModel>(_ model: M) throws -> LanguageSweep.Report {
             try LanguageSweep.run(model: model, path: self.model, text: TextOptions(path: text, context: ctx, chunks: chunks, split: "test"),

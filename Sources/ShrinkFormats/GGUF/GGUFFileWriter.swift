@@ -14,11 +14,9 @@ import Darwin
 public final class GGUFStreamWriter {
     public let path: String
     public let alignment: Int
-    private let temporaryPath: String
-    private var fd: Int32
+    private let file: StagedFile
     private let order: [GGUFHeader.TensorInfo]
     private var next = 0
-    private var committed = false
     /// Bytes written so far (header, data and padding).
     public private(set) var bytesWritten = 0
 
@@ -45,22 +43,10 @@ public final class GGUFStreamWriter {
             }
         }
         order = tensors
-        // Staging a killed writer of the same output left behind goes first (SafetensorsWriter does the same).
-        FileSystem.removeStaleStaging(of: path)
-        temporaryPath = dir + "/." + FileSystem.lastComponent(path) + ".partial-\(getpid())"
-        KillPoint.reach("gguf.open")
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(errno)) }
-        do {
-            let header = GGUFHeader.encode(alignment: alignment, metadata: metadata, tensors: tensors)
-            try header.withUnsafeBytes { try writeRaw($0) }
-        } catch {
-            abandon()
-            throw error
-        }
+        file = try StagedFile(path: path, killPoint: "gguf")
+        let header = GGUFHeader.encode(alignment: alignment, metadata: metadata, tensors: tensors)
+        try header.withUnsafeBytes { try writeRaw($0) }
     }
-
-    deinit { if !committed { abandon() } }
 
     /// The tensor whose data is expected next, or nil when all are written.
     public var expectedNext: GGUFHeader.TensorInfo? { next < order.count ? order[next] : nil }
@@ -92,44 +78,11 @@ public final class GGUFStreamWriter {
         guard next == order.count else {
             throw FormatError.writerMisuse(path: path, detail: "commit before all tensors were written (next: '\(order[next].name)')")
         }
-        KillPoint.reach("gguf.fsync")
-        guard fsync(fd) == 0 else {
-            let e = errno
-            abandon()
-            throw FormatError.writeFailed(path: path, reason: FileSystem.errorText(e))
-        }
-        close(fd)
-        fd = -1
-        KillPoint.reach("gguf.rename")
-        guard rename(temporaryPath, path) == 0 else {
-            let e = errno
-            unlink(temporaryPath)
-            committed = true
-            throw FormatError.outputNotWritable(path: path, reason: FileSystem.errorText(e))
-        }
-        committed = true
+        try file.commit()
     }
 
     private func writeRaw(_ buffer: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < buffer.count {
-            #if canImport(Glibc)
-            let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
-            #else
-            let n = Darwin.write(fd, buffer.baseAddress! + done, buffer.count - done)
-            #endif
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FormatError.writeFailed(path: path, reason: FileSystem.errorText(errno))
-            }
-            done += n
-        }
+        try file.write(buffer)
         bytesWritten += buffer.count
-    }
-
-    private func abandon() {
-        if fd >= 0 { close(fd); fd = -1 }
-        unlink(temporaryPath)
-        committed = true
     }
 }
