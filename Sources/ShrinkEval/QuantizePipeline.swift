@@ -48,7 +48,8 @@ public enum QuantizePipeline {
             let (units, summary) = try TextCalibration.units(calibration.data, family: language, location: stored.location,
                                                              vocabulary: language.vocabularySize, count: calibration.count ?? 128, context: calibration.context)
             let source = try SequentialCalibration(family: sequential, weights: weights, location: stored.location, units: units,
-                                                   decisions: QuantizeJob.plan(weights, options: options), awq: awq, progress: progress)
+                                                   decisions: QuantizeJob.plan(weights, options: options), awq: awq,
+                                                   calibration: calibration.data, progress: progress)
             return try QuantizeJob.run(weights, options: options, outputDirectory: outputDirectory, overwrite: overwrite,
                                        calibrationSource: source, calibrationSummary: summary, baseConfig: baseConfig, progress: progress)
         }

@@ -26,6 +26,8 @@ public final class SequentialCalibration: CalibrationSource {
     /// Seconds each block took to capture, fold and advance (what the 7B measurement reports per layer).
     public private(set) var blockSeconds: [Double] = []
     private var blockStart: ContinuousClock.Instant?
+    /// The calibration data, as errors name it.
+    let calibrationName: String
 
     public var weights: any TensorSource { folded }
     public var needsCompressedWeights: Bool { true }
@@ -33,7 +35,9 @@ public final class SequentialCalibration: CalibrationSource {
     /// - Parameters:
     ///   - awq: the tensors AWQ applies to (nil: every quantized tensor; empty: none).
     public init(family: any SequentialFamily, weights: any TensorSource, location: String, units: [[Int32]],
-                decisions: [TensorDecision], awq: Set<String>?, progress: (any ProgressSink)? = nil) throws {
+                decisions: [TensorDecision], awq: Set<String>?, calibration: String = "the calibration data",
+                progress: (any ProgressSink)? = nil) throws {
+        calibrationName = calibration
         runner = try family.sequentialRunner(weights, location: location)
         try runner.begin(units)
         blocks = family.blocks
@@ -60,8 +64,9 @@ public final class SequentialCalibration: CalibrationSource {
         blockStart = .now
         current = b
         progress?.update(done: b, total: blocks.count, item: "block \(b): capture")
-        let collector = LayerStatisticsCollector()
+        let collector = LayerStatisticsCollector(unitName: "chunk", source: calibrationName)
         try runner.run(block: b, weights: compressed, observer: collector, advance: false)
+        try collector.check()
         layers = collector.layers
         let inBlock = Set(blocks[b])
         let blockDecisions = decisions.filter { inBlock.contains($0.info.name) }

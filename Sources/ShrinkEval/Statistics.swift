@@ -33,6 +33,8 @@ public enum Statistics {
     public static func bootstrapMean(_ values: [Double], resamples: Int = 2000, seed: UInt64 = 0, level: Double = 0.95) -> Interval {
         let n = values.count
         guard n > 0 else { return Interval(estimate: 0, lower: 0, upper: 0, level: level) }
+        // A NaN or infinite unit makes the mean what it is, not a number: say so instead of resampling around it.
+        guard values.allSatisfy(\.isFinite) else { return Interval(estimate: .nan, lower: .nan, upper: .nan, level: level) }
         let mean = values.reduce(0, +) / Double(n)
         var rng = SeededGenerator(seed: seed)
         var means = [Double](repeating: 0, count: resamples)
@@ -77,6 +79,7 @@ extension Statistics {
         let interval = bootstrapMean(d, resamples: resamples, seed: seed, level: level)
         let n = d.count
         guard n > 0 else { return (interval, 1) }
+        guard interval.estimate.isFinite else { return (interval, .nan) }
         var rng = SeededGenerator(seed: seed)
         var below = 0, above = 0
         for _ in 0..<resamples {

@@ -15,6 +15,8 @@ public enum ModelError: UserFacingError, Equatable, Sendable {
     case notRunnable(file: String, family: String)
     /// The command needs another kind of model (e.g. a puzzle task needs a reasoner).
     case wrongFamily(file: String, family: String, needed: String)
+    /// A calibration input produced a NaN or ±Inf activation.
+    case nonFiniteActivation(NonFiniteActivation)
 
     public var description: String {
         switch self {
@@ -30,6 +32,7 @@ public enum ModelError: UserFacingError, Equatable, Sendable {
                 + (archs.isEmpty ? "" : ", architectures \(archs.joined(separator: ", "))") + "); known families: \(known.joined(separator: "; "))"
         case let .notRunnable(f, family): "\(f): Shrink counts \(family) models from their config but cannot run them yet; use `shrink account`"
         case let .wrongFamily(f, family, needed): "\(f): is a \(family) model; this needs \(needed)"
+        case let .nonFiniteActivation(a): a.description
         }
     }
 }

@@ -51,6 +51,12 @@ public enum LanguagePlanner {
         public var bytes: Int
         /// Mean KLD (nats per position) with only this tensor so compressed.
         public var kld: Double
+
+        /// A measured divergence as the knapsack costs it. llama-perplexity's KLD sums only the entries with
+        /// log p > −16, so a near-lossless option can come out a hair below zero: a divergence is never negative, and
+        /// the knapsack must not prefer it to keeping. An option whose outputs were NaN or infinite costs +∞, so it is
+        /// never chosen (clamping NaN at zero would make it look free).
+        static func divergence(_ kld: Double) -> Double { kld.isNaN ? .infinity : max(0, kld) }
     }
 
     public struct Measurement: Codable, Sendable {
@@ -127,7 +133,7 @@ public enum LanguagePlanner {
                 throw PlanError.badRequest(flag: "--reuse", reason: "its candidates name '\(unknown)', which \(path) does not have; reuse a plan of the same model")
             }
             targets = weights.infos.filter { grouped[$0.name] != nil }
-            items = targets.map { grouped[$0.name]!.map { c in var c = c; c.kld = max(0, c.kld); return c } }
+            items = targets.map { grouped[$0.name]!.map { c in var c = c; c.kld = Candidate.divergence(c.kld); return c } }
         } else {
             (items, targets) = try measure(model, weights: weights, calibration: calibration, options: options, progress: progress)
         }
@@ -241,9 +247,7 @@ public enum LanguagePlanner {
                     let (sum, count) = meanKLD(ref.logits, ref.sums, logits, vocab: model.vocabularySize, rows: context - 1 - first)
                     kld += sum; positions += count
                 }
-                // llama-perplexity's KLD sums only the entries with log p > −16, so a near-lossless option can come out a
-                // hair below zero; a divergence is never negative, and the knapsack must not prefer it to keeping.
-                list.append(Candidate(tensor: info.name, choice: choice, bytes: q.layout.storedBytes, kld: max(0, kld / Double(max(1, positions)))))
+                list.append(Candidate(tensor: info.name, choice: choice, bytes: q.layout.storedBytes, kld: Candidate.divergence(kld / Double(max(1, positions)))))
             }
             items.append(list)
             weights.release(info.name)

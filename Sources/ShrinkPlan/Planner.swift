@@ -304,7 +304,8 @@ public enum Planner {
 
 /// How far a candidate's run drifts from the original's, per stage, on calibration units of any task: the
 /// planner's sensitivity (1 − state cosine) + (1 − output cosine), mean over units. The state is the reasoner's
-/// carry; the outputs are the logits, because a reasoner's lm_head never touches the carry.
+/// carry; the outputs are the logits, because a reasoner's lm_head never touches the carry. A candidate whose run
+/// produced NaN or ±Inf has sensitivity +∞.
 public enum Sensitivity {
     public static func trace<Task: EvaluationTask>(_ model: Task.Model, on task: Task, depth: Task.Depth) throws -> StageRecords<Task.Outcome> {
         try task.run(model, units: 0..<task.unitCount, depth: depth, trace: true, linearInputs: nil)
@@ -313,7 +314,9 @@ public enum Sensitivity {
     public static func error<Outcome>(_ a: StageRecords<Outcome>, stage s: Int, against b: StageRecords<Outcome>, stage t: Int) -> Double {
         let units = a.outcomes[s].count
         let stateWidth = a.states![s].count / max(1, units), outputWidth = a.outputs![s].count / max(1, units)
-        return 2 - StateCosine.mean(StateCosine.perUnit(a.states![s], b.states![t], width: stateWidth))
+        let drift = 2 - StateCosine.mean(StateCosine.perUnit(a.states![s], b.states![t], width: stateWidth))
             - StateCosine.mean(StateCosine.perUnit(a.outputs![s], b.outputs![t], width: outputWidth))
+        // A run that went NaN or infinite is as far as a run can drift: the knapsack must never pick it.
+        return drift.isNaN ? .infinity : drift
     }
 }

@@ -86,6 +86,7 @@ extension Format {
         if let worst = r.layers.min(by: { $0.error.sqnrDB < $1.error.sqnrDB }) {
             s += "weights: lowest SQNR \(fixed(worst.error.sqnrDB, 1)) dB in \(worst.name)\n"
         }
+        if let bad = r.nonFinite { s += "warning: " + bad.description(unitName: "chunks") + "; the means over them are not numbers\n" }
         s += "\(r.label.evidence.rawValue): \(r.label.claim) (\(r.label.reason))"
         return s
     }
@@ -105,6 +106,7 @@ extension Format {
         if let worst = r.layers.min(by: { $0.error.sqnrDB < $1.error.sqnrDB }) {
             s += "weights: lowest SQNR \(fixed(worst.error.sqnrDB, 1)) dB in \(worst.name)\n"
         }
+        if let bad = r.nonFinite { s += "warning: " + bad.description(unitName: "puzzles") + "; they count as wrong, and the fidelity over them is not a number\n" }
         s += "\(r.label.evidence.rawValue): \(r.label.claim) (\(r.label.reason))"
         return s
     }

@@ -48,6 +48,7 @@ extension Format {
         s += "top-\(r.neighbours) retrieval agreement over \(r.queries) queries: \(interval(r.retrievalAgreement)) "
         s += "(\(r.identicalNeighbourSets) with the same \(r.neighbours) neighbours)\n"
         s += "hidden-state cosine by layer: " + r.hiddenStates.map { "\($0.layer): \(fixed($0.cosine.estimate, 5))" }.joined(separator: "  ")
+        if let bad = r.nonFinite { s += "\nwarning: " + bad.description(unitName: "sentences") + "; the means over them are not numbers" }
         return s
     }
 }

@@ -87,6 +87,7 @@ extension Format {
         s += "  perplexity     \(fixed(r.perplexity.value, 4)) ± \(fixed(r.perplexity.error, 5))  (llama-perplexity's estimate)\n"
         s += "  top-1          \(interval(r.top1))  (next token, bootstrap over chunks)\n"
         s += "  \(fixed(r.tokensPerSecond, 1)) tokens/s on \(r.threads) threads"
+        if let bad = r.nonFinite { s += "\nwarning: " + bad.description(unitName: "chunks") + "; the perplexity over them is not a number" }
         return s
     }
 
@@ -102,6 +103,7 @@ extension Format {
         s += "  blank cells    \(interval(r.accuracy.blankCell))\n"
         s += "  by step (exact): " + r.perStep.map { "\($0.step): \(fixed(100 * $0.accuracy.exact.estimate, 1))%" }.joined(separator: "  ") + "\n"
         s += "  \(fixed(r.puzzlesPerSecond, 1)) puzzles/s on \(r.threads) threads"
+        if let bad = r.accuracy.nonFinite { s += "\nwarning: " + bad.description(unitName: "puzzles") + "; they count as wrong" }
         return s
     }
 }

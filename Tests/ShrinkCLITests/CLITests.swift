@@ -280,6 +280,23 @@ struct CLI {
         #expect(methods["inner.L_level.layers.0.mlp.gate_up_proj.weight"]?.hasPrefix("gptq") == false)
     }
 
+    @Test func aCalibrationActivationThatOverflowsStopsWithOneLineAndNoOutput() throws {
+        let dir = TemporaryDirectory()
+        let model = Fixtures.path("Tests/Fixtures/tiny/trm-mlp-t-puzzle-emb")
+        // The same model with gate_up × 1e30: finite weights whose down_proj input overflows to ±Inf.
+        let source = try Checkpoint.open(model)
+        let overflowing = "inner.L_level.layers.0.mlp.gate_up_proj.weight"
+        try writeF32(try source.tensorNames.map { name in
+            (name, try source.requireInfo(name).shape.dims, try source.floats(name).map { name == overflowing ? $0 * 1e30 : $0 })
+        }, to: dir.file("model.safetensors"))
+        try FileManager.default.copyItem(atPath: model + "/config.json", toPath: dir.file("config.json"))
+        let r = try CLI.run(["quantize", dir.path, "-o", dir.file("q"), "--bits", "4", "--method", "gptq", "--calib", model + "/data.safetensors"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("shrink: error: calibration stopped: the input of layer 'inner.L_level.layers.0.mlp.down_proj.weight' is "), "\(r.stderr)")
+        #expect(r.stderr.contains(" of \(model)/data.safetensors (position ") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("q")))
+    }
+
     @Test func calibratingOnATestSplitIsRefused() throws {
         let dir = TemporaryDirectory()
         let r = try CLI.run(["quantize", Fixtures.path("Tests/Fixtures/tiny/trm-learned"), "-o", dir.file("q"), "--method", "gptq",

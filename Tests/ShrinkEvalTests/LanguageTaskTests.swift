@@ -36,7 +36,12 @@ private struct FakeFamily: ModelFamily {
 private final class FakeLM: CausalLanguageModel, @unchecked Sendable {
     let noise: Float
     let location: String
-    init(noise: Float) { self.noise = noise; location = Fixtures.path("Tests/Fixtures/tiny/trm-learned") }
+    /// The call (0-based) whose fourth scored row of logits holds a NaN and whose linear input an infinity.
+    let poisonCall: Int?
+    private var calls = 0
+    init(noise: Float, poisonCall: Int? = nil) {
+        self.noise = noise; self.poisonCall = poisonCall; location = Fixtures.path("Tests/Fixtures/tiny/trm-learned")
+    }
     var familyDescription: any ModelFamily { FakeFamily() }
     var parameterCount: Int { 0 }
     func hasSameArchitecture(as other: any CompressibleModel) -> Bool { other is FakeLM }
@@ -51,8 +56,11 @@ private final class FakeLM: CausalLanguageModel, @unchecked Sendable {
 
     func logits(_ tokens: [Int32], from first: Int, hiddenStates: ((Int, UnsafeBufferPointer<Float>) -> Void)?,
                 linearInputs: LinearInputObserver?) throws -> [Float] {
+        let poisoned = calls == poisonCall
+        calls += 1
         if let linearInputs {
-            let x = tokens.enumerated().flatMap { p, t in (0..<4).map { Float(Int(t) * 4 + $0 + p % 3) } }
+            var x = tokens.enumerated().flatMap { p, t in (0..<4).map { Float(Int(t) * 4 + $0 + p % 3) } }
+            if poisoned { x[5 * 4 + 2] = .infinity }
             x.withUnsafeBufferPointer { linearInputs.observe(layer: "fake.proj", inputs: $0.baseAddress!, rows: tokens.count, columns: 4) }
         }
         if let hiddenStates {
@@ -61,7 +69,9 @@ private final class FakeLM: CausalLanguageModel, @unchecked Sendable {
                 h.withUnsafeBufferPointer { hiddenStates(s, $0) }
             }
         }
-        return (first..<tokens.count).flatMap { p in (0..<16).map { Self.logit(token: tokens[p], position: p, j: $0, noise: noise) } }
+        var logits = (first..<tokens.count).flatMap { p in (0..<16).map { Self.logit(token: tokens[p], position: p, j: $0, noise: noise) } }
+        if poisoned { logits[3 * 16 + 7] = .nan }
+        return logits
     }
 }
 
@@ -153,6 +163,36 @@ private func logProbabilities(_ row: [Float]) -> [Double] {
         #expect(abs(r.deltaP.value - pDiff.reduce(0, +) / Double(pDiff.count)) < 1e-5)
         #expect(r.label.evidence == .exploratory, "a training split is never validated")
         #expect(r.hiddenStateCosine[1].cosine.estimate < 1)
+    }
+
+    @Test func aNaNLogitIsReportedWithItsChunkNotAveragedAway() throws {
+        let (dir, path) = try corpus()
+        _ = dir
+        let task = try LanguageTask<FakeLM>(text: path, tokenizer: NibbleTokenizer(), context: 64, chunks: 12, split: "test")
+        // The compressed model's third call (chunk 2) gives one NaN row.
+        let r = try LanguageComparison.compare(original: FakeLM(noise: 0), compressed: FakeLM(noise: 0.1, poisonCall: 2), on: task)
+        #expect(r.nonFinite == NonFiniteUnits(units: [2], of: 12, positions: 1))
+        #expect(r.kld.value.isNaN && r.compressed.perplexity.value.isNaN && r.kldDistribution.p99.isNaN)
+        #expect(r.label.evidence == .exploratory && r.label.reason.hasPrefix("1 of 12 chunks (2) gave NaN or infinite outputs at 1 scored positions"),
+                "\(r.label.reason)")
+        let clean = try LanguageComparison.compare(original: FakeLM(noise: 0), compressed: FakeLM(noise: 0.1), on: task)
+        #expect(clean.nonFinite == nil && clean.kld.value.isFinite)
+
+        let e = try LanguageEvaluation.evaluate(FakeLM(noise: 0, poisonCall: 5), on: task)
+        #expect(e.nonFinite?.units == [5] && e.perplexity.value.isNaN && e.chunkPerplexities[5].isNaN && e.chunkPerplexities[4].isFinite)
+    }
+
+    @Test func aCalibrationChunkWithAnInfiniteActivationStopsNamingLayerAndChunk() throws {
+        let (dir, path) = try corpus()
+        _ = dir
+        do {
+            _ = try TextCalibration.statistics(FakeLM(noise: 0, poisonCall: 3), calibration: path, count: 6, context: 64)
+            Issue.record("calibration went on past an infinite activation")
+        } catch let ModelError.nonFiniteActivation(a) {
+            #expect(a.layer == "fake.proj" && a.unit == 3 && a.row == 5 && a.column == 2 && a.value == .infinity)
+            #expect(a.description.contains("layer 'fake.proj' is inf on chunk 3 of \(path) (position 5, channel 2)"), "\(a)")
+        }
+        _ = try TextCalibration.statistics(FakeLM(noise: 0), calibration: path, count: 6, context: 64)
     }
 
     @Test func textCalibrationSeesEveryLinearInputOfTheFirstChunks() throws {

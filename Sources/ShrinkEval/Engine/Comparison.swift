@@ -81,6 +81,8 @@ public enum Comparison {
         public var fidelity: [Fidelity]
         public var finalFidelity: Fidelity
         public var layers: [DiffReport.Entry]
+        /// Units where either model's outputs were NaN or infinite (absent when none were).
+        public var nonFinite: NonFiniteUnits?
         public var label: Label
     }
 
@@ -124,20 +126,23 @@ public enum Comparison {
         }
         let (locationA, locationB) = (ModelLocation(original.location), ModelLocation(compressed.location))
         let layers = try TensorDiff.compare(reference: locationA.openWeights(), other: locationB.openWeights()).tensors
+        let nonFinite = NonFiniteUnits(units: (0..<count).filter { !outcomesA[last][$0].finite || !outcomesB[last][$0].finite }, of: count)
         return Report(
             data: task.dataPath, split: task.split, puzzles: count, depth: depth,
             original: Side(model: original.location, weightBytes: try locationA.openStored().totalBytes, accuracy: accA),
             compressed: Side(model: compressed.location, weightBytes: try locationB.openStored().totalBytes, accuracy: accB),
             exactDifference: exact.difference, exactMcNemarP: exact.p, discordant: [exact.onlyA, exact.onlyB],
             cellDifference: cells.difference, cellP: cells.pValue,
-            fidelity: fidelity, finalFidelity: fidelity[last], layers: layers,
-            label: label(exactDifference: exact.difference, p: exact.p, puzzles: count, split: task.split, margin: options.equivalenceMargin))
+            fidelity: fidelity, finalFidelity: fidelity[last], layers: layers, nonFinite: nonFinite,
+            label: label(exactDifference: exact.difference, p: exact.p, puzzles: count, split: task.split, margin: options.equivalenceMargin,
+                         nonFinite: nonFinite.map { $0.description(unitName: task.unitName) }))
     }
 
     /// validated: held-out test split, ≥ 100 units, and either a significant paired difference (McNemar
     /// p < 0.05) or a 95% interval of the difference inside ±margin (equivalence). Anything less is exploratory,
-    /// with the reason.
-    public static func label(exactDifference d: Statistics.Interval, p: Double, puzzles: Int, split: String?, margin: Double) -> Label {
+    /// with the reason; so is any comparison in which a unit gave NaN or infinite outputs (`nonFinite` says which).
+    public static func label(exactDifference d: Statistics.Interval, p: Double, puzzles: Int, split: String?, margin: Double,
+                             nonFinite: String? = nil) -> Label {
         let pts = { (x: Double) in String(format: "%+.1f", 100 * x) }
         let range = "Δexact \(pts(d.estimate)) points [\(pts(d.lower)), \(pts(d.upper))]"
         var claim: String, validated: Bool, reason: String
@@ -154,7 +159,10 @@ public enum Comparison {
             validated = false
             reason = String(format: "McNemar p = %.2g and the interval is wider than ±%.1f points; evaluate more puzzles", p, 100 * margin)
         }
-        if split != "test" {
+        if let nonFinite {
+            validated = false
+            reason = nonFinite + "; " + reason
+        } else if split != "test" {
             validated = false
             reason = "data split is '\(split ?? "unknown")', not the held-out test split; " + reason
         } else if puzzles < 100 {

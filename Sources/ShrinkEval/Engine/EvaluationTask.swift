@@ -8,6 +8,37 @@ public protocol TaskOutcome: Codable, Sendable {
     var success: Bool { get }
     /// A graded score in [0, 1] (the fraction of cells right): what the paired bootstrap compares.
     var score: Double { get }
+    /// The model's outputs for the unit were all finite numbers. A unit that produced NaN or ±Inf counts as not
+    /// solved, and the task's metrics report how many there were (`NonFiniteUnits`).
+    var finite: Bool { get }
+}
+
+/// Units whose outputs held NaN or ±Inf, reported beside the metrics instead of averaged into them.
+public struct NonFiniteUnits: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// Their indices (ascending).
+    public var units: [Int]
+    /// Out of this many.
+    public var of: Int
+    /// Scored positions (tokens, cells) with a non-finite output, where the task counts them.
+    public var positions: Int?
+
+    /// nil when every unit was finite.
+    public init?(units: [Int], of total: Int, positions: Int? = nil) {
+        guard !units.isEmpty else { return nil }
+        self.units = units; self.of = total; self.positions = positions
+    }
+
+    public init?<O: TaskOutcome>(_ outcomes: [O], index: (O) -> Int) {
+        self.init(units: outcomes.filter { !$0.finite }.map(index).sorted(), of: outcomes.count)
+    }
+
+    /// "3 of 500 puzzles (12, 40, 77) gave NaN or infinite outputs".
+    public func description(unitName: String) -> String {
+        let shown = units.prefix(8).map(String.init).joined(separator: ", ") + (units.count > 8 ? ", …" : "")
+        return "\(units.count) of \(of) \(unitName) (\(shown)) gave NaN or infinite outputs"
+            + (positions.map { " at \($0) scored positions" } ?? "")
+    }
+    public var description: String { description(unitName: "units") }
 }
 
 /// What one model produced on a batch of units: per stage, each unit's outcome and, when traced, its internal
@@ -85,8 +116,9 @@ public struct CosineAccumulator {
     public mutating func add<A: Sequence<Float>, B: Sequence<Float>>(_ a: A, _ b: B) {
         for (x, y) in zip(a, b) { ab += Double(x) * Double(y); aa += Double(x) * Double(x); bb += Double(y) * Double(y) }
     }
-    /// 1 for two zero vectors, 0 for one.
+    /// 1 for two zero vectors, 0 for one; NaN when either holds a NaN or infinite value.
     public var cosine: Double {
+        guard ab.isFinite, aa.isFinite, bb.isFinite else { return .nan }
         let d = (aa * bb).squareRoot()
         return d > 0 ? ab / d : (aa == bb ? 1 : 0)
     }
@@ -169,9 +201,11 @@ extension EvaluationTask {
     public func layerStatistics(of model: Model, progress: (any ProgressSink)? = nil) throws -> [String: LayerStatistics] {
         if split == "test" { throw CalibrationError.testSplit(path: dataPath) }
         try check(model)
-        let collector = LayerStatisticsCollector()
+        let collector = LayerStatisticsCollector(unitName: unitName.hasSuffix("s") ? String(unitName.dropLast()) : unitName, source: dataPath)
         try forEachBatch(progress: progress, item: "calibration " + unitName) { units in
+            collector.beginUnits(units)
             _ = try run(model, units: units, depth: fullDepth(model), trace: false, linearInputs: collector)
+            try collector.check()
         }
         return collector.layers
     }

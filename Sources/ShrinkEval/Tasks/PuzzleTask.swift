@@ -18,6 +18,9 @@ public struct PuzzleTask: EvaluationTask {
         public var cells: Int
         public var correctBlankCells: Int
         public var blankCells: Int
+        /// true when the puzzle's logits held NaN or ±Inf (the puzzle then counts as wrong in every cell).
+        public var nonFinite: Bool? = nil
+        public var finite: Bool { nonFinite != true }
         public var success: Bool { exact }
         public var score: Double { Double(correctCells) / Double(max(1, cells)) }
         public var blankScore: Double { blankCells == 0 ? 1 : Double(correctBlankCells) / Double(blankCells) }
@@ -32,6 +35,8 @@ public struct PuzzleTask: EvaluationTask {
         /// Same, counting only cells whose label differs from the input (the cells to fill).
         public var blankCell: Statistics.Interval
         public var exactCount: Int
+        /// Puzzles whose outputs were NaN or infinite (counted as wrong above); absent when there were none.
+        public var nonFinite: NonFiniteUnits?
     }
     public typealias Metrics = Accuracy
 
@@ -98,10 +103,11 @@ public struct PuzzleTask: EvaluationTask {
         try model.run(inputs: Array(dataset.inputs[(range.lowerBound * L)..<(range.upperBound * L)]),
                       puzzleIdentifiers: Array(dataset.puzzleIdentifiers[range]), batch: n, depth: depth,
                       observer: carries, linearInputs: linearInputs) { _, out in
-            out.logits.withUnsafeBufferPointer { lg in
+            let finite = out.logits.withUnsafeBufferPointer { lg in
                 predicted.withUnsafeMutableBufferPointer { Argmax.rows(lg, rows: n * L, width: V, into: $0.baseAddress!) }
+                return (0..<n).map { NonFiniteActivation.firstNonFinite(lg.baseAddress! + $0 * L * V, count: L * V) == nil }
             }
-            outcomes.append(score(predicted, units: range))
+            outcomes.append(score(predicted, units: range, finite: finite))
             if trace { outputs.append(out.logits) }
         }
         guard let carries else { return StageRecords(outcomes: outcomes, states: nil, outputs: nil) }
@@ -118,15 +124,17 @@ public struct PuzzleTask: EvaluationTask {
         return StageRecords(outcomes: outcomes, states: states, outputs: outputs)
     }
 
-    /// Scores predictions [units, L] of the puzzles `range` against the dataset's labels.
-    public func score(_ predicted: [Int32], units range: Range<Int>) -> [Outcome] {
+    /// Scores predictions [units, L] of the puzzles `range` against the dataset's labels; a puzzle whose logits
+    /// were not `finite` has every cell wrong.
+    public func score(_ predicted: [Int32], units range: Range<Int>, finite: [Bool]? = nil) -> [Outcome] {
         let L = dataset.sequenceLength
         return range.enumerated().map { k, i in
             var correct = 0, cells = 0, blankCorrect = 0, blanks = 0
+            let isFinite = finite?[k] ?? true
             for t in 0..<L {
                 let label = dataset.labels[i * L + t]
                 if label == -100 { continue }
-                let ok = predicted[k * L + t] == label
+                let ok = isFinite && predicted[k * L + t] == label
                 cells += 1
                 if ok { correct += 1 }
                 if label != dataset.inputs[i * L + t] {
@@ -134,7 +142,8 @@ public struct PuzzleTask: EvaluationTask {
                     if ok { blankCorrect += 1 }
                 }
             }
-            return Outcome(index: i, exact: correct == cells, correctCells: correct, cells: cells, correctBlankCells: blankCorrect, blankCells: blanks)
+            return Outcome(index: i, exact: isFinite && correct == cells, correctCells: correct, cells: cells, correctBlankCells: blankCorrect,
+                           blankCells: blanks, nonFinite: isFinite ? nil : true)
         }
     }
 
@@ -143,7 +152,7 @@ public struct PuzzleTask: EvaluationTask {
         return Accuracy(exact: Statistics.wilson(successes: exact, trials: outcomes.count),
                         cell: Statistics.bootstrapMean(outcomes.map(\.score), seed: seed),
                         blankCell: Statistics.bootstrapMean(outcomes.map(\.blankScore), seed: seed &+ 1),
-                        exactCount: exact)
+                        exactCount: exact, nonFinite: NonFiniteUnits(outcomes, index: \.index))
     }
 
     /// The first `limit` puzzles of a puzzle set, for calibration.

@@ -72,6 +72,7 @@ final class LlamaSequentialRunner: SequentialRunner {
             try sinT.withUnsafeBufferPointer { sb in
                 for u in states.indices {
                     let T = lengths[u]
+                    observer?.beginUnits(u..<(u + 1))
                     states[u].withUnsafeBufferPointer { buffers.x.update(from: $0.baseAddress!, count: T * H) }
                     LlamaModel.runBlock(layer, config: c, buffers: buffers, tokens: T, start: 0, keys: keys, values: values,
                                         cos: cb.baseAddress!, sin: sb.baseAddress!, linearInputs: observer)

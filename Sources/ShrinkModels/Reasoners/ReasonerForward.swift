@@ -24,9 +24,13 @@ public protocol LinearInputObserver: AnyObject {
     func observe(layer: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int)
     /// Several weights applied to the same input (q/k/v, gate/up): one call, so an observer can share its work.
     func observe(layers: [String], inputs: UnsafePointer<Float>, rows: Int, columns: Int)
+    /// The inputs observed next come from calibration units `units` (puzzles of a batch, one text chunk), so an
+    /// observer can name the unit an activation came from.
+    func beginUnits(_ units: Range<Int>)
 }
 
 extension LinearInputObserver {
+    public func beginUnits(_ units: Range<Int>) {}
     public func observe(layers: [String], inputs: UnsafePointer<Float>, rows: Int, columns: Int) {
         for l in layers { observe(layer: l, inputs: inputs, rows: rows, columns: columns) }
     }

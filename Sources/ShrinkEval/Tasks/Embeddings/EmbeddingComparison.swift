@@ -64,6 +64,9 @@ public enum EmbeddingComparison {
         /// Queries whose k neighbours are the same set under both models.
         public var identicalNeighbourSets: Int
         public var hiddenStates: [LayerFidelity]
+        /// Sentences whose embedding under either model held NaN or ±Inf (their cosine is NaN, and so are the
+        /// means over them); absent when none did.
+        public var nonFinite: NonFiniteUnits?
     }
 
     /// Encodes every sentence of `corpus` with both models and compares them.
@@ -116,7 +119,9 @@ public enum EmbeddingComparison {
         let nnB = Retrieval.nearest(queries, in: embeddingsB, width: D, k: options.neighbours)
         let overlap = zip(nnA, nnB).map { Double(Set($0).intersection($1).count) / Double(options.neighbours) }
 
-        let distances = cosines.map { 1 - $0 }.sorted()
+        let nonFinite = NonFiniteUnits(units: (0..<N).filter { cosines[$0].isNaN }, of: N)
+        // NaN has no rank: with any, every percentile of the distance is NaN.
+        let distances = nonFinite == nil ? cosines.map { 1 - $0 }.sorted() : [Double](repeating: .nan, count: N)
         func percentile(_ p: Double) -> Double { distances[min(N - 1, Int((p * Double(N - 1)).rounded()))] }
         return Report(
             data: corpus.source, sentences: N, tokens: corpus.tokenCount, maxTokens: corpus.maxTokens,
@@ -128,8 +133,9 @@ public enum EmbeddingComparison {
             retrievalAgreement: Statistics.bootstrapMean(overlap, seed: options.seed &+ 2),
             identicalNeighbourSets: overlap.filter { $0 == 1 }.count,
             hiddenStates: (0..<layers).map { l in
-                LayerFidelity(layer: l, cosine: Statistics.bootstrapMean(layerCosines[l], seed: options.seed &+ 3), minimum: layerCosines[l].min() ?? 1)
-            })
+                LayerFidelity(layer: l, cosine: Statistics.bootstrapMean(layerCosines[l], seed: options.seed &+ 3),
+                              minimum: layerCosines[l].contains(where: \.isNaN) ? .nan : layerCosines[l].min() ?? 1)
+            }, nonFinite: nonFinite)
     }
 
     /// Loads both models (BERT directories, weights files or `shrink quantize` outputs), reads the sentences of

@@ -16,12 +16,14 @@ public enum SentenceCalibration {
                             model.config.maxPositionEmbeddings)
         let corpus = try SentenceCorpus.read(text, limit: count, maxTokens: maxTokens) { tokenizer.encode($0, maxLength: nil) }
         guard corpus.count >= 1 else { throw EmbeddingTaskError.tooFewSentences(file: text, found: 0, needed: 1) }
-        let collector = LayerStatisticsCollector()
+        let collector = LayerStatisticsCollector(unitName: "sentence", source: text)
         var start = 0
         while start < corpus.count {
             progress?.update(done: start, total: corpus.count, item: "calibration sentences")
             let end = min(start + batchSize, corpus.count)
+            collector.beginUnits(start..<end)
             _ = try model.encode(Array(corpus.tokens[start..<end]), linearInputs: collector)
+            try collector.check()
             start = end
         }
         progress?.finish()

@@ -35,6 +35,12 @@ public enum LanguageComparison {
         public var p25: Double, p10: Double, p5: Double, p1: Double, p0_1: Double, min: Double
 
         init(_ values: [Float]) {
+            // NaN has no rank: a distribution over it is not a number at any quantile (and `sorted` needs an order).
+            guard values.allSatisfy({ !$0.isNaN }) else {
+                max = .nan; p99_9 = .nan; p99 = .nan; p95 = .nan; p90 = .nan; p75 = .nan; median = .nan
+                p25 = .nan; p10 = .nan; p5 = .nan; p1 = .nan; p0_1 = .nan; min = .nan
+                return
+            }
             let v = values.sorted()
             func at(_ f: Float) -> Double {
                 if f <= 0 { return Double(v[0]) }
@@ -89,6 +95,9 @@ public enum LanguageComparison {
         public var chunkNLLDifferenceP: Double
         public var hiddenStateCosine: [LayerCosine]
         public var layers: [DiffReport.Entry]
+        /// Chunks where either model gave a NaN or infinite NLL or divergence (the means above then are not
+        /// numbers either); absent when none did.
+        public var nonFinite: NonFiniteUnits?
         public var label: Comparison.Label
         public var seconds: Double
     }
@@ -127,6 +136,7 @@ public enum LanguageComparison {
         var chunkNLL = ([Double](), [Double]())
         var layerMeans = [[Double]](repeating: [], count: states)
         var hiddenA = [[Float]](repeating: [], count: states)
+        var nonFiniteChunks: [Int] = [], nonFiniteTokens = 0
         try task.forEachBatch(progress: progress) { units in
             for i in units {
                 let logitsA = try task.scoredLogits(a, chunk: i, hiddenStates: { hiddenA[$0] = Array($1) })
@@ -136,7 +146,7 @@ public enum LanguageComparison {
                 })
                 for s in 0..<states { layerMeans[s].append(cos[s]) }
                 let targets = task.targets(i)
-                var (na, nb) = (0.0, 0.0)
+                var (na, nb) = (0.0, 0.0), bad = 0
                 logitsA.withUnsafeBufferPointer { pa in
                     logitsB.withUnsafeBufferPointer { pb in
                         for (j, target) in targets.enumerated() {
@@ -157,10 +167,12 @@ public enum LanguageComparison {
                             sums.count += 1
                             kldValues.append(Float(kld)); pDiffValues.append(Float(pDiff))
                             na += nllBase; nb += nll
+                            if !(nll.isFinite && nllBase.isFinite && kld.isFinite) { bad += 1 }
                         }
                     }
                 }
                 chunkNLL.0.append(na / Double(targets.count)); chunkNLL.1.append(nb / Double(targets.count))
+                if bad > 0 { nonFiniteChunks.append(i); nonFiniteTokens += bad }
             }
         }
         let q = sums.mean(sums.nll, sums.nll2), base = sums.mean(sums.nllBase, sums.nllBase2)
@@ -178,6 +190,7 @@ public enum LanguageComparison {
         }
         let (locationA, locationB) = (ModelLocation(a.location), ModelLocation(b.location))
         let diff = try TensorDiff.compare(reference: locationA.openWeights(), other: locationB.openWeights())
+        let nonFinite = NonFiniteUnits(units: nonFiniteChunks, of: task.unitCount, positions: nonFiniteTokens)
         return Report(
             text: task.dataPath, split: task.split, context: task.context, chunks: task.unitCount, tokens: sums.count,
             original: Side(model: a.location, weightBytes: try storedBytes(locationA), perplexity: Estimate(value: pplBase, error: pplBaseError)),
@@ -192,8 +205,9 @@ public enum LanguageComparison {
             deltaPRMS: Estimate(value: rms, error: rms > 0 ? 0.5 / rms * mse.error : 0),
             sameTop: Estimate(value: top, error: sums.count > 1 ? (top * (1 - top) / Double(sums.count - 1)).squareRoot() : 0),
             chunkNLLDifference: paired.difference, chunkNLLDifferenceP: paired.pValue,
-            hiddenStateCosine: cosines, layers: diff.tensors,
-            label: label(paired.difference, p: paired.pValue, chunks: task.unitCount, split: task.split, options: options),
+            hiddenStateCosine: cosines, layers: diff.tensors, nonFinite: nonFinite,
+            label: label(paired.difference, p: paired.pValue, chunks: task.unitCount, split: task.split, options: options,
+                         nonFinite: nonFinite.map { $0.description(unitName: "chunks") }),
             seconds: Date().timeIntervalSince(t0))
     }
 
@@ -215,7 +229,9 @@ public enum LanguageComparison {
 
     /// validated: the held-out split, at least `minimumChunks` chunks, and either a significant paired difference of
     /// chunk NLL (bootstrap p < 0.05) or its 95% interval inside ±margin nats (equivalence).
-    public static func label(_ d: Statistics.Interval, p: Double, chunks: Int, split: String?, options: Options) -> Comparison.Label {
+    /// Any NaN or infinite outcome (`nonFinite`) makes the result exploratory.
+    public static func label(_ d: Statistics.Interval, p: Double, chunks: Int, split: String?, options: Options,
+                             nonFinite: String? = nil) -> Comparison.Label {
         let pct = { (x: Double) in String(format: "%+.2f%%", 100 * (exp(x) - 1)) }
         let range = "PPL ratio \(pct(d.estimate)) [\(pct(d.lower)), \(pct(d.upper))] (paired over chunks)"
         var claim: String, validated: Bool, reason: String
@@ -232,7 +248,10 @@ public enum LanguageComparison {
             validated = false
             reason = String(format: "p = %.2g and the interval is wider than ±%.2f nats; evaluate more chunks", p, options.equivalenceMargin)
         }
-        if split != "test" {
+        if let nonFinite {
+            validated = false
+            reason = nonFinite + "; " + reason
+        } else if split != "test" {
             validated = false
             reason = "text split is '\(split ?? "unknown")', not held out (pass --split test for a text never used to calibrate or train); " + reason
         } else if chunks < options.minimumChunks {

@@ -23,6 +23,8 @@ public enum LanguageEvaluation {
         /// Tokens run through the model (chunks × context) per second.
         public var tokensPerSecond: Double
         public var threads: Int
+        /// Chunks whose NLL was NaN or infinite; absent when none were.
+        public var nonFinite: NonFiniteUnits?
     }
 
     public static func evaluate<M: CausalLanguageModel>(_ model: M, on task: LanguageTask<M>, seed: UInt64 = 0,
@@ -36,7 +38,8 @@ public enum LanguageEvaluation {
                       textTokens: task.tokens.count, context: task.context, chunks: task.unitCount, bos: task.bos,
                       parameters: model.parameterCount, perplexity: m.perplexity, top1: m.top1,
                       chunkPerplexities: m.chunkPerplexities, running: m.running, seconds: seconds,
-                      tokensPerSecond: Double(task.unitCount * task.context) / seconds, threads: Parallel.workerCount)
+                      tokensPerSecond: Double(task.unitCount * task.context) / seconds, threads: Parallel.workerCount,
+                      nonFinite: m.nonFinite)
     }
 }
 

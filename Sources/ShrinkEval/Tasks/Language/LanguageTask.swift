@@ -43,6 +43,10 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
         public var nllSquared: Double
         /// Scored tokens whose argmax prediction is the target.
         public var top1: Int
+        /// Scored tokens whose logits held NaN or +Inf (or gave the target probability 0): their NLL is not a
+        /// number, and neither is the chunk's. Absent when there were none.
+        public var nonFiniteTokens: Int? = nil
+        public var finite: Bool { nonFiniteTokens == nil }
         public var meanNLL: Double { nll / Double(max(1, tokens)) }
         /// The majority of the chunk's tokens are predicted right (what a paired exact test would compare).
         public var success: Bool { 2 * top1 > tokens }
@@ -59,6 +63,8 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
         /// `[i]ppl,`).
         public var chunkPerplexities: [Double]
         public var running: [Double]
+        /// Chunks whose NLL was not a number (the perplexity above then is not either); absent when none were.
+        public var nonFinite: NonFiniteUnits?
     }
 
     public let split: String?
@@ -149,6 +155,7 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
                 let v = -(Double(row[Int(target)]) - Double(r.max) - log(r.sum_exp))
                 o.nll += v
                 o.nllSquared += v * v
+                if !v.isFinite { o.nonFiniteTokens = (o.nonFiniteTokens ?? 0) + 1 }
                 if r.argmax == UInt32(target) { o.top1 += 1 }
             }
         }
@@ -163,7 +170,9 @@ public struct LanguageTask<Model: CausalLanguageModel>: EvaluationTask {
         // Every chunk scores the same number of tokens: the mean over chunks is the mean over tokens.
         let top1 = Statistics.bootstrapMean(outcomes.map(\.score), seed: seed)
         return Metrics(perplexity: Perplexity(nll: nll, nllSquared: nll2, count: count), top1: top1, chunks: outcomes.count,
-                       chunkPerplexities: outcomes.map { exp($0.meanNLL) }, running: running)
+                       chunkPerplexities: outcomes.map { exp($0.meanNLL) }, running: running,
+                       nonFinite: NonFiniteUnits(units: outcomes.filter { !$0.finite }.map(\.chunk), of: outcomes.count,
+                                                 positions: outcomes.reduce(0) { $0 + ($1.nonFiniteTokens ?? 0) }))
     }
 
     /// Forward FLOPs per chunk: 2 per weight per token (the cost model of the family counts attention too).

@@ -23,10 +23,12 @@ public enum TextCalibration {
         }
         let (units, summary) = try self.units(text, family: family, location: model.location, vocabulary: model.vocabularySize,
                                               count: count, context: context)
-        let collector = LayerStatisticsCollector()
+        let collector = LayerStatisticsCollector(unitName: "chunk", source: text)
         for (i, unit) in units.enumerated() {
             progress?.update(done: i, total: units.count, item: "calibration chunks")
+            collector.beginUnits(i..<(i + 1))
             _ = try model.logits(unit, from: unit.count, hiddenStates: nil, linearInputs: collector)
+            try collector.check()
         }
         progress?.finish()
         return (collector.layers, summary)
