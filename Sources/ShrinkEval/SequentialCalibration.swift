@@ -31,6 +31,7 @@ public final class SequentialCalibration: CalibrationSource {
 
     public var weights: any TensorSource { folded }
     public var needsCompressedWeights: Bool { true }
+    public func needsCompressedValues(_ name: String) -> Bool { blockOf[name] != nil }
 
     /// - Parameters:
     ///   - awq: the tensors AWQ applies to (nil: every quantized tensor; empty: none).
@@ -81,7 +82,7 @@ public final class SequentialCalibration: CalibrationSource {
     public func method(_ name: String) -> String? { methods[name] }
 
     public func finished(_ name: String, compressed values: [Float]?) throws {
-        if let values { try compressed.replace(name, with: values) }
+        if let values, blockOf[name] != nil { try compressed.replace(name, with: values) }
         if let b = current, name == blocks[b].last { try finishBlock() }
     }
 

@@ -14,8 +14,11 @@ public protocol CalibrationSource: AnyObject {
     func statistics(_ name: String) -> LayerStatistics?
     /// What the method of tensor `name` became (AWQ: the α and where it was folded), when the source changed it.
     func method(_ name: String) -> String?
-    /// Whether `finished` needs the dequantized values (a sequential source runs later blocks on them).
+    /// Whether statistics are captured as the job goes (a sequential source), not all before it.
     var needsCompressedWeights: Bool { get }
+    /// Whether `finished` needs tensor `name`'s dequantized values (a sequential source runs later blocks on the
+    /// blocks' compressed weights; tensors outside every block, such as the embedding table, are never run again).
+    func needsCompressedValues(_ name: String) -> Bool
     /// Tensor `name` as the compressed model holds it: its dequantized values, or nil when it is kept as stored.
     func finished(_ name: String, compressed: [Float]?) throws
 }
@@ -33,5 +36,6 @@ public final class StaticCalibration: CalibrationSource {
     public func statistics(_ name: String) -> LayerStatistics? { layers[name] }
     public func method(_ name: String) -> String? { methods[name] }
     public var needsCompressedWeights: Bool { false }
+    public func needsCompressedValues(_ name: String) -> Bool { false }
     public func finished(_ name: String, compressed: [Float]?) throws {}
 }

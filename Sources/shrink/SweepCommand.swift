@@ -134,6 +134,7 @@ extension Format {
         var s = "### \(r.model) (\(r.family), \(r.parameters) parameters) on \(r.chunks) × \(r.context) tokens of \(r.text)\n\n"
         s += "Original: PPL \(fixed(r.originalPerplexity.value, 3)) ± \(fixed(r.originalPerplexity.error, 3)), \(r.originalBytes) tensor bytes as stored."
         s += r.calibration.map { " GPTQ/AWQ calibrated on \($0)." } ?? ""
+        s += r.keptInEveryRow.map { " Kept as stored in every row (outside the blocks GPTQ solves): \($0.joined(separator: ", "))." } ?? ""
         s += "\n\n| recipe | tensor bytes | bits/weight | PPL | mean KLD | p99 KLD | same top | ΔNLL/token (95%) | label |\n"
         s += "|---|---|---|---|---|---|---|---|---|\n"
         for row in r.rows {

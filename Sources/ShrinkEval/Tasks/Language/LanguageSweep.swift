@@ -8,6 +8,10 @@ import ShrinkTensor
 /// to every quantizable weight by the quantize pipeline (GPTQ and AWQ calibrated block by block on the
 /// calibration text), written, read back and compared with the original on the held-out text as
 /// llama-perplexity's `--kl-divergence` compares two models.
+///
+/// GPTQ's sequential mode never captures the output head's input, so it keeps the head as stored (as GPTQ's
+/// reference and llm-compressor do); a sweep keeps it in every row, so recipes of the same bits and groups have
+/// the same bytes and differ only by method. The report lists what was kept.
 public enum LanguageSweep {
     public struct Options: Sendable {
         public var bits = [8, 5, 4, 3]
@@ -51,9 +55,13 @@ public enum LanguageSweep {
         public var calibration: String?
         public var originalPerplexity: LanguageComparison.Estimate
         public var originalBytes: Int
+        /// Linear weights kept as stored in every row (the output head, outside the sequential blocks).
+        public var keptInEveryRow: [String]?
         public var rows: [Row]
         public var seconds: Double = 0
-        enum CodingKeys: String, CodingKey { case model, family, parameters, text, chunks, context, calibration, originalPerplexity, originalBytes, rows }
+        enum CodingKeys: String, CodingKey {
+            case model, family, parameters, text, chunks, context, calibration, originalPerplexity, originalBytes, keptInEveryRow, rows
+        }
     }
 
     public static func run<M: CausalLanguageModel>(model original: M, path: String, text: TextOptions, calibration: String?,
@@ -65,6 +73,12 @@ public enum LanguageSweep {
         }
         if let calibration, calibration == text.path {
             throw ModelError.badRequest(flag: "--calib", reason: "\(calibration) is also the evaluation text; calibrate on other text")
+        }
+        // The linear weights outside the blocks (a head not tied to the embedding).
+        var keptHead: [String] = []
+        if let sequential = original.familyDescription as? any SequentialFamily {
+            let inBlocks = Set(sequential.blocks.joined())
+            keptHead = sequential.tensorLayout.filter { $0.role == .linear && !inBlocks.contains($0.name) }.map(\.name)
         }
         var rows: [Row] = []
         var originalPerplexity: LanguageComparison.Estimate?
@@ -78,6 +92,7 @@ public enum LanguageSweep {
                         var q = QuantizeOptions()
                         q.bits = bits; q.granularity = g; q.method = method; q.symmetric = symmetric; q.grid = grid
                         q.scaleDType = options.scaleDType; q.quantizeEmbeddings = options.quantizeEmbeddings
+                        for h in keptHead { q.keepTensors[h] = "outside the blocks: kept as stored in every row of the sweep, as GPTQ's sequential mode keeps it" }
                         let name = TensorChoice(bits: bits, granularity: g, method: method, symmetric: symmetric, grid: grid).description
                         progress?.update(done: rows.count, total: options.bits.count * options.granularities.count * options.methods.count
                                          * options.grids.count * (options.asymmetric ? 2 : 1), item: name)
@@ -107,7 +122,8 @@ public enum LanguageSweep {
         progress?.finish()
         var report = Report(model: path, family: original.familyDescription.variant, parameters: original.parameterCount, text: task.dataPath,
                             chunks: task.unitCount, context: task.context, calibration: calibration,
-                            originalPerplexity: originalPerplexity ?? .init(value: 0, error: 0), originalBytes: originalBytes, rows: rows)
+                            originalPerplexity: originalPerplexity ?? .init(value: 0, error: 0), originalBytes: originalBytes,
+                            keptInEveryRow: keptHead.isEmpty ? nil : keptHead, rows: rows)
         report.seconds = Date().timeIntervalSince(t0)
         return report
     }

@@ -1,0 +1,85 @@
+import Foundation
+import ShrinkEval
+import ShrinkModels
+import ShrinkQuant
+import ShrinkTestSupport
+import Testing
+
+/// `shrink sweep --text` on the tiny random Llama of Tests/Fixtures/llama (2 blocks, GQA, vocabulary 256), given a
+/// byte-level tokenizer whose 256 tokens are the 256 bytes, so any text runs through it.
+@Suite struct LanguageSweepTests {
+    /// GPT-2's bytes_to_unicode: the printable stand-in of each byte in a byte-level BPE vocabulary.
+    static func byteSymbols() -> [Int: Character] {
+        var bytes = Array(33...126) + Array(161...172) + Array(174...255)
+        var codes = bytes
+        var n = 0
+        for b in 0..<256 where !bytes.contains(b) { bytes.append(b); codes.append(256 + n); n += 1 }
+        return Dictionary(uniqueKeysWithValues: zip(bytes, codes.map { Character(Unicode.Scalar($0)!) }))
+    }
+
+    /// The tiny Llama with a tokenizer.json, a calibration text and a different evaluation text.
+    static func setUp() throws -> (TemporaryDirectory, model: String, calibration: String, evaluation: String) {
+        let dir = TemporaryDirectory()
+        let model = dir.file("llama")
+        try FileManager.default.copyItem(atPath: Fixtures.path("Tests/Fixtures/llama/llama-tiny"), toPath: model)
+        let vocab = byteSymbols().map { (String($0.value), $0.key) }.sorted { $0.1 < $1.1 }
+        let json: [String: Any] = [
+            "version": "1.0", "added_tokens": [Any](), "normalizer": NSNull(), "post_processor": NSNull(),
+            "pre_tokenizer": ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true],
+            "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
+            "model": ["type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
+                      "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                      "vocab": Dictionary(uniqueKeysWithValues: vocab), "merges": [String]()],
+        ]
+        try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]).write(to: URL(fileURLWithPath: model + "/tokenizer.json"))
+        func text(_ seed: Int) -> String {
+            (0..<120).map { i in "line \(i * seed % 97): the \(["quick", "slow", "brown", "lazy"][i % 4]) fox jumps over \(i * 31 % 13) dogs.\n" }.joined()
+        }
+        try text(7).write(toFile: dir.file("calibration.txt"), atomically: true, encoding: .utf8)
+        try text(11).write(toFile: dir.file("evaluation.txt"), atomically: true, encoding: .utf8)
+        return (dir, model, dir.file("calibration.txt"), dir.file("evaluation.txt"))
+    }
+
+    @Test func everyRecipeOfTheGridIsWrittenReadBackAndJudged() throws {
+        let (dir, model, calibration, evaluation) = try Self.setUp()
+        _ = dir
+        let original = try ModelRegistry.load(model, as: LlamaModel.self, needed: "the tiny decoder")
+        var o = LanguageSweep.Options()
+        o.bits = [8, 3]
+        o.methods = [.rtn, .gptq]
+        o.granularities = [.group(16)]
+        o.calibrationChunks = 4
+        o.calibrationContext = 32
+        let r = try LanguageSweep.run(model: original, path: model, text: TextOptions(path: evaluation, context: 32, chunks: 6, split: "test"),
+                                      calibration: calibration, options: o)
+        #expect(r.rows.map(\.recipe) == ["int8 group-16 rtn", "int8 group-16 gptq", "int3 group-16 rtn", "int3 group-16 gptq"])
+        #expect(r.chunks == 6 && r.context == 32 && r.originalPerplexity.value > 1)
+        #expect(r.keptInEveryRow == ["lm_head.weight"], "the untied head stays as stored in every row, so rows compare at equal bytes")
+        let row = Dictionary(uniqueKeysWithValues: r.rows.map { ($0.recipe, $0) })
+        // Same bits and groups: the same bytes whatever the method; fewer bits, fewer bytes.
+        #expect(row["int8 group-16 rtn"]!.tensorBytes == row["int8 group-16 gptq"]!.tensorBytes)
+        #expect(row["int3 group-16 rtn"]!.tensorBytes < row["int8 group-16 rtn"]!.tensorBytes && row["int8 group-16 rtn"]!.tensorBytes < r.originalBytes)
+        // Every recipe changed the model, 3 bits far more than 8.
+        for method in ["rtn", "gptq"] {
+            let (eight, three) = (row["int8 group-16 \(method)"]!, row["int3 group-16 \(method)"]!)
+            #expect(eight.kld.value > 0 && eight.kld.value < three.kld.value / 10, "\(method): KLD \(eight.kld.value) at 8 bits, \(three.kld.value) at 3")
+        }
+        #expect(r.rows.allSatisfy { $0.label.evidence == .exploratory }, "6 chunks are too few to validate")
+    }
+
+    @Test func calibratedMethodsNeedACalibrationTextOtherThanTheEvaluationOne() throws {
+        let (dir, model, _, evaluation) = try Self.setUp()
+        _ = dir
+        let original = try ModelRegistry.load(model, as: LlamaModel.self, needed: "the tiny decoder")
+        var o = LanguageSweep.Options()
+        o.bits = [4]
+        o.methods = [.gptq]
+        let text = TextOptions(path: evaluation, context: 32, chunks: 2, split: "test")
+        #expect(throws: ModelError.badRequest(flag: "--calib", reason: "gptq and awq need a calibration text (never the evaluation one)")) {
+            try LanguageSweep.run(model: original, path: model, text: text, calibration: nil, options: o)
+        }
+        #expect(throws: ModelError.badRequest(flag: "--calib", reason: "\(evaluation) is also the evaluation text; calibrate on other text")) {
+            try LanguageSweep.run(model: original, path: model, text: text, calibration: evaluation, options: o)
+        }
+    }
+}
