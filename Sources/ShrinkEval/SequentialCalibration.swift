@@ -78,11 +78,19 @@ public final class SequentialCalibration: CalibrationSource {
         }
     }
 
-    public func statistics(_ name: String) -> LayerStatistics? { blockOf[name] == current ? layers[name] : nil }
+    /// The statistics of `name`'s input; handed to the last tensor of the block that reads them, they free themselves
+    /// once GPTQ has filled its factor from them.
+    public func statistics(_ name: String) -> LayerStatistics? {
+        guard let b = blockOf[name], b == current, let s = layers[name] else { return nil }
+        if let i = blocks[b].firstIndex(of: name), !blocks[b][(i + 1)...].contains(where: { layers[$0] === s }) { s.releasesAfterFill = true }
+        return s
+    }
     public func method(_ name: String) -> String? { methods[name] }
 
-    public func finished(_ name: String, compressed values: [Float]?) throws {
-        if let values, blockOf[name] != nil { try compressed.replace(name, with: values) }
+    public func finished(_ name: String, compressed quantized: QuantizedTensor?) throws {
+        // Held packed (≈ bits/32 of the f32 values) and dequantized when the next block's inputs are computed.
+        if let quantized, blockOf[name] != nil { try compressed.replace(name, with: quantized) }
+        layers[name] = nil
         if let b = current, name == blocks[b].last { try finishBlock() }
     }
 

@@ -37,6 +37,10 @@ public final class LayerStatistics: @unchecked Sendable {
         sumAbs = [Double](repeating: 0, count: columns)
     }
 
+    /// Set by a source that hands these statistics to their last consumer: the next `fillHessian` frees them
+    /// once the solver has its copy (at a 7B down_proj, 485 MB that would otherwise live through the solve).
+    public var releasesAfterFill = false
+
     /// Bytes held (statistics plus scratch).
     public var byteCount: Int { upper.count * 8 + sumAbs.count * 8 + (scratchT.count + scratchPacked.count) * 4 }
 
@@ -110,6 +114,7 @@ public final class LayerStatistics: @unchecked Sendable {
     /// (the strict upper part of `out` is left alone): the GPTQ solver's input, without a
     /// second n×n copy.
     public func fillHessian(into out: UnsafeMutablePointer<Double>, order: [Int]) {
+        precondition(!upper.isEmpty || columns == 0, "LayerStatistics: filled again after releasesAfterFill freed them")
         let n = columns, f = factor
         upper.withUnsafeBufferPointer { u in
             let io = UnsafeSendable((u.baseAddress!, out))
@@ -126,6 +131,7 @@ public final class LayerStatistics: @unchecked Sendable {
                 }
             }
         }
+        if releasesAfterFill { upper = []; scratchT = []; scratchPacked = [] }
     }
 
     /// Mean |x| per input channel.

@@ -16,11 +16,11 @@ public protocol CalibrationSource: AnyObject {
     func method(_ name: String) -> String?
     /// Whether statistics are captured as the job goes (a sequential source), not all before it.
     var needsCompressedWeights: Bool { get }
-    /// Whether `finished` needs tensor `name`'s dequantized values (a sequential source runs later blocks on the
+    /// Whether `finished` needs tensor `name`'s compressed form (a sequential source runs later blocks on the
     /// blocks' compressed weights; tensors outside every block, such as the embedding table, are never run again).
     func needsCompressedValues(_ name: String) -> Bool
-    /// Tensor `name` as the compressed model holds it: its dequantized values, or nil when it is kept as stored.
-    func finished(_ name: String, compressed: [Float]?) throws
+    /// Tensor `name` as the compressed model holds it: its quantized form, or nil when it is kept as stored.
+    func finished(_ name: String, compressed: QuantizedTensor?) throws
 }
 
 /// Statistics captured once for the whole model (`EvaluationTask.calibrationStatistics`).
@@ -37,5 +37,5 @@ public final class StaticCalibration: CalibrationSource {
     public func method(_ name: String) -> String? { methods[name] }
     public var needsCompressedWeights: Bool { false }
     public func needsCompressedValues(_ name: String) -> Bool { false }
-    public func finished(_ name: String, compressed: [Float]?) throws {}
+    public func finished(_ name: String, compressed: QuantizedTensor?) throws {}
 }

@@ -202,7 +202,7 @@ public enum QuantizeJob {
                                                 statistics: statistics, name: info.name)
                     }
                 try PackQuantized.write(q, name: info.name, to: writer)
-                try calibrationSource?.finished(info.name, compressed: calibrationSource?.needsCompressedValues(info.name) == true ? q.dequantized() : nil)
+                try calibrationSource?.finished(info.name, compressed: calibrationSource?.needsCompressedValues(info.name) == true ? q : nil)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
