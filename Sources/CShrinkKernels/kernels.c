@@ -450,8 +450,10 @@ void sk_reuse_large_allocations(void) {
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
 }
+void sk_return_freed_memory(void) { malloc_trim(0); }
 #else
 void sk_reuse_large_allocations(void) {}
+void sk_return_freed_memory(void) {}
 #endif
 
 const char *sk_isa(void) {

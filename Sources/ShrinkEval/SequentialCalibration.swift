@@ -67,6 +67,7 @@ public final class SequentialCalibration: CalibrationSource {
         progress?.update(done: b, total: blocks.count, item: "block \(b): capture")
         let collector = LayerStatisticsCollector(unitName: "chunk", source: calibrationName)
         try runner.run(block: b, weights: compressed, observer: collector, advance: false)
+        MemoryTuning.returnFreedMemory()  // the block's f32 weights, bound for the capture
         try collector.check()
         layers = collector.layers
         let inBlock = Set(blocks[b])
@@ -101,6 +102,7 @@ public final class SequentialCalibration: CalibrationSource {
         if b + 1 < blocks.count { try runner.run(block: b, weights: compressed, observer: nil, advance: true) }
         for n in blocks[b] { compressed.restore(n); folded.restore(n) }
         layers = [:]
+        MemoryTuning.returnFreedMemory()
         current = nil
         if let start = blockStart { blockSeconds.append(Self.seconds(ContinuousClock.now - start)) }
         blockStart = nil

@@ -250,6 +250,7 @@ struct GraphEmitter {
     private mutating func quantizedWeight(_ name: String) throws -> UnpackedWeight? {
         if let w = unpacked[name] { return w }
         guard let compressed, let packed = compressed.packedWeights[name] else { return nil }
+        if packed.layout.scheme.grid == .ggmlMinimum { throw ExportError.ggmlMinimumGrid(file: compressed.location, tensor: name, format: "ONNX") }
         let w = UnpackedWeight(name: name, try compressed.quantized(packed))
         unpacked[name] = w
         return w

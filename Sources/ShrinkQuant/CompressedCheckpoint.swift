@@ -31,7 +31,7 @@ public final class CompressedCheckpoint: TensorSource {
     static func hasQuantizationConfig(_ path: String) -> Bool {
         guard FileSystem.isDirectory(path), let m = try? MappedFile(path: path + "/config.json"), m.byteCount > 0,
               let j = try? StrictJSONParser.parse(m.bytes(0..<m.byteCount)) else { return false }
-        return j["quantization_config"]?["format"]?.stringValue == "pack-quantized"
+        return ["pack-quantized", "mixed-precision", CompressedTensorsConfig.ggmlMinimumFormat].contains(j["quantization_config"]?["format"]?.stringValue)
     }
 
     public init(directory: String) throws {
@@ -83,7 +83,7 @@ public final class CompressedCheckpoint: TensorSource {
             weights[base] = PackedWeight(name: base, layout: checked, originalDType: originalDTypes[base])
             names.append(base)
         }
-        let companions = Set(weights.keys.flatMap { b in ["_packed", "_scale", "_shape", "_zero_point"].map { b + $0 } })
+        let companions = Set(weights.keys.flatMap { b in PackedLayout.companionSuffixes.map { b + $0 } })
         names += stored.tensorNames.filter { !companions.contains($0) }
         packedWeights = weights
         tensorNames = names.sorted()
@@ -125,7 +125,7 @@ public final class CompressedCheckpoint: TensorSource {
 
     public func release(_ name: String) {
         if packedWeights[name] != nil {
-            for s in ["_packed", "_scale", "_shape", "_zero_point"] { stored.release(name + s) }
+            for s in PackedLayout.companionSuffixes { stored.release(name + s) }
         } else {
             stored.release(name)
         }

@@ -7,6 +7,11 @@ import ShrinkTensor
 /// names (the weight's name without ".weight").
 public struct CompressedTensorsConfig: Sendable {
     public static let formatVersion = "0.20.0"
+    /// The format of a group on ggml's Q4_1/Q5_1 grid (x = c·d + m with a float m, `<p>.weight_minimum`): not one
+    /// of compressed-tensors' formats, so compressed-tensors refuses the directory ("not a valid CompressionFormat")
+    /// instead of reading codes without their minima. Shrink reads it, and `shrink export gguf` writes it as
+    /// Q4_1/Q5_1 blocks value for value.
+    public static let ggmlMinimumFormat = "shrink-ggml-minimum"
 
     public struct Group: Sendable {
         public var targets: [String]
@@ -40,16 +45,19 @@ public struct CompressedTensorsConfig: Sendable {
                 ("type", .string("int")),
             ])
             configGroups.append(("group_\(i)", .object([
-                ("format", .string("pack-quantized")),
+                ("format", .string(s.grid == .ggmlMinimum ? Self.ggmlMinimumFormat : "pack-quantized")),
                 ("input_activations", .null),
                 ("output_activations", .null),
                 ("targets", .array(g.targets.map { .string($0) })),
                 ("weights", weights),
             ])))
         }
+        let minimum = groups.filter { $0.scheme.grid == .ggmlMinimum }.count
+        // compressed-tensors' top-level format: the groups' one, or mixed-precision when they differ.
+        let format = minimum == 0 ? "pack-quantized" : minimum == groups.count ? Self.ggmlMinimumFormat : "mixed-precision"
         return .object([
             ("config_groups", .object(configGroups)),
-            ("format", .string("pack-quantized")),
+            ("format", .string(format)),
             ("global_compression_ratio", .null),
             ("ignore", .array(ignore.map { .string($0) })),
             ("kv_cache_scheme", .null),
@@ -87,7 +95,13 @@ public struct CompressedTensorsConfig: Sendable {
                 throw QuantizationError.badQuantizationConfig(file: file, detail: "quantization_config: config group '\(name)': strategy '\(strategy)' is not supported (tensor, channel, group)")
             }
             let targets = (g["targets"]?.arrayValue ?? []).compactMap(\.stringValue)
-            groups.append(Group(targets: targets, scheme: QuantScheme(bits: bits, granularity: granularity, symmetric: symmetric),
+            let format = g["format"]?.stringValue ?? json["format"]?.stringValue ?? "pack-quantized"
+            guard format == "pack-quantized" || format == Self.ggmlMinimumFormat else {
+                throw QuantizationError.badQuantizationConfig(
+                    file: file, detail: "quantization_config: config group '\(name)' has format '\(format)'; Shrink reads pack-quantized and \(Self.ggmlMinimumFormat)")
+            }
+            let grid: QuantScheme.Grid = format == Self.ggmlMinimumFormat ? .ggmlMinimum : .integer
+            groups.append(Group(targets: targets, scheme: QuantScheme(bits: bits, granularity: granularity, symmetric: symmetric, grid: grid),
                                 observer: w["observer"]?.stringValue ?? "minmax"))
         }
         self.groups = groups

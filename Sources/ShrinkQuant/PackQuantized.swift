@@ -32,7 +32,7 @@ public struct PackedLayout: Hashable, Sendable {
     /// Zero points: per-tensor ones are stored as one int8; per-channel and
     /// per-group ones are packed along dim 0 into int32, as the compressor does.
     public var zeroPointInfo: (dtype: DType, shape: Shape)? {
-        guard !scheme.symmetric else { return nil }
+        guard !scheme.symmetric, scheme.grid != .ggmlMinimum else { return nil }
         switch scheme.granularity {
         case .tensor: return (.i8, Shape([1]))
         case .channel, .group: return (.i32, Shape([(rows * scheme.bits + 31) / 32, groupsPerRow]))
@@ -47,8 +47,17 @@ public struct PackedLayout: Hashable, Sendable {
             TensorInfo(name: name + "_shape", dtype: .i64, shape: Shape([2])),
         ]
         if let z = zeroPointInfo { t.append(TensorInfo(name: name + "_zero_point", dtype: z.dtype, shape: z.shape)) }
+        if scheme.grid == .ggmlMinimum { t.append(TensorInfo(name: name + "_" + Self.minimumSuffix, dtype: .f16, shape: scaleShape)) }
         return t
     }
+
+    /// Shrink's companion tensor for the ggml minimum grid's m (`<p>.weight_minimum`, F16, the scales' shape): an
+    /// extension compressed-tensors does not read, so such a directory declares its own format
+    /// (`CompressedTensorsConfig.ggmlMinimumFormat`) and compressed-tensors refuses it instead of misreading it.
+    public static let minimumSuffix = "minimum"
+
+    /// Every companion suffix a packed weight may have.
+    public static let companionSuffixes = ["_packed", "_scale", "_shape", "_zero_point", "_" + minimumSuffix]
 
     /// Bytes of the stored form. On the ggml minimum grid: the codes plus an F16 d and an
     /// F16 m per group (what a Q4_1/Q5_1 block holds; its header bytes when written as GGUF).
@@ -206,18 +215,20 @@ public enum BitPacking {
 /// Writing and reading the stored tensors of one pack-quantized weight.
 public enum PackQuantized {
     /// Writes the stored tensors of weight `name` (packed codes, scales, shape, zero points) in declaration order.
-    /// - Throws: `QuantizationError.floatMinimaNeedGGUF` for a tensor on the ggml minimum grid.
+    /// On the ggml minimum grid the minima follow as `<name>_minimum` (F16) instead of zero points.
     public static func write(_ q: QuantizedTensor, name: String, to writer: SafetensorsWriter) throws {
-        if q.scheme.grid == .ggmlMinimum { throw QuantizationError.floatMinimaNeedGGUF(tensor: name) }
         let stored = q.layout.storedTensors(for: name)
         try writer.write(stored[0].name, values: q.packed)
-        var scaleBytes = [UInt8](repeating: 0, count: stored[1].byteCount)
-        q.scales.withUnsafeBufferPointer { s in
-            scaleBytes.withUnsafeMutableBytes { ElementCodec.encode(s, as: q.scheme.scaleDType, into: $0.baseAddress!) }
+        func halfBytes(_ values: [Float], _ dtype: DType, _ info: TensorInfo) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: info.byteCount)
+            values.withUnsafeBufferPointer { s in bytes.withUnsafeMutableBytes { ElementCodec.encode(s, as: dtype, into: $0.baseAddress!) } }
+            return bytes
         }
-        try writer.write(stored[1].name, values: scaleBytes)
+        try writer.write(stored[1].name, values: halfBytes(q.scales, q.scheme.scaleDType, stored[1]))
         try writer.write(stored[2].name, values: [Int64(q.rows), Int64(q.columns)])
-        if stored.count > 3 {
+        if q.scheme.grid == .ggmlMinimum {
+            try writer.write(stored[3].name, values: halfBytes(q.minima, .f16, stored[3]))
+        } else if stored.count > 3 {
             try writer.write(stored[3].name, values: packedZeroPoints(q))
         }
     }
@@ -248,6 +259,10 @@ public enum PackQuantized {
             n = raw.count / 4
         }
         let scales = try stored.floats(name + "_scale")
+        if layout.scheme.grid == .ggmlMinimum {
+            let minima = try stored.floats(name + "_" + PackedLayout.minimumSuffix)
+            return QuantizedTensor(layout: layout, packed: packed, scales: scales, zeroPoints: [], error: ErrorStatistics(), minima: minima)
+        }
         var zeros: [Int8] = []
         if !layout.scheme.symmetric {
             let zname = name + "_zero_point"

@@ -23,7 +23,6 @@ public enum QuantizationError: UserFacingError, Equatable, Sendable {
     /// `quantization_config` of a compressed checkpoint's config.json is missing or not understood.
     case badQuantizationConfig(file: String, detail: String)
     /// A tensor on the ggml minimum grid (float minima) was to be written as compressed-tensors pack-quantized.
-    case floatMinimaNeedGGUF(tensor: String)
 
     public var description: String {
         switch self {
@@ -41,7 +40,6 @@ public enum QuantizationError: UserFacingError, Equatable, Sendable {
         case let .malformedPacked(t, d): "tensor '\(t)': \(d)"
         case let .storedPacked(t): "tensor '\(t)' is stored packed; read it dequantized (floats), not as raw bytes"
         case let .badQuantizationConfig(f, d): "\(f): \(d)"
-        case let .floatMinimaNeedGGUF(t): "tensor '\(t)': the ggml grid's float minima cannot be stored in compressed-tensors pack-quantized (integer zero points only); export GGUF instead (shrink export gguf), or drop --grid ggml"
         }
     }
 }

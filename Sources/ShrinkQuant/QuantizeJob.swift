@@ -148,9 +148,6 @@ public enum QuantizeJob {
                            calibrationSummary: Recipe.Calibration? = nil, baseConfig: JSONValue? = nil,
                            progress: (any ProgressSink)? = nil) throws -> Recipe {
         var decisions = try plan(source, options: options)
-        if let d = decisions.first(where: { $0.scheme?.grid == .ggmlMinimum }) {
-            throw QuantizationError.floatMinimaNeedGGUF(tensor: d.info.name)
-        }
         let sequential = calibrationSource?.needsCompressedWeights == true
         for d in decisions where d.scheme != nil {
             let method = options.perTensor?[d.info.name]?.method ?? options.method

@@ -272,6 +272,42 @@ import Testing
         }
     }
 
+    /// GPTQ solved on ggml's Q4_1/Q5_1 grid (`--grid ggml`) is stored with its F16 minima (`_minimum`) and exported
+    /// as Q4_1/Q5_1 blocks value for value: llama.cpp's decoder gives exactly Shrink's dequantized weights.
+    @Test(arguments: [4, 5])
+    func ggmlMinimumGridExportsAsQ4_1AndQ5_1Exactly(bits: Int) throws {
+        let path = try Self.requireSmolLM2()
+        let tmp = TemporaryDirectory()
+        let reader = try GGUFReader(path: path)
+        let source = LlamaGGUFSource(reader, config: try LlamaConfig(gguf: reader))
+        var o = QuantizeOptions()
+        o.bits = bits; o.granularity = .group(32); o.grid = .ggmlMinimum
+        o.include = #"model\.layers\.[01]\.(self_attn\.(q|k)_proj|mlp\.down_proj)\.weight"#
+        let (roundTrip, _) = try QuantizeJob.roundTrip(source, options: o)
+        try QuantizeJob.run(source, options: o, outputDirectory: tmp.file("c"))
+        let ckpt = try CompressedCheckpoint(directory: tmp.file("c"))
+        #expect(ckpt.packedWeights.count == 6 && ckpt.packedWeights.values.allSatisfy { $0.layout.scheme.grid == .ggmlMinimum })
+        #expect(ckpt.config.groups.allSatisfy { $0.scheme.grid == .ggmlMinimum })
+        let config = try String(contentsOfFile: tmp.file("c/config.json"), encoding: .utf8)
+        #expect(config.contains("\"format\": \"\(CompressedTensorsConfig.ggmlMinimumFormat)\""), "compressed-tensors must refuse it, not misread it")
+        let stored = try SafetensorsFile(path: tmp.file("c/model.safetensors"))
+        let down = "model.layers.0.mlp.down_proj.weight"
+        #expect(stored.info(down + "_minimum")?.dtype == .f16 && stored.info(down + "_zero_point") == nil)
+        for name in ckpt.packedWeights.keys {
+            #expect(try ckpt.floats(name).map(\.bitPattern) == roundTrip.floats(name).map(\.bitPattern), "\(name): the file holds the round trip")
+        }
+        let type: GGMLType = bits == 4 ? .q4_1 : .q5_1
+        let out = tmp.file("m.gguf")
+        let s = try LlamaGGUFExport.run(source: tmp.file("c"), output: out, options: .init(type: nil))
+        let packedRows = s.tensors.filter { $0.sourceFormat.hasPrefix("int\(bits)") }
+        #expect(packedRows.count == 6 && packedRows.allSatisfy { $0.placement == .exact && $0.type == type.name })
+        let exported = try GGUFReader(path: out)
+        let view = LlamaGGUFSource(exported, config: try LlamaConfig(gguf: exported))
+        for name in ckpt.packedWeights.keys.sorted() {
+            #expect(try view.floats(name).map(\.bitPattern) == ckpt.floats(name).map(\.bitPattern), "\(name) as \(type.name)")
+        }
+    }
+
     @Test func missingSourceGGUFIsAOneLineError() throws {
         let path = try Self.requireSmolLM2()
         let tmp = TemporaryDirectory()

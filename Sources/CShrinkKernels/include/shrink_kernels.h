@@ -75,6 +75,8 @@ void sk_f64_to_f32(const void *src, size_t n, float *dst);
 /// glibc only: keep freed large blocks in the heap (no munmap/trim), so buffers
 /// of similar size are reused without new page faults. No-op elsewhere.
 void sk_reuse_large_allocations(void);
+/// Returns the heap's free pages to the kernel (glibc malloc_trim): after a phase whose large buffers are gone.
+void sk_return_freed_memory(void);
 
 /// Whether this CPU runs the hand-written AVX2+FMA paths (checked once).
 int sk_has_avx2_fma(void);

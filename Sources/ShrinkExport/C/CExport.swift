@@ -186,6 +186,7 @@ struct WeightsWriter {
             linears.append(.init(name: name, rows: rows, columns: columns, bits: 32, groupsPerRow: 1, bytes: 4 * values.count))
             return "{\(rows), \(columns), 32, 1, \(id)_w, 0, 0, 0, 0, 0}"
         }
+        if packed.layout.scheme.grid == .ggmlMinimum { throw ExportError.ggmlMinimumGrid(file: compressed!.location, tensor: name, format: "C") }
         let q = try compressed!.quantized(packed)
         let bits = q.scheme.bits
         let groups = q.layout.groupsPerRow

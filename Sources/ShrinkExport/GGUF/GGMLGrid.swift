@@ -24,9 +24,12 @@ public enum GGMLGrid: Sendable, Equatable {
         }
     }
 
-    /// The grid of a pack-quantized scheme, when it is one of ggml's: symmetric, groups of 32, f16 scales.
+    /// The grid of a stored scheme, when it is one of ggml's: groups of 32 with f16 scales, symmetric (x = q·s) or
+    /// on the ggml minimum grid (x = c·d + m, Shrink's `<p>.weight_minimum`).
     public init?(scheme: QuantScheme) {
-        guard scheme.symmetric, scheme.granularity == .group(32), scheme.scaleDType == .f16 else { return nil }
+        guard scheme.granularity == .group(32), scheme.scaleDType == .f16 else { return nil }
+        if scheme.grid == .ggmlMinimum { self = .minimum(bits: scheme.bits); return }
+        guard scheme.symmetric else { return nil }
         self = .symmetric(bits: scheme.bits)
     }
 
@@ -128,6 +131,17 @@ enum GGMLGridCopy {
         precondition(out.count == blocks * target.bytesPerBlock)
         for i in 0..<blocks {
             GridBlock(source, bytes, index: i).write(target, to: out.baseAddress! + i * target.bytesPerBlock)
+        }
+    }
+
+    /// Blocks of `target` (Q4_1 or Q5_1) from a tensor on the ggml minimum grid in groups of 32: d, m and c as solved.
+    static func fromMinimumBlocks(_ b: GGMLMinimumBlocks, to target: GGMLType, into out: UnsafeMutableRawBufferPointer) {
+        let blocks = b.d.count
+        precondition(b.groupSize == 32 && b.codes.count == blocks * 32 && out.count == blocks * target.bytesPerBlock)
+        var c = [Int32](repeating: 0, count: 32)
+        for i in 0..<blocks {
+            for j in 0..<32 { c[j] = Int32(b.codes[32 * i + j]) }
+            GridBlock(d: Half.bits(b.d[i]), m: Half.bits(b.m[i]), codes: c).write(target, to: out.baseAddress! + i * target.bytesPerBlock)
         }
     }
 

@@ -468,9 +468,14 @@ public enum LlamaGGUFExport {
                     if let packed, let grid, grid.fits(in: type) {
                         let q = try ckpt.quantized(packed)
                         try checkFinite(q.scales, tensor: source + "_scale", file: dir)
+                        try checkFinite(q.minima, tensor: source + "_" + PackedLayout.minimumSuffix, file: dir)
                         bytes = [UInt8](repeating: 0, count: type.rowBytes(rowLength) * rows)
-                        let codes = q.codes()
-                        bytes.withUnsafeMutableBytes { GGMLGridCopy.fromCodes(codes, scales: q.scales, to: type, into: $0) }
+                        if let blocks = q.ggmlMinimumBlocks() {
+                            bytes.withUnsafeMutableBytes { GGMLGridCopy.fromMinimumBlocks(blocks, to: type, into: $0) }
+                        } else {
+                            let codes = q.codes()
+                            bytes.withUnsafeMutableBytes { GGMLGridCopy.fromCodes(codes, scales: q.scales, to: type, into: $0) }
+                        }
                     } else {
                         let values = try ckpt.floats(source)
                         try checkFinite(values, tensor: source, file: dir)
