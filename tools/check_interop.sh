@@ -56,6 +56,22 @@ check w2-tensor-asym 1e-6 --bits 2 --granularity tensor --asym
 check w7-g64-f16scales 0.0009765625 --bits 7 --group 64 --scale-dtype f16
 check w4-g64-bf16scales 0.0078125 --bits 4 --group 64 --scale-dtype bf16 --asym
 
+# The ggml minimum grid (--grid ggml) stores float minima compressed-tensors has no field for: its config must make
+# compressed-tensors refuse the directory (an unknown format), never decompress codes without their minima.
+if "$shrink" quantize Fixtures/default/model.safetensors -o "$work/ggml-minimum" --bits 4 --group 32 --grid ggml --quiet >/dev/null \
+    && "$py" -c 'import sys
+from compressed_tensors.quantization import QuantizationConfig
+from compressed_tensors.utils.safetensors_load import get_quantization_config
+try:
+    QuantizationConfig.model_validate(get_quantization_config(sys.argv[1] + "/config.json"))
+except Exception as e:
+    sys.exit(0 if "shrink-ggml-minimum" in str(e) else 1)
+sys.exit(1)' "$work/ggml-minimum"; then
+    passed=$((passed + 1)); echo "ok      compressed-tensors refuses the ggml minimum grid (shrink-ggml-minimum)"
+else
+    failed=$((failed + 1)); echo "FAILED  compressed-tensors refuses the ggml minimum grid (shrink-ggml-minimum)"
+fi
+
 echo "interop: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
 
