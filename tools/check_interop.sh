@@ -13,6 +13,8 @@
 #     llama.cpp into vendor/ on first use, ~7 minutes);
 #   - headless Chromium draws `shrink report` pages at 1280 and 800 px without overlaps or console errors
 #     (tools/check_report_browser.sh; installs Debian's chromium on first use; ~1 minute).
+#   - a real one-node Slurm cluster runs a sharded sweep as a job array plus an afterok merge, and the merge equals
+#     the unsharded sweep (tools/slurm/check_slurm.sh; installs Debian's slurm and munge on first use; ~15 s);
 #   - llama.cpp runs `shrink export gguf` of SmolLM2 (Q4_0, Q8_0, Q5_1, Q4_K): llama-perplexity within 1% of
 #     `shrink eval` on the same file, readable llama-completion text, llama-quantize's bytes (tools/check_gguf_export.sh).
 # Needs the tools venv (created on first use, ~1 minute) and a release build
@@ -83,4 +85,5 @@ PUZZLES="${PUZZLES:-200}" SANITIZE_PUZZLES="${SANITIZE_PUZZLES:-5}" tools/check_
 tools/check_flops.sh
 CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_llama.sh "$shrink"
 SHRINK="$shrink" tools/check_report_browser.sh
+tools/slurm/check_slurm.sh "$shrink"
 CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_gguf_export.sh "$shrink"

@@ -92,6 +92,7 @@ public final class SequentialCalibration: CalibrationSource {
         // Held packed (≈ bits/32 of the f32 values) and dequantized when the next block's inputs are computed.
         if let quantized, blockOf[name] != nil { try compressed.replace(name, with: quantized) }
         layers[name] = nil
+        MemoryTuning.returnFreedMemory()  // the solve's f32 copies of the weight
         if let b = current, name == blocks[b].last { try finishBlock() }
     }
 

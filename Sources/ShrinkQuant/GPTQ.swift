@@ -90,6 +90,8 @@ public enum GPTQ {
 
         // H (permuted, reversed, damped) → U's transpose in the lower triangle, as float.
         let bytes = n * n * MemoryLayout<Double>.size
+        // The factor is mapped apart from the heap, which cannot lend it the free blocks it keeps (`MemoryTuning`).
+        if bytes >= 64 << 20 { MemoryTuning.returnFreedMemory() }
         guard let raw = sk_big_alloc(bytes) else { throw Failure.outOfMemory(tensor: name, bytes: bytes) }
         var factorFreed = false
         defer { if !factorFreed { sk_big_free(raw, bytes) } }

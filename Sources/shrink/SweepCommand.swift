@@ -62,8 +62,11 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Bit widths also evaluated at --h-cycles (FP32 always is), comma-separated.")
     var cycleBits = "8"
 
-    @Option(name: [.short, .long], help: "Write the table as Markdown to this file (and JSON next to it).")
+    @Option(name: [.short, .long], help: "Write the table as Markdown to this file (and JSON next to it); with --shard, the partial result as JSON.")
     var output: String?
+
+    @Option(help: "Compute only shard I of N of the grid (I from 0; recipes I, I+N, …) and write it to -o as a partial result for `shrink merge`.")
+    var shard: String?
 
     @OptionGroup var out: OutputOptions
 
@@ -80,23 +83,85 @@ struct SweepCommand: ParsableCommand {
         o.fidelityPuzzles = fidelityPuzzles
         let extraHCycles = try hCycles.map { try commaList($0, flag: "--h-cycles") { Int($0).flatMap { $0 >= 1 ? $0 : nil } } } ?? []
         o.cycleBits = try bitWidths(cycleBits, flag: "--cycle-bits")
+        o.shard = try shard.map(Shard.init(parsing:))
+        if o.shard != nil && (output == nil || text != nil) {
+            throw ValidationError(text != nil ? "--shard splits puzzle sweeps (--data)" : "--shard needs -o PART.json for the partial result")
+        }
         let m = try RecursiveReasoner.load(directory: model)
         var stats: [String: LayerStatistics]?
         if let calib {
             stats = try PuzzleTask.calibrationStatistics(m, calibration: calib, count: calibCount).0
         }
-        let report = try Sweep.run(model: m, data: PuzzleDataset(path: data), limit: limit, extraHCycles: extraHCycles, options: o,
-                                   calibration: stats, progress: out.progress)
-        let markdown = Format.sweep(report)
-        if let output {
-            try AtomicFile.write(markdown + "\n", to: output)
-            let e = JSONEncoder()
-            e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            e.keyEncodingStrategy = .convertToSnakeCase
-            let jsonPath = output.hasSuffix(".md") ? String(output.dropLast(3)) + ".json" : output + ".json"
-            try AtomicFile.write(String(decoding: try e.encode(report), as: UTF8.self) + "\n", to: jsonPath)
+        let dataset = try PuzzleDataset(path: data)
+        if let shard = o.shard, let output {
+            let task = try PuzzleTask(dataset, limit: limit)
+            let trained = m.fullDepth
+            let depths = [trained] + extraHCycles.filter { $0 != trained.hCycles && $0 >= 1 }
+                .map { RecursionDepth(steps: trained.steps, hCycles: $0, lCycles: trained.lCycles) }
+            let part = try Sweep.part(model: m, task: task, depths: depths, options: o, fingerprint: try fingerprint(o, shards: shard.count),
+                                      calibration: stats, progress: out.progress)
+            try AtomicFile.write(String(decoding: try Self.encoder.encode(part), as: UTF8.self) + "\n", to: output)
+            return try out.emit(part) { "wrote \(output): shard \(shard) of the sweep, \(part.report.rows.count) rows of \(part.recipes.count) recipes' grid" }
         }
-        try out.emit(report) { markdown }
+        let report = try Sweep.run(model: m, data: dataset, limit: limit, extraHCycles: extraHCycles, options: o,
+                                   calibration: stats, progress: out.progress)
+        try Self.write(report, to: output)
+        try out.emit(report) { Format.sweep(report) }
+    }
+
+    /// The grid's inputs and its shape (every flag that changes a row), as every shard of one grid computes it.
+    func fingerprint(_ o: Sweep.Options, shards: Int) throws -> String {
+        var f = GridFingerprint()
+        try f.add(file: model)
+        if let data { try f.add(file: data) }
+        if let calib { try f.add(file: calib); f.add(text: "calib-count=\(calibCount)") }
+        f.add(text: "bits=\(o.bits) methods=\(o.methods.map(\.rawValue)) granularities=\(o.granularities.map(\.description))")
+        f.add(text: "limit=\(limit.map(String.init) ?? "all") fidelity=\(o.fidelityPuzzles) h-cycles=\(hCycles ?? "") cycle-bits=\(o.cycleBits)")
+        f.add(text: "shards=\(shards)")
+        return f.value
+    }
+
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return e
+    }
+
+    /// The sweep as Markdown at `output` and JSON beside it (what `shrink merge` writes too).
+    static func write(_ report: Sweep.Report<RecursionDepth>, to output: String?) throws {
+        guard let output else { return }
+        try AtomicFile.write(Format.sweep(report) + "\n", to: output)
+        let jsonPath = output.hasSuffix(".md") ? String(output.dropLast(3)) + ".json" : output + ".json"
+        try AtomicFile.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n", to: jsonPath)
+    }
+}
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Combine the partial results of `shrink sweep … --shard I/N` into the sweep the unsharded run writes.")
+
+    @Argument(help: "Every shard's partial result (shrink sweep … --shard I/N -o PART.json), in any order.")
+    var parts: [String]
+
+    @Option(name: [.short, .long], help: "Write the merged table as Markdown to this file (and JSON next to it).")
+    var output: String?
+
+    @OptionGroup var out: OutputOptions
+
+    func run() throws {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        let decoded = try parts.map { path -> Sweep.Part<RecursionDepth> in
+            guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.cannotOpen(file: path, reason: "no such file or not readable") }
+            do { return try d.decode(Sweep.Part<RecursionDepth>.self, from: data) } catch {
+                throw MergeError.notAPart(file: path, detail: "\(error)".split(separator: "\n").first.map(String.init) ?? "undecodable")
+            }
+        }
+        let report = try Sweep.merge(decoded, names: parts)
+        try SweepCommand.write(report, to: output)
+        try out.emit(report) { Format.sweep(report) }
     }
 }
 

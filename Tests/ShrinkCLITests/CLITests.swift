@@ -305,3 +305,33 @@ struct CLI {
         #expect(dir.entries.isEmpty)
     }
 }
+
+@Suite struct CLIShardTests {
+    /// `shrink sweep --shard I/3` three times and `shrink merge` write the unsharded sweep's files, apart from the
+    /// wall time; a part of another grid is refused with one line naming it.
+    @Test func shardedSweepMergesToTheUnshardedFiles() throws {
+        let dir = TemporaryDirectory()
+        let model = Fixtures.path("Tests/Fixtures/tiny/trm-mlp-t-puzzle-emb")
+        let grid = ["--data", model + "/data.safetensors", "--bits", "8,4,2", "--methods", "rtn", "--granularities", "tensor,channel", "--quiet"]
+        let whole = try CLI.run(["sweep", model] + grid + ["-o", dir.file("whole.md")])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        for i in 0..<3 {
+            let r = try CLI.run(["sweep", model] + grid + ["--shard", "\(i)/3", "-o", dir.file("part-\(i).json")])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let merged = try CLI.run(["merge", dir.file("part-2.json"), dir.file("part-0.json"), dir.file("part-1.json"), "-o", dir.file("merged.md"), "--quiet"])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        func lines(_ name: String, dropping prefix: String) throws -> [Substring] {
+            try String(contentsOfFile: dir.file(name), encoding: .utf8).split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix) }
+        }
+        #expect(try lines("merged.json", dropping: "\"seconds\"") == lines("whole.json", dropping: "\"seconds\""))
+        #expect(try lines("merged.md", dropping: "wall time") == lines("whole.md", dropping: "wall time"))
+
+        let other = try CLI.run(["sweep", model] + grid.map { $0 == "8,4,2" ? "8,4" : $0 } + ["--shard", "1/3", "-o", dir.file("other-1.json")])
+        #expect(other.status == 0, "\(other.stderr)")
+        let refused = try CLI.run(["merge", dir.file("part-0.json"), dir.file("other-1.json"), dir.file("part-2.json"), "-o", dir.file("bad.md")])
+        #expect(refused.status != 0 && refused.stderr.contains("other-1.json: its grid fingerprint") && refused.stderr.split(separator: "\n").count == 1,
+                "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("bad.md")))
+    }
+}

@@ -19,6 +19,9 @@ public enum Sweep {
         public var seed: UInt64 = 0
         /// Recipes of these bit widths are also evaluated at the extra depths (the original always is).
         public var cycleBits: [Int] = [8]
+        /// Only this shard's recipes (`Shard.owns` their index in the grid, the original being 0); every shard runs
+        /// the original too, as the reference its rows are paired with.
+        public var shard: Shard?
         public init() {}
     }
 
@@ -118,6 +121,21 @@ public enum Sweep {
     public static func run<Task: EvaluationTask>(model: Task.Model, task: Task, depths: [Task.Depth], options: Options,
                                                  calibration: [String: LayerStatistics]? = nil,
                                                  progress: (any ProgressSink)? = nil) throws -> Report<Task.Depth> where Task.Depth: SweepDepth {
+        try runGrid(model: model, task: task, depths: depths, options: options, calibration: calibration, progress: progress).report
+    }
+
+    /// `options.shard`'s part of the sweep, to merge with the other shards' (`merge`); `fingerprint` identifies the grid.
+    public static func part<Task: EvaluationTask>(model: Task.Model, task: Task, depths: [Task.Depth], options: Options, fingerprint: String,
+                                                  calibration: [String: LayerStatistics]? = nil,
+                                                  progress: (any ProgressSink)? = nil) throws -> Part<Task.Depth> where Task.Depth: SweepDepth {
+        guard let shard = options.shard else { throw ModelError.badRequest(flag: "--shard", reason: "a partial sweep needs --shard I/N") }
+        let (report, recipes) = try runGrid(model: model, task: task, depths: depths, options: options, calibration: calibration, progress: progress)
+        return Part(format: Part<Task.Depth>.formatName, fingerprint: fingerprint, shard: shard, recipes: recipes, seed: options.seed, report: report)
+    }
+
+    static func runGrid<Task: EvaluationTask>(model: Task.Model, task: Task, depths: [Task.Depth], options: Options,
+                                              calibration: [String: LayerStatistics]?,
+                                              progress: (any ProgressSink)?) throws -> (report: Report<Task.Depth>, recipes: [String]) where Task.Depth: SweepDepth {
         try task.check(model)
         let t0 = Date()
         let count = task.unitCount
@@ -145,7 +163,8 @@ public enum Sweep {
         let keep = min(count, options.fidelityPuzzles)
         var rows: [Row<Task.Depth>] = []
         var references = [Run<Task.Outcome>?](repeating: nil, count: depths.count)
-        for (i, recipe) in recipes.enumerated() {
+        let owned = Set(recipes.indices.filter { options.shard?.owns($0) ?? true })
+        for (i, recipe) in recipes.enumerated() where owned.contains(i) || (i == 0 && !owned.isEmpty) {
             progress?.update(done: i, total: recipes.count, item: recipe.name)
             var candidate = model
             var bytes = fp32Bytes
@@ -165,6 +184,7 @@ public enum Sweep {
             for (di, d) in depths.enumerated() where di == 0 || recipe.options.map({ options.cycleBits.contains($0.bits) }) ?? true {
                 let run = try evaluate(candidate, task, depth: d, keep: keep, reference: references[di])
                 if references[di] == nil { references[di] = run }
+                if !owned.contains(i) { continue }  // the original, run as another shard's reference
                 let reference = references[di]!
                 // "Full depth" is always the original model at its trained depth and every stage.
                 let full = references[0]!.outcomes[task.stages(depths[0]) - 1].map(\.success)
@@ -193,12 +213,11 @@ public enum Sweep {
         }
         progress?.finish()
         let trained = depths[0]
-        let quantized = rows.filter { $0.bits != nil && $0.depth == trained }
-        return Report(summary: .init(model: model.location, architecture: family.variant, data: task.dataPath, puzzles: count, rows: rows,
-                                     fidelityExactSpearman: quantized.count >= 3
-                                         ? spearmanBootstrap(quantized.map(\.fidelity), quantized.map(\.exact.estimate), seed: options.seed) : nil,
-                                     seconds: Date().timeIntervalSince(t0)),
-                      trainedDepth: trained)
+        return (Report(summary: .init(model: model.location, architecture: family.variant, data: task.dataPath, puzzles: count, rows: rows,
+                                      fidelityExactSpearman: options.shard == nil ? spearman(of: rows, trained: trained, seed: options.seed) : nil,
+                                      seconds: Date().timeIntervalSince(t0)),
+                       trainedDepth: trained),
+                recipes.map(\.name))
     }
 
     /// A model's outcomes at every stage, its states of the first `keep` units (kept only for the reference),
