@@ -22,7 +22,16 @@ public enum Planner {
         /// Test puzzles per evaluation.
         public var limit: Int?
         public var seed: UInt64 = 0
+        /// Measure only this shard's tensor options (`Shard.owns` their index in the order the planner measures
+        /// them: models, tensors, bits, granularities, methods); see `sensitivities`.
+        public var shard: Shard?
         public init() {}
+    }
+
+    /// A measured option and its index in the planner's order of options (−1: the tensor kept as stored).
+    public struct IndexedCandidate: Codable, Sendable {
+        public var index: Int
+        public var candidate: Candidate
     }
 
     /// One tensor option with its measured sensitivity.
@@ -119,18 +128,68 @@ public enum Planner {
         /// Layer statistics for GPTQ, captured on the first `calibrationCount` puzzles.
         var statistics: [String: LayerStatistics]
         var calibrationPuzzles: Int
+        /// Each candidate's index in the order of options (parallel to `items`).
+        var indices: [[Int]]
     }
 
-    public static func run(_ requests: [Request], device: DeviceProfile, options: Options,
+    /// `options.shard`'s share of the sensitivities of every model (per model, per quantizable tensor), what a
+    /// sharded `shrink plan` writes for `shrink merge`, whose `run(…, measured:)` plans on all shards' together.
+    public static func sensitivities(_ requests: [Request], options: Options, progress: (any ProgressSink)? = nil) throws -> [[[IndexedCandidate]]] {
+        guard !requests.isEmpty else { throw PlanError.badRequest(flag: "MODEL", reason: "give at least one model directory") }
+        var first = 0
+        return try requests.map { r in
+            let p = try prepare(r, options: options, sensitivities: true, firstIndex: first, progress: progress)
+            first = p.nextIndex
+            return zip(p.prepared.items, p.prepared.indices).map { list, idx in zip(idx, list).map { IndexedCandidate(index: $0, candidate: $1) } }
+        }
+    }
+
+    /// One shard's sensitivities, with the plan command they belong to (`shrink merge` replays it on all shards'
+    /// sensitivities, from the same working directory) and what identifies the grid.
+    public struct Part: Codable, Sendable {
+        public static let formatName = "shrink-plan-part"
+        public var format: String
+        public var fingerprint: String
+        public var shard: Shard
+        /// `shrink plan`'s arguments, without --shard, -o, --json and --quiet.
+        public var arguments: [String]
+        public var sensitivities: [[[IndexedCandidate]]]
+        public init(fingerprint: String, shard: Shard, arguments: [String], sensitivities: [[[IndexedCandidate]]]) {
+            format = Self.formatName
+            self.fingerprint = fingerprint; self.shard = shard; self.arguments = arguments; self.sensitivities = sensitivities
+        }
+    }
+
+    /// Every shard's sensitivities combined, per model and tensor in the order `prepare` measures them.
+    public static func combine(_ shards: [[[[IndexedCandidate]]]]) -> [[[Candidate]]]? {
+        guard let first = shards.first else { return nil }
+        return first.indices.map { m in
+            first[m].indices.map { t in
+                var byIndex: [Int: Candidate] = [:]
+                for s in shards where m < s.count && t < s[m].count { for c in s[m][t] { byIndex[c.index] = c.candidate } }
+                return byIndex.keys.sorted().map { byIndex[$0]! }
+            }
+        }
+    }
+
+    /// - Parameter measured: every tensor option's sensitivity, measured by the shards of a sharded plan
+    ///   (`sensitivities`, `combine`): used instead of measuring them here; the plan is the one the unsharded
+    ///   run makes.
+    public static func run(_ requests: [Request], device: DeviceProfile, options: Options, measured: [[[Candidate]]]? = nil,
                            progress: (any ProgressSink)? = nil) throws -> Plan {
         let t0 = Date()
         guard !requests.isEmpty else { throw PlanError.badRequest(flag: "MODEL", reason: "give at least one model directory") }
+        if let measured, measured.count != requests.count {
+            throw PlanError.badRequest(flag: "MODEL", reason: "the measured sensitivities are of \(measured.count) models, not \(requests.count)")
+        }
         // Sensitivities are measured only when the unquantized models do not fit:
         // otherwise keeping every tensor (zero error) is the optimum at any depth.
-        var prepared = try requests.map { try prepare($0, options: options, sensitivities: false, progress: progress) }
+        var prepared = try requests.map { try prepare($0, options: options, sensitivities: false, progress: progress).prepared }
         let full = prepared.map { $0.model.config.haltMaxSteps }
         if !(try choose(prepared, steps: full, device: device, options: options).1) {
-            prepared = try requests.map { try prepare($0, options: options, sensitivities: true, progress: progress) }
+            prepared = try requests.indices.map { i in
+                try prepare(requests[i], options: options, sensitivities: true, measured: measured?[i], progress: progress).prepared
+            }
         }
         let maxSteps = prepared.map { $0.model.config.haltMaxSteps }
         // Steps tried: full depth, or with --min-exact every depth from 1 up (one per model, the same index).
@@ -154,7 +213,10 @@ public enum Planner {
         return plan
     }
 
-    static func prepare(_ r: Request, options: Options, sensitivities: Bool, progress: (any ProgressSink)?) throws -> Prepared {
+    /// A model's reference run, statistics and tensor options with their sensitivities: measured here (only
+    /// `options.shard`'s, numbered from `firstIndex` in the order of the loops), or taken from `measured`.
+    static func prepare(_ r: Request, options: Options, sensitivities: Bool, measured: [[Candidate]]? = nil, firstIndex: Int = 0,
+                        progress: (any ProgressSink)?) throws -> (prepared: Prepared, nextIndex: Int) {
         let model = try RecursiveReasoner.load(directory: r.directory)
         let calib = try PuzzleDataset(path: r.calibration)
         // The first n calibration puzzles, as one batch: sensitivities compare each candidate's states and outputs with FP32's.
@@ -171,14 +233,26 @@ public enum Planner {
         let statistics = calibrated ? try PuzzleTask(calib, limit: n, batchSize: 128).layerStatistics(of: model) : [:]
         let base = try Checkpoint.open(r.directory)
         let account = ModelAccount(model.family, dtype: base.infos.first?.dtype ?? .f32)
-        var items: [[Candidate]] = []
+        var items: [[Candidate]] = [], indices: [[Int]] = []
+        var next = firstIndex
         let quantizable = account.tensors.filter(\.quantizable)
-        for (ti, t) in quantizable.enumerated() {
+        if let measured {
+            guard measured.count == quantizable.count, zip(measured, quantizable).allSatisfy({ $0.first?.tensor == $1.name }) else {
+                throw PlanError.badRequest(flag: "MODEL", reason: "the measured sensitivities do not list \(r.directory)'s \(quantizable.count) quantizable tensors in order")
+            }
+            items = measured
+            indices = measured.map { Array(0..<$0.count) }
+        }
+        for (ti, t) in quantizable.enumerated() where measured == nil {
             let w = try base.floats(t.name)
             var list = [Candidate(tensor: t.name, choice: nil, bytes: t.storedBytes(nil), error: [Double](repeating: 0, count: depth.steps))]
+            var listIndices = [-1]
             for bits in sensitivities ? options.bits : [] {
                 for g in options.granularities where g.groupSize.map({ t.shape[1] % $0 == 0 }) ?? true {
                     for method in options.methods {
+                        let index = next
+                        next += 1
+                        if let shard = options.shard, !shard.owns(index) { continue }
                         progress?.update(done: ti, total: quantizable.count, item: "\(t.name) int\(bits) \(g) \(method.rawValue)")
                         let choice = TensorChoice(bits: bits, granularity: g, method: method)
                         if choice.needsCalibration && statistics[t.name] == nil { continue }  // never ran on calibration: no option
@@ -191,13 +265,15 @@ public enum Planner {
                         list.append(Candidate(tensor: t.name, choice: choice, bytes: t.storedBytes(choice), error: (0..<depth.steps).map {
                             Sensitivity.error(got, stage: $0, against: reference, stage: $0)
                         }))
+                        listIndices.append(index)
                     }
                 }
             }
             items.append(list)
+            indices.append(listIndices)
         }
-        return Prepared(request: r, model: model, account: account, items: items, depthError: depthError, statistics: statistics,
-                        calibrationPuzzles: n)
+        return (Prepared(request: r, model: model, account: account, items: items, depthError: depthError, statistics: statistics,
+                         calibrationPuzzles: n, indices: indices), next)
     }
 
     /// Solves the knapsack over every model's tensors under the device's memory at

@@ -79,6 +79,17 @@ struct PlanCommand: ParsableCommand {
     @Flag(help: "Print the device profile JSON (to copy and edit) and stop.")
     var printDevice = false
 
+    @Option(help: "Reasoners: measure only shard I of N of the tensor options' sensitivities (I from 0) and write them to -o for `shrink merge`, which plans on all shards' (run it from the same directory).")
+    var shard: String?
+
+    /// Sensitivities from `shrink merge` (every shard's), used instead of measuring them.
+    var measured: [[[Planner.Candidate]]]?
+
+    enum CodingKeys: CodingKey {
+        case models, device, minExact, maxBytes, calib, bpw, text, chunks, granularities, asym, grids, scaleDtype, sensitivityChunks
+        case keepHead, reuse, data, calibCount, methods, limit, bits, output, printDevice, shard, out
+    }
+
     @OptionGroup var out: OutputOptions
 
     static func parseBytes(_ text: String) throws -> Int {
@@ -115,7 +126,20 @@ struct PlanCommand: ParsableCommand {
         if calibCount < 1 { throw ValidationError("--calib-count \(calibCount) must be at least 1") }
         let calibs = try perModel(calib, flag: "--calib"), tests = try perModel(data, flag: "--data")
         let requests = models.indices.map { Planner.Request(directory: models[$0], calibration: calibs[$0], data: tests[$0]) }
-        let plan = try Planner.run(requests, device: profile, options: o, progress: out.progress)
+        if let shard {
+            guard let output else { throw ValidationError("--shard needs -o PART.json for the partial result") }
+            o.shard = try Shard(parsing: shard)
+            let arguments = Self.replayArguments(Array(CommandLine.arguments.dropFirst(2)))
+            var f = GridFingerprint()
+            for r in requests { try f.add(file: r.directory); try f.add(file: r.calibration); try f.add(file: r.data) }
+            f.add(text: arguments.joined(separator: "\u{1}"))
+            let part = Planner.Part(fingerprint: f.value, shard: o.shard!, arguments: arguments,
+                                    sensitivities: try Planner.sensitivities(requests, options: o, progress: out.progress))
+            try AtomicFile.write(String(decoding: try Recipe.encoder().encode(part), as: UTF8.self) + "\n", to: output)
+            let count = part.sensitivities.joined().joined().filter { $0.index >= 0 }.count
+            return try out.emit(part) { "wrote \(output): shard \(o.shard!) of the plan's sensitivities, \(count) tensor options measured" }
+        }
+        let plan = try Planner.run(requests, device: profile, options: o, measured: measured, progress: out.progress)
         if let output {
             try AtomicFile.write(String(decoding: try Recipe.encoder().encode(plan), as: UTF8.self) + "\n", to: output)
         }
@@ -124,6 +148,18 @@ struct PlanCommand: ParsableCommand {
 }
 
 extension PlanCommand {
+    /// The plan's own arguments: without --shard, -o/--output (and their values), --json and --quiet.
+    static func replayArguments(_ arguments: [String]) -> [String] {
+        var kept: [String] = [], skip = false
+        for a in arguments {
+            if skip { skip = false; continue }
+            if ["--shard", "-o", "--output"].contains(a) { skip = true; continue }
+            if a.hasPrefix("--shard=") || a.hasPrefix("--output=") || ["--json", "--quiet", "-q"].contains(a) { continue }
+            kept.append(a)
+        }
+        return kept
+    }
+
     /// A decoder: a recipe under --max-bytes or --bpw from KLD sensitivities, measured on --text.
     func runLanguage() throws {
         guard models.count == 1 else { throw ValidationError("a language model is planned alone; give one MODEL") }

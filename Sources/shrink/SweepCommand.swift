@@ -137,34 +137,6 @@ struct SweepCommand: ParsableCommand {
     }
 }
 
-struct MergeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "merge",
-        abstract: "Combine the partial results of `shrink sweep … --shard I/N` into the sweep the unsharded run writes.")
-
-    @Argument(help: "Every shard's partial result (shrink sweep … --shard I/N -o PART.json), in any order.")
-    var parts: [String]
-
-    @Option(name: [.short, .long], help: "Write the merged table as Markdown to this file (and JSON next to it).")
-    var output: String?
-
-    @OptionGroup var out: OutputOptions
-
-    func run() throws {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        let decoded = try parts.map { path -> Sweep.Part<RecursionDepth> in
-            guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.cannotOpen(file: path, reason: "no such file or not readable") }
-            do { return try d.decode(Sweep.Part<RecursionDepth>.self, from: data) } catch {
-                throw MergeError.notAPart(file: path, detail: "\(error)".split(separator: "\n").first.map(String.init) ?? "undecodable")
-            }
-        }
-        let report = try Sweep.merge(decoded, names: parts)
-        try SweepCommand.write(report, to: output)
-        try out.emit(report) { Format.sweep(report) }
-    }
-}
-
 extension SweepCommand {
     func runLanguage(text: String) throws {
         let m = try ModelRegistry.load(model)

@@ -334,4 +334,27 @@ struct CLI {
                 "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("bad.md")))
     }
+
+    /// `shrink plan --shard I/3` measures a third of the tensor options each; `shrink merge` replays the plan on all of
+    /// them and writes the unsharded plan's file, byte for byte.
+    @Test func shardedPlanMergesToTheUnshardedPlan() throws {
+        let dir = TemporaryDirectory()
+        let model = Fixtures.path("Tests/Fixtures/tiny/trm-mlp-t-puzzle-emb"), data = model + "/data.safetensors"
+        let plan = ["plan", model, "--device", "mcu-4mb", "--max-bytes", "30KB", "--calib", data, "--data", data, "--bits", "8,4",
+                    "--methods", "rtn,mse", "--calib-count", "3", "--quiet"]
+        let whole = try CLI.run(plan + ["-o", dir.file("whole.json")])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        var measured = 0
+        for i in 0..<3 {
+            let r = try CLI.run(plan + ["--shard", "\(i)/3", "-o", dir.file("part-\(i).json")])
+            #expect(r.status == 0, "\(r.stderr)")
+            measured += try String(contentsOfFile: dir.file("part-\(i).json"), encoding: .utf8).components(separatedBy: "\"index\" : ").count - 1
+        }
+        #expect(measured > 3 * 4, "each shard measured its share of the options (plus the kept ones)")
+        let merged = try CLI.run(["merge", dir.file("part-1.json"), dir.file("part-2.json"), dir.file("part-0.json"), "-o", dir.file("merged.json")])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(fileBytes(dir.file("merged.json")) == fileBytes(dir.file("whole.json")))
+        let gap = try CLI.run(["merge", dir.file("part-1.json"), dir.file("part-2.json"), "-o", dir.file("gap.json")])
+        #expect(gap.status != 0 && gap.stderr.contains("shards 0 of 3 are missing"), "\(gap.stderr)")
+    }
 }

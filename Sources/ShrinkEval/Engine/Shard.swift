@@ -69,14 +69,35 @@ public enum MergeError: UserFacingError, Equatable {
 
     public var description: String {
         switch self {
-        case .noParts: "merge needs the partial files of every shard (shrink sweep … --shard I/N -o PART.json)"
-        case let .notAPart(f, d): "\(f): not a partial result of `shrink sweep --shard` (\(d))"
+        case .noParts: "merge needs the partial files of every shard (shrink sweep|plan … --shard I/N -o PART.json)"
+        case let .notAPart(f, d): "\(f): not a partial result of `shrink sweep --shard` or `shrink plan --shard` (\(d))"
         case let .differentGrids(f, fp, e, first):
             "\(f): its grid fingerprint \(fp) differs from \(e) of \(first): parts of different models, data or flags cannot be merged; rerun that shard with the same command"
         case let .differentShardCounts(f, n, e, first): "\(f): is one of \(n) shards, \(first) one of \(e); merge the parts of one --shard I/N run"
         case let .duplicateShard(f, s, other): "\(f): shard \(s) is also in \(other); pass each shard once"
         case let .missingShards(s, n): "shards \(s.map(String.init).joined(separator: ", ")) of \(n) are missing; run them (--shard I/\(n)) and merge all \(n) parts"
         }
+    }
+}
+
+/// The checks every merge makes: one fingerprint, one shard count, each shard exactly once.
+public enum ShardSet {
+    /// - Parameters: `parts` are each part's fingerprint and shard, `names` label them in errors.
+    public static func check(_ parts: [(fingerprint: String, shard: Shard)], names: [String]) throws {
+        guard let first = parts.first else { throw MergeError.noParts }
+        var seen: [Int: String] = [:]
+        for (part, name) in zip(parts, names) {
+            guard part.fingerprint == first.fingerprint else {
+                throw MergeError.differentGrids(file: name, fingerprint: part.fingerprint, expected: first.fingerprint, first: names[0])
+            }
+            guard part.shard.count == first.shard.count else {
+                throw MergeError.differentShardCounts(file: name, count: part.shard.count, expected: first.shard.count, first: names[0])
+            }
+            if let other = seen[part.shard.index] { throw MergeError.duplicateShard(file: name, shard: part.shard.index, other: other) }
+            seen[part.shard.index] = name
+        }
+        let missing = (0..<first.shard.count).filter { seen[$0] == nil }
+        guard missing.isEmpty else { throw MergeError.missingShards(missing, of: first.shard.count) }
     }
 }
 
@@ -99,21 +120,11 @@ extension Sweep {
     /// Combines every shard's part into the report the unsharded sweep writes (the same rows in the same order,
     /// the same Spearman interval; `seconds` is the slowest shard's). `names` label the parts in errors.
     public static func merge<Depth: SweepDepth>(_ parts: [Part<Depth>], names: [String]) throws -> Report<Depth> {
-        guard let first = parts.first else { throw MergeError.noParts }
-        var seen: [Int: String] = [:]
-        for (part, name) in zip(parts, names) {
-            guard part.format == Part<Depth>.formatName else { throw MergeError.notAPart(file: name, detail: "format '\(part.format)'") }
-            guard part.fingerprint == first.fingerprint else {
-                throw MergeError.differentGrids(file: name, fingerprint: part.fingerprint, expected: first.fingerprint, first: names[0])
-            }
-            guard part.shard.count == first.shard.count else {
-                throw MergeError.differentShardCounts(file: name, count: part.shard.count, expected: first.shard.count, first: names[0])
-            }
-            if let other = seen[part.shard.index] { throw MergeError.duplicateShard(file: name, shard: part.shard.index, other: other) }
-            seen[part.shard.index] = name
+        for (part, name) in zip(parts, names) where part.format != Part<Depth>.formatName {
+            throw MergeError.notAPart(file: name, detail: "format '\(part.format)'")
         }
-        let missing = (0..<first.shard.count).filter { seen[$0] == nil }
-        guard missing.isEmpty else { throw MergeError.missingShards(missing, of: first.shard.count) }
+        try ShardSet.check(parts.map { ($0.fingerprint, $0.shard) }, names: names)
+        guard let first = parts.first else { throw MergeError.noParts }
 
         let index = Dictionary(first.recipes.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
         var byRecipe = [[Row<Depth>]](repeating: [], count: first.recipes.count)
