@@ -1,0 +1,121 @@
+import CShrinkKernels
+import Foundation
+import ShrinkFormats
+import ShrinkTensor
+import ShrinkTestSupport
+import Testing
+@testable import ShrinkQuant
+
+/// Low-rank compensation (`LowRank`): Eckart–Young on a matrix of known singular values, the whitened objective's
+/// optimum on correlated inputs, and the compensation of a real quantization residual.
+@Suite struct LowRankTests {
+    /// Q [n, k] with orthonormal columns, from seeded normals.
+    static func orthonormal(_ n: Int, _ k: Int, seed: UInt64) -> [Double] {
+        var rng = TestRandom(seed: seed)
+        var q = rng.normals(n * k).map(Double.init)
+        LowRank.orthonormalize(&q, rows: n, columns: k)
+        return q
+    }
+
+    /// E = U·diag(σ)·Vᵀ [rows, columns] with the given σ.
+    static func matrix(rows: Int, columns: Int, sigma: [Double], seed: UInt64) -> [Float] {
+        let k = sigma.count
+        let u = orthonormal(rows, k, seed: seed), v = orthonormal(columns, k, seed: seed + 1)
+        var e = [Float](repeating: 0, count: rows * columns)
+        for i in 0..<rows { for j in 0..<columns { var s = 0.0; for r in 0..<k { s += u[i * k + r] * sigma[r] * v[j * k + r] }; e[i * columns + j] = Float(s) } }
+        return e
+    }
+
+    static func squaredError(_ e: [Float], _ f: LowRank.Factors) -> Double {
+        zip(e, f.product()).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+    }
+
+    /// tr((E − AB)·H·(E − AB)ᵀ).
+    static func weightedError(_ e: [Float], _ ab: [Float], rows: Int, columns n: Int, hessian h: [Double]) -> Double {
+        var total = 0.0
+        for i in 0..<rows {
+            let d = (0..<n).map { Double(e[i * n + $0] - ab[i * n + $0]) }
+            for a in 0..<n { var s = 0.0; for b in 0..<n { s += h[a * n + b] * d[b] }; total += d[a] * s }
+        }
+        return total
+    }
+
+    @Test func plainSVDReachesTheEckartYoungOptimum() throws {
+        let sigma = [9.0, 5, 3, 2, 1, 0.5, 0.25, 0.1, 0.05, 0.02]
+        let e = Self.matrix(rows: 40, columns: 24, sigma: sigma, seed: 3)
+        for rank in [1, 2, 4, 7] {
+            let f = try LowRank.plain(e, rows: 40, columns: 24, rank: rank)
+            let optimum = sigma[rank...].reduce(0) { $0 + $1 * $1 }
+            #expect(abs(Self.squaredError(e, f) - optimum) <= 1e-4 * sigma.reduce(0) { $0 + $1 * $1 }, "rank \(rank): \(Self.squaredError(e, f)) vs \(optimum)")
+        }
+        #expect(throws: LowRank.Failure.badRank(tensor: "w", rank: 25, rows: 40, columns: 24)) { try LowRank.plain(e, rows: 40, columns: 24, rank: 25) }
+        // Deterministic: the same seed gives the same factors.
+        #expect(try LowRank.plain(e, rows: 40, columns: 24, rank: 3) == LowRank.plain(e, rows: 40, columns: 24, rank: 3))
+    }
+
+    @Test func whitenedFactorsMinimiseTheOutputErrorUnderCorrelatedInputs() throws {
+        let (rows, n, rank) = (32, 16, 3)
+        var rng = TestRandom(seed: 11)
+        let e = rng.normals(rows * n, scale: 0.1)
+        // Inputs whose channels have very different scales and correlations: X = Z·M.
+        let z = rng.normals(400 * n), m = rng.normals(n * n).enumerated().map { $0.offset % (n + 1) == 0 ? $0.element + 3 : $0.element * Float(1 + $0.offset % 5) }
+        var h = [Double](repeating: 0, count: n * n)
+        for t in 0..<400 {
+            let x = (0..<n).map { j in (0..<n).reduce(0.0) { $0 + Double(z[t * n + $1]) * Double(m[$1 * n + j]) } }
+            for a in 0..<n { for b in 0..<n { h[a * n + b] += x[a] * x[b] } }
+        }
+        var o = LowRank.Options()
+        o.dampening = 0
+        let w = try LowRank.whitened(e, rows: rows, columns: n, rank: rank, hessian: h, options: o)
+        let p = try LowRank.plain(e, rows: rows, columns: n, rank: rank)
+        let ew = Self.weightedError(e, w.product(), rows: rows, columns: n, hessian: h)
+        let ep = Self.weightedError(e, p.product(), rows: rows, columns: n, hessian: h)
+        let none = Self.weightedError(e, [Float](repeating: 0, count: rows * n), rows: rows, columns: n, hessian: h)
+        #expect(ew < 0.9 * ep && ep < none, "whitened \(ew), plain \(ep), uncompensated \(none)")
+        // The optimum: with H = L·Lᵀ the objective is ‖(E − AB)·L‖², whose least value at rank r is the energy of E·L
+        // beyond its r largest singular values (the eigenvalues of (E·L)ᵀ(E·L)), computed here independently.
+        var l = h
+        _ = l.withUnsafeMutableBufferPointer { CShrinkKernelsShim.potrf($0.baseAddress!, n) }
+        for i in 0..<n { for j in (i + 1)..<n { l[i * n + j] = 0 } }
+        var el = [Double](repeating: 0, count: rows * n)
+        for i in 0..<rows { for j in 0..<n { var s = 0.0; for k in 0..<n { s += Double(e[i * n + k]) * l[k * n + j] }; el[i * n + j] = s } }
+        var g = [Double](repeating: 0, count: n * n)
+        for a in 0..<n { for b in 0..<n { var s = 0.0; for i in 0..<rows { s += el[i * n + a] * el[i * n + b] }; g[a * n + b] = s } }
+        let (values, _) = LowRank.symmetricEigen(g, n: n)
+        let optimum = values[rank...].reduce(0, +)
+        #expect(abs(ew - optimum) <= 1e-3 * none, "whitened \(ew) vs optimum \(optimum)")
+        // Locally optimal: perturbing the factors never helps.
+        var rng2 = TestRandom(seed: 12)
+        for _ in 0..<5 {
+            var q = w
+            q.a = zip(q.a, rng2.normals(q.a.count, scale: 1e-3)).map { $0 + $1 }
+            #expect(Self.weightedError(e, q.product(), rows: rows, columns: n, hessian: h) >= ew * (1 - 1e-6))
+        }
+    }
+
+    /// The INT3 round-to-nearest residual of a trained reasoner's weight, compensated at growing ranks.
+    @Test func compensatingARealQuantizationResidualShrinksItWithRank() throws {
+        let source = try Checkpoint.open(Fixtures.path("Fixtures/models/trm_mlp_sudoku6"))
+        let name = try #require(source.tensorNames.first { $0.hasSuffix("mlp.down_proj.weight") })
+        let info = try source.requireInfo(name)
+        let (rows, columns) = (info.shape.dims[0], info.shape.dims[1])
+        let w = try source.floats(name)
+        let q = try RoundToNearest.quantize(w, rows: rows, columns: columns, scheme: QuantScheme(bits: 3, granularity: .channel), name: name)
+        let e = zip(w, q.dequantized()).map { $0 - $1 }
+        let norm = e.reduce(0.0) { $0 + Double($1) * Double($1) }
+        var last = norm
+        for rank in [4, 8, 16, 32] {
+            let f = try LowRank.plain(e, rows: rows, columns: columns, rank: rank).rounded(.f16)
+            let err = Self.squaredError(e, f)
+            #expect(err < last, "rank \(rank): \(err) not below \(last)")
+            last = err
+            #expect(f.bytes(.f16) == 2 * rank * (rows + columns))
+        }
+        #expect(last < 0.9 * norm, "rank 32 removes at least a tenth of the residual energy: \(last / norm)")
+    }
+}
+
+/// The C Cholesky the planner and GPTQ use, for the reference above.
+enum CShrinkKernelsShim {
+    static func potrf(_ a: UnsafeMutablePointer<Double>, _ n: Int) -> Int32 { sk_dpotrf_lower(a, n, n) }
+}
