@@ -45,7 +45,7 @@ struct TextFlags: ParsableArguments {
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a model on its task: a reasoner on puzzles (exact and cell accuracy with 95% intervals), a language model on a text (perplexity).")
+        abstract: "Run a model on its task: a reasoner on puzzles (exact and cell accuracy with 95% intervals), a language model on a text (perplexity), a VAE on IDX images (--data: −ELBO, MSE, PSNR, SSIM).")
 
     @Argument(help: "Model: a directory (config.json + weights), a compressed directory, or a .gguf file.")
     var model: String
@@ -72,6 +72,9 @@ struct Eval: ParsableCommand {
             return try out.emit(r) { Format.language(r) }
         }
         guard let data else { throw ValidationError("pass --data PUZZLES (a reasoner) or --text FILE (a language model)") }
+        if ImageCommands.isVAE(model) {
+            return try ImageCommands.evaluate(model, data: data, limit: depth.limit, batchSize: depth.batchSize, perImage: perPuzzle, out: out)
+        }
         let m = try RecursiveReasoner.load(directory: model)
         let task = try depth.task(data)
         let r = try Evaluation.evaluate(m, on: task, perUnit: perPuzzle, progress: out.progress)

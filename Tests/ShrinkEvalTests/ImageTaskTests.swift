@@ -1,0 +1,80 @@
+import Foundation
+import ShrinkEval
+import ShrinkFormats
+import ShrinkModels
+import ShrinkTestSupport
+import Testing
+
+/// Image metrics against an independent reference, and the reconstruction task on real Fashion-MNIST images
+/// with the committed VAE fixture.
+@Suite struct ImageTaskTests {
+    /// SSIM of Shrink (windows summed directly) against tools/make_ssim_goldens.py (scikit-image's filtered and
+    /// cropped maps, in NumPy float64) on the same float32 images: both in double, so only summation order differs.
+    static let ssimTolerance = 1e-9
+
+    @Test func ssimMatchesTheReferenceImplementation() throws {
+        let golden = try SafetensorsFile(path: Fixtures.path("Tests/Fixtures/images/ssim_golden.safetensors"))
+        let raw = try golden.rawBytes("ssim")
+        let expected = (0..<(raw.count / 8)).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) }
+        #expect(expected.count == 10)
+        for (i, value) in expected.enumerated() {
+            let shape = try #require(golden.info("a_\(i)")).shape.dims
+            let a = try golden.floats("a_\(i)"), b = try golden.floats("b_\(i)")
+            let s = try #require(ImageMetrics.ssim(a, b, width: shape[1], height: shape[0]))
+            #expect(abs(s - value) <= Self.ssimTolerance, "pair \(i): \(s) vs \(value)")
+        }
+        #expect(ImageMetrics.ssim([Float](repeating: 0, count: 100), [Float](repeating: 0, count: 100), width: 10, height: 10) == nil)
+    }
+
+    @Test func mseAndPSNR() {
+        #expect(ImageMetrics.mse([0, 1, 0.5] as [Float], [0, 0, 0.5] as [Float]) == 1.0 / 3)
+        #expect(abs(ImageMetrics.psnr(mse: 0.01) - 20) < 1e-12)
+        #expect(ImageMetrics.psnr(mse: 0) == ImageMetrics.maxPSNR)
+    }
+
+    static var fixture: String { Fixtures.path("Fixtures/models/vae_vision_puzzle") }
+    /// The real train images (tools/fetch_real.sh); the task opens them and fails with its message when missing.
+    static var trainImages: String { Fixtures.path("data/fashion-mnist/train-images-idx3-ubyte") }
+
+    @Test func evaluatesRealImages() throws {
+        let task = try ImageTask(images: Self.trainImages, limit: 40, batchSize: 16)
+        #expect(task.unitCount == 40 && task.split == "train")
+        let model = try ConvVAE.load(Self.fixture)
+        let r = try ImageEvaluation.evaluate(model, on: task, perImage: true)
+        let outcomes = try #require(r.perImage)
+        #expect(outcomes.count == 40)
+        for o in outcomes {
+            #expect(abs(o.negativeELBO - o.reconstructionNats - o.klNats) < 1e-9)
+            #expect(o.klNats > 0 && o.reconstructionNats > 0)
+            #expect(o.ssim > 0 && o.ssim <= 1 && o.psnr > 10)
+            #expect(abs(o.psnr - ImageMetrics.psnr(mse: o.mse)) < 1e-12)
+        }
+        // The same images through the model directly: the task adds nothing of its own.
+        let x = task.pixels(0..<40)
+        let out = try model.reconstruct(x, count: 40)
+        #expect(out.negativeELBO(7, pixels: x[(7 * 784)..<(8 * 784)]).total == outcomes[7].negativeELBO)
+    }
+
+    @Test func comparingAModelWithItselfShowsNoDifference() throws {
+        let task = try ImageTask(images: Self.trainImages, limit: 20)
+        let a = try ConvVAE.load(Self.fixture), b = try ConvVAE.load(Self.fixture)
+        let r = try ImageComparison.compare(original: a, compressed: b, on: task, perImage: true)
+        #expect(r.negativeELBO.difference.estimate == 0 && r.latentCosine.estimate > 1 - 1e-12)
+        #expect(r.reconstructionPSNR.estimate == ImageMetrics.maxPSNR)
+        #expect(r.label.evidence == .exploratory)  // train split, 20 images
+        #expect(r.perImage?.count == 20)
+    }
+
+    @Test func refusesDataThatDoesNotFit() throws {
+        #expect(throws: ModelError.self) { try ImageTask(images: Fixtures.path("Fixtures/data/maze7-test.safetensors")) }
+        let tiny = try ConvVAE.load(Fixtures.path("Fixtures/models/vae_tiny64"))
+        let dir = TemporaryDirectory()
+        // 2 images of 8×8 with labels, MNIST-named.
+        var images: [UInt8] = [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 8, 0, 0, 0, 8] + [UInt8](repeating: 7, count: 128)
+        try Data(images).write(to: URL(fileURLWithPath: dir.file("x-images-idx3-ubyte")))
+        images = [0, 0, 8, 1, 0, 0, 0, 2, 1, 2]
+        try Data(images).write(to: URL(fileURLWithPath: dir.file("x-labels-idx1-ubyte")))
+        let task = try ImageTask(images: dir.file("x-images-idx3-ubyte"))
+        #expect(throws: ModelError.self) { try ImageEvaluation.evaluate(tiny, on: task) }
+    }
+}
