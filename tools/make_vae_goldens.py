@@ -2,7 +2,7 @@
 (tools/vae.py `ConvVAE`) run in float64 on the same weights, for the first 8 validation images of the fixed split
 (tools/fashion_mnist.py; validation, so the test set stays for final figures).
 
-Writes <model>/golden.safetensors: indices (I64 [8], into the 60,000 train images), pixels (F32 [8, 784], u8/255),
+Writes <model>/vae_golden.safetensors (not golden.safetensors: that name marks a reasoner fixture for ParityTests): indices (I64 [8], into the 60,000 train images), pixels (F32 [8, 784], u8/255),
 mu and logvar (F64 [8, latent]), logits and reconstructions (F64 [8, 784], decoder at z = mu, sigmoid of logits),
 neg_elbo, reconstruction_nats, kl_nats (F64 [8]).
 
@@ -46,7 +46,7 @@ def main():
             "reconstructions": torch.sigmoid(logits).reshape(n, -1).numpy(),
             "neg_elbo": total.numpy(), "reconstruction_nats": rec.numpy(), "kl_nats": kl.numpy(),
         }
-        save_file({k: np.ascontiguousarray(v) for k, v in out.items()}, os.path.join(folder, "golden.safetensors"),
+        save_file({k: np.ascontiguousarray(v) for k, v in out.items()}, os.path.join(folder, "vae_golden.safetensors"),
                   metadata={"source": "tools/make_vae_goldens.py", "torch": torch.__version__, "precision": "float64"})
         print(f"{folder}: golden for {n} validation images, mean -ELBO {total.mean().item():.4f} nats")
 

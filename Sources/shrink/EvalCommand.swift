@@ -63,6 +63,12 @@ struct Eval: ParsableCommand {
     @Option(help: "Write the last step's logits (F32 [N, L, V]) and predictions (I32 [N, L]) to this .safetensors file.")
     var predictions: String?
 
+    @Option(help: "For a VAE: fit a linear probe (logistic regression on μ) on this IDX train-images file and report its accuracy on --data.")
+    var probeTrain: String?
+
+    @Option(help: "Train images the probe is fitted on (the train part of the fixed split).")
+    var probeCount = 55000
+
     @OptionGroup var out: OutputOptions
 
     func run() throws {
@@ -73,7 +79,9 @@ struct Eval: ParsableCommand {
         }
         guard let data else { throw ValidationError("pass --data PUZZLES (a reasoner) or --text FILE (a language model)") }
         if ImageCommands.isVAE(model) {
-            return try ImageCommands.evaluate(model, data: data, limit: depth.limit, batchSize: depth.batchSize, perImage: perPuzzle, out: out)
+            let probe = probeTrain.map { ImageEvaluation.ProbeOptions(trainImages: $0, count: probeCount) }
+            return try ImageCommands.evaluate(model, data: data, limit: depth.limit, batchSize: depth.batchSize, perImage: perPuzzle,
+                                              probe: probe, out: out)
         }
         let m = try RecursiveReasoner.load(directory: model)
         let task = try depth.task(data)

@@ -7,9 +7,10 @@ enum ImageCommands {
     /// The model at `path` is a VAE (its config names the family).
     static func isVAE(_ path: String) -> Bool { (try? ModelRegistry.family(config: path)) is VAEFamily }
 
-    static func evaluate(_ model: String, data: String, limit: Int?, batchSize: Int, perImage: Bool, out: OutputOptions) throws {
+    static func evaluate(_ model: String, data: String, limit: Int?, batchSize: Int, perImage: Bool, probe: ImageEvaluation.ProbeOptions?,
+                         out: OutputOptions) throws {
         let task = try ImageTask(images: data, limit: limit, batchSize: batchSize)
-        let r = try ImageEvaluation.evaluate(try ConvVAE.load(model), on: task, perImage: perImage, progress: out.progress)
+        let r = try ImageEvaluation.evaluate(try ConvVAE.load(model), on: task, perImage: perImage, probe: probe, progress: out.progress)
         try out.emit(r) { Format.imageEvaluation(r) }
     }
 
@@ -36,6 +37,9 @@ extension Format {
         s += "  MSE            \(metric(m.mse, 5))\n"
         s += "  PSNR           \(metric(m.psnr, 3)) dB\n"
         s += "  SSIM           \(metric(m.ssim, 4))  (Wang et al. 2004, Gaussian σ 1.5)\n"
+        if let p = r.probe {
+            s += "  probe          \(interval(p.accuracy))  (logistic regression on μ of \(p.trainCount) train images, λ \(p.lambda), \(p.iterations) L-BFGS iterations; Wilson 95%)\n"
+        }
         s += "  \(fixed(r.imagesPerSecond, 1)) images/s on \(r.threads) threads"
         return s
     }

@@ -26,6 +26,25 @@ import Testing
         #expect(ImageMetrics.ssim([Float](repeating: 0, count: 100), [Float](repeating: 0, count: 100), width: 10, height: 10) == nil)
     }
 
+    /// The probe's L-BFGS fit against PyTorch's (float64, strong Wolfe, tools/make_probe_golden.py) on the same
+    /// strictly convex objective: the same optimum.
+    @Test func linearProbeReachesTheReferenceOptimum() throws {
+        let g = try SafetensorsFile(path: Fixtures.path("Tests/Fixtures/images/probe_golden.safetensors"))
+        func doubles(_ name: String) throws -> [Double] {
+            let raw = try g.rawBytes(name)
+            return (0..<(raw.count / 8)).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) }
+        }
+        let trainY = try g.integers("train_y").map(Int.init), testY = try g.integers("test_y").map(Int.init)
+        let probe = try LinearProbe.fit(features: try g.floats("train_x"), labels: trainY, dimension: 8, classes: 3)
+        let loss = try doubles("loss")[0], weight = try doubles("weight"), bias = try doubles("bias")
+        #expect(abs(probe.loss - loss) <= 1e-9 * loss, "loss \(probe.loss) vs \(loss)")
+        let err = zip(probe.weight + probe.bias, weight + bias).map { abs($0 - $1) }.max()!
+        #expect(err < 1e-4, "largest weight difference \(err)")
+        #expect(probe.predict(try g.floats("test_x")) == (try g.integers("test_predictions").map(Int.init)))
+        #expect(probe.correct(try g.floats("test_x"), labels: testY).count { $0 } == 248)
+        #expect(throws: ModelError.self) { try LinearProbe.fit(features: [1, 2], labels: [0, 5], dimension: 1, classes: 3) }
+    }
+
     @Test func mseAndPSNR() {
         #expect(ImageMetrics.mse([0, 1, 0.5] as [Float], [0, 0, 0.5] as [Float]) == 1.0 / 3)
         #expect(abs(ImageMetrics.psnr(mse: 0.01) - 20) < 1e-12)
@@ -53,6 +72,21 @@ import Testing
         let x = task.pixels(0..<40)
         let out = try model.reconstruct(x, count: 40)
         #expect(out.negativeELBO(7, pixels: x[(7 * 784)..<(8 * 784)]).total == outcomes[7].negativeELBO)
+    }
+
+    /// The probe on real μ: fitted on the first 300 images of the split's train part, scored on the train file's
+    /// first 60 images (a few may be among the 300: this checks the probe on real latents, not generalisation;
+    /// chance is 10%). A test-split file is refused as the probe's train set.
+    @Test func probeOnRealLatents() throws {
+        let model = try ConvVAE.load(Self.fixture)
+        let task = try ImageTask(images: Self.trainImages, limit: 60)
+        let r = try ImageEvaluation.evaluate(model, on: task, probe: .init(trainImages: Self.trainImages, count: 300))
+        let p = try #require(r.probe)
+        #expect(p.trainCount == 300 && p.iterations > 5)
+        #expect(p.accuracy.estimate > 0.4, "probe accuracy \(p.accuracy.estimate)")
+        #expect(throws: ModelError.self) {
+            try ImageEvaluation.evaluate(model, on: task, probe: .init(trainImages: Fixtures.path("data/fashion-mnist/t10k-images-idx3-ubyte"), count: 10))
+        }
     }
 
     @Test func comparingAModelWithItselfShowsNoDifference() throws {

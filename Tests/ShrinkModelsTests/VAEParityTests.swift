@@ -35,7 +35,7 @@ import Testing
     func matchesPyTorch(_ name: String) throws {
         let dir = Fixtures.path("Fixtures/models/" + name)
         let model = try ConvVAE.load(dir)
-        let golden = try SafetensorsFile(path: dir + "/golden.safetensors")
+        let golden = try SafetensorsFile(path: dir + "/vae_golden.safetensors")
         let indices = try golden.integers("indices").map(Int.init)
         #expect(indices == Array(FashionMNIST.validationSplit().validation.prefix(indices.count)))
         let n = indices.count, P = model.config.pixelsPerImage
@@ -65,7 +65,7 @@ import Testing
     @Test func batchingDoesNotChangeOutputs() throws {
         let dir = Fixtures.path("Fixtures/models/vae_vision_puzzle")
         let model = try ConvVAE.load(dir)
-        let pixels = try SafetensorsFile(path: dir + "/golden.safetensors").floats("pixels")
+        let pixels = try SafetensorsFile(path: dir + "/vae_golden.safetensors").floats("pixels")
         let P = model.config.pixelsPerImage
         let many = Array(repeating: pixels, count: 5).flatMap { $0 }  // 40 images: two internal chunks
         let batch = try model.reconstruct(many, count: 40)

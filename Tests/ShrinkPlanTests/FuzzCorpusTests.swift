@@ -15,7 +15,7 @@ import Testing
     /// Inputs per corpus folder: what tools/make_fuzz_seeds.py writes, and the crash regressions.
     static let expected: [String: Int] = [
         "Fuzz/Corpus/FuzzSafetensors": 38, "Fuzz/Corpus/FuzzShardIndex": 6, "Fuzz/Corpus/FuzzStrictJSON": 15,
-        "Fuzz/Corpus/FuzzGGUF": 48, "Fuzz/Corpus/FuzzGGMLBlocks": 13, "Fuzz/Corpus/FuzzConfig": 13,
+        "Fuzz/Corpus/FuzzGGUF": 48, "Fuzz/Corpus/FuzzGGMLBlocks": 13, "Fuzz/Corpus/FuzzConfig": 15,
         "Fuzz/Corpus/FuzzRecipe": 19, "Fuzz/Corpus/FuzzDeviceProfile": 3, "Fuzz/Corpus/FuzzTokenizerJSON": 4,
         "Fuzz/Corpus/FuzzGGUFTokenizer": 3, "Fuzz/Corpus/FuzzPuzzleDataset": 7,
         "Fuzz/Corpus/FuzzIDX": 6,

@@ -123,20 +123,76 @@ public enum ImageEvaluation {
         public var imagesPerSecond: Double
         public var threads: Int
         public var perImage: [ImageOutcome]?
+        /// The linear probe on μ, when asked for.
+        public var probe: Probe?
     }
 
-    public static func evaluate(_ model: ConvVAE, on task: ImageTask, perImage: Bool = false, seed: UInt64 = 0,
-                                progress: (any ProgressSink)? = nil) throws -> Report {
+    /// Where the probe is fitted: the first `count` images of the train part of the fixed split
+    /// (`FashionMNIST.validationSplit`) of a 60,000-image train file, else its first `count` images.
+    public struct ProbeOptions: Sendable {
+        public var trainImages: String
+        public var count: Int
+        public var options = LinearProbe.Options()
+        public init(trainImages: String, count: Int) { self.trainImages = trainImages; self.count = count }
+    }
+
+    public struct Probe: Codable, Sendable {
+        public var trainImages: String
+        public var trainCount: Int
+        public var lambda: Double
+        public var iterations: Int
+        public var trainLoss: Double
+        /// On the evaluated images (Wilson 95%).
+        public var accuracy: Statistics.Interval
+    }
+
+    public static func evaluate(_ model: ConvVAE, on task: ImageTask, perImage: Bool = false, probe: ProbeOptions? = nil,
+                                seed: UInt64 = 0, progress: (any ProgressSink)? = nil) throws -> Report {
         try task.check(model)
         let t0 = Date()
-        var outcomes: [ImageOutcome] = []
-        try task.forEachBatch(progress: progress) { outcomes += try task.run(model, units: $0).outcomes }
-        let seconds = Date().timeIntervalSince(t0)
+        var outcomes: [ImageOutcome] = [], mu: [Float] = []
+        try task.forEachBatch(progress: progress) {
+            let r = try task.run(model, units: $0)
+            outcomes += r.outcomes
+            if probe != nil { mu += r.output.mu }
+        }
+        let seconds = Date().timeIntervalSince(t0)  // the evaluation alone, without the probe's fit
+        let fitted = try probe.map { p -> Probe in
+            let (fit, count) = try fitProbe(model, p, progress: progress)
+            let correct = fit.correct(mu, labels: task.images.labels.prefix(task.unitCount).map(Int.init))
+            return Probe(trainImages: p.trainImages, trainCount: count, lambda: fit.lambda, iterations: fit.iterations, trainLoss: fit.loss,
+                         accuracy: Statistics.wilson(successes: correct.count { $0 }, trials: correct.count))
+        }
         return Report(model: model.location, family: VAEFamily.familyName, variant: model.config.variant, data: task.dataPath,
                       split: task.split, task: task.name, images: task.unitCount, parameters: model.parameterCount,
                       latentDim: model.config.latentDim, metrics: Metrics(outcomes, seed: seed), seconds: seconds,
                       imagesPerSecond: Double(task.unitCount) / max(seconds, 1e-9), threads: Parallel.workerCount,
-                      perImage: perImage ? outcomes : nil)
+                      perImage: perImage ? outcomes : nil, probe: fitted)
+    }
+
+    /// The probe fitted on the model's μ of the probe's train images, and how many it used.
+    public static func fitProbe(_ model: ConvVAE, _ p: ProbeOptions, progress: (any ProgressSink)? = nil) throws -> (LinearProbe, Int) {
+        let train = try ImageTask(images: p.trainImages, batchSize: 256)
+        if train.split == "test" {
+            throw ModelError.badRequest(flag: "--probe-train", reason: "\(p.trainImages) is the test split; fit the probe on train images")
+        }
+        try train.check(model)
+        guard p.count >= 1 else { throw ModelError.badRequest(flag: "--probe-count", reason: "\(p.count) must be at least 1") }
+        let pool = train.images.count == 60000 ? FashionMNIST.validationSplit().train : Array(0..<train.images.count)
+        let picked = train.images.subset(Array(pool.prefix(p.count)))
+        var mu: [Float] = []
+        var start = 0
+        while start < picked.count {
+            progress?.update(done: start, total: picked.count, item: "probe images")
+            let n = min(256, picked.count - start)
+            let x = picked.pixels[(start * picked.pixelsPerImage)..<((start + n) * picked.pixelsPerImage)].map { Float($0) / 255 }
+            mu += model.encode(x, count: n).mu
+            start += n
+        }
+        progress?.finish()
+        let fit = try LinearProbe.fit(features: mu, labels: picked.labels.map(Int.init), dimension: model.config.latentDim,
+                                      classes: max(2, picked.classCount), options: p.options)
+        return (fit, picked.count)
     }
 }
 
