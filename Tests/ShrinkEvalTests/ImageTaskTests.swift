@@ -1,7 +1,9 @@
+import CShrinkKernels
 import Foundation
 import ShrinkEval
 import ShrinkFormats
 import ShrinkModels
+import ShrinkQuant
 import ShrinkTestSupport
 import Testing
 
@@ -86,6 +88,77 @@ import Testing
         #expect(p.accuracy.estimate > 0.4, "probe accuracy \(p.accuracy.estimate)")
         #expect(throws: ModelError.self) {
             try ImageEvaluation.evaluate(model, on: task, probe: .init(trainImages: Fixtures.path("data/fashion-mnist/t10k-images-idx3-ubyte"), count: 10))
+        }
+    }
+
+    /// Records the raw inputs one layer is shown.
+    final class Recorder: LinearInputObserver {
+        let layer: String
+        var inputs: [Float] = [], columns = 0
+        init(_ layer: String) { self.layer = layer }
+        func observe(layer: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int) {
+            guard layer == self.layer else { return }
+            self.inputs += UnsafeBufferPointer(start: inputs, count: rows * columns)
+            self.columns = columns
+        }
+    }
+
+    /// Calibration sees every conv and linear layer, each conv's rows in the stored weight's (in, ky, kx) order:
+    /// those rows times the [out, in·9] weight are the convolution PyTorch computes.
+    @Test func calibrationSeesEveryLayerInStoredWeightOrder() throws {
+        let model = try ConvVAE.load(Fixtures.path("Fixtures/models/vae_tiny64"))
+        let (stats, record) = try ImageCalibration.statistics(model, calibration: Self.trainImages, count: 12, batchSize: 5)
+        #expect(record.puzzles == 12 && record.split == "train")
+        let layout = VAEFamily(model.config).tensorLayout.filter { $0.role == .conv || $0.role == .linear }
+        #expect(Set(stats.keys) == Set(layout.map(\.name)) && stats.count == 11)
+        for spec in layout {
+            let s = try #require(stats[spec.name])
+            #expect(s.columns == spec.shape.dropFirst().reduce(1, *), "\(spec.name)")
+            let positions = spec.name == "encoder.conv_in.conv.weight" ? 196 : spec.role == .linear ? 1 : s.rows / 12
+            #expect(s.rows == 12 * positions, "\(spec.name)")
+        }
+        #expect(stats["fc_mu.weight"] === stats["fc_logvar.weight"])
+        // The first conv's observed rows against direct convolution of the image.
+        let recorder = Recorder("encoder.conv_in.conv.weight")
+        let task = try ImageTask(images: Self.trainImages, limit: 1)
+        let x = task.pixels(0..<1)
+        _ = try model.reconstruct(x, count: 1, linearInputs: recorder)
+        let weights = try SafetensorsFile(path: Fixtures.path("Fixtures/models/vae_tiny64/model.safetensors"))
+        let w = try weights.floats("encoder.conv_in.conv.weight"), b = try weights.floats("encoder.conv_in.conv.bias")
+        var ref = [Float](repeating: 0, count: 32 * 196)
+        sk_conv2d_chw_ref(x, 1, 28, 28, w, b, 32, 3, 2, 1, &ref)
+        #expect(recorder.columns == 9 && recorder.inputs.count == 196 * 9)
+        var worst: Float = 0
+        for p in 0..<196 {
+            for o in 0..<32 {
+                var v = b[o]
+                for j in 0..<9 { v += recorder.inputs[p * 9 + j] * w[o * 9 + j] }
+                worst = max(worst, abs(v - ref[o * 196 + p]))
+            }
+        }
+        #expect(worst < 1e-5)
+        // The second conv (32 input channels, where the column order matters): its observed rows times the stored
+        // weight against the reference chain conv → GroupNorm + SiLU → conv, all channels-first.
+        let down = Recorder("encoder.down.conv.weight")
+        _ = try model.reconstruct(x, count: 1, linearInputs: down)
+        var act = [Float](repeating: 0, count: 32 * 196)
+        sk_group_norm_chw_ref(ref, 196, 32, 8, 1e-5, try weights.floats("encoder.conv_in.norm.weight"),
+                              try weights.floats("encoder.conv_in.norm.bias"), 1, &act)
+        let w2 = try weights.floats("encoder.down.conv.weight"), b2 = try weights.floats("encoder.down.conv.bias")
+        var ref2 = [Float](repeating: 0, count: 64 * 49)
+        sk_conv2d_chw_ref(act, 32, 14, 14, w2, b2, 64, 3, 2, 1, &ref2)
+        #expect(down.columns == 288 && down.inputs.count == 49 * 288)
+        var worst2: Float = 0, scale: Float = 0
+        for p in 0..<49 {
+            for o in 0..<64 {
+                var v = b2[o]
+                for j in 0..<288 { v += down.inputs[p * 288 + j] * w2[o * 288 + j] }
+                worst2 = max(worst2, abs(v - ref2[o * 49 + p])); scale = max(scale, abs(ref2[o * 49 + p]))
+            }
+        }
+        #expect(worst2 < 1e-4 * scale, "\(worst2) of \(scale)")
+        #expect(throws: (any Error).self) {
+            try ImageCalibration.statistics(model, calibration: Fixtures.path("data/fashion-mnist/t10k-images-idx3-ubyte"), count: 4)
         }
     }
 

@@ -95,7 +95,10 @@ public final class ConvVAE: CompressibleModel, @unchecked Sendable {
     }
 
     /// Encodes `count` images ([count, in_channels, size, size], intensities in [0, 1]) and decodes z = μ.
-    public func reconstruct(_ pixels: [Float], count: Int) throws -> VAEOutput {
+    /// - Parameter linearInputs: sees the input of every linear layer and every convolution as it is applied
+    ///   (calibration): a convolution's im2col rows in the stored weight's column order (in, ky, kx), so the
+    ///   statistics belong to the [out, in·9] matrix of the `[out, in, 3, 3]` tensor.
+    public func reconstruct(_ pixels: [Float], count: Int, linearInputs: LinearInputObserver? = nil) throws -> VAEOutput {
         let P = config.pixelsPerImage, L = config.latentDim
         guard count >= 1, pixels.count == count * P else {
             throw ModelError.badRequest(flag: "images", reason: "hold \(pixels.count) values for \(count) images; the model takes \(P) per image (\(config.inChannels)×\(config.imageSize)×\(config.imageSize))")
@@ -105,9 +108,9 @@ public final class ConvVAE: CompressibleModel, @unchecked Sendable {
         var start = 0
         while start < count {
             let n = min(Self.chunk, count - start)
-            let (m, lv) = encode(Array(pixels[(start * P)..<((start + n) * P)]), count: n)
+            let (m, lv) = encode(Array(pixels[(start * P)..<((start + n) * P)]), count: n, linearInputs: linearInputs)
             out.mu += m; out.logvar += lv
-            out.logits += decodeLogits(m, count: n)
+            out.logits += decodeLogits(m, count: n, linearInputs: linearInputs)
             start += n
         }
         out.reconstructions = out.logits
@@ -116,29 +119,33 @@ public final class ConvVAE: CompressibleModel, @unchecked Sendable {
     }
 
     /// (μ, log σ²), each [count, latent], of `count` CHW images.
-    public func encode(_ pixels: [Float], count n: Int) -> (mu: [Float], logvar: [Float]) {
+    public func encode(_ pixels: [Float], count n: Int, linearInputs: LinearInputObserver? = nil) -> (mu: [Float], logvar: [Float]) {
         let c = config, S = c.imageSize
         // CHW → HWC per image (the identity for one channel).
         var x = Self.transpose(pixels, images: n, rows: c.inChannels, cols: S * S)
-        for conv in encoder { x = apply(conv, x, images: n) }
+        for conv in encoder { x = apply(conv, x, images: n, linearInputs: linearInputs) }
         let s = c.bottleneckSide
         // The heads read PyTorch's flatten of the CHW bottleneck.
         let flat = Self.transpose(x, images: n, rows: s * s, cols: c.c2)
+        if let linearInputs {
+            flat.withUnsafeBufferPointer { linearInputs.observe(layers: [VAENames.mu, VAENames.logvar], inputs: $0.baseAddress!, rows: n, columns: c.bottleneckFeatures) }
+        }
         return (mu.apply(flat, rows: n), logvar.apply(flat, rows: n))
     }
 
     /// Decoder logits [count, pixels] (CHW per image) of latents z [count, latent].
-    public func decodeLogits(_ z: [Float], count n: Int) -> [Float] {
+    public func decodeLogits(_ z: [Float], count n: Int, linearInputs: LinearInputObserver? = nil) -> [Float] {
         let c = config, s = c.bottleneckSide, S = c.imageSize
+        if let linearInputs { z.withUnsafeBufferPointer { linearInputs.observe(layer: VAENames.decoderFC, inputs: $0.baseAddress!, rows: n, columns: c.latentDim) } }
         var h = decoderFC.apply(z, rows: n)
         h.withUnsafeMutableBufferPointer { sk_silu($0.baseAddress!, $0.count) }
         var x = Self.transpose(h, images: n, rows: c.c2, cols: s * s)
-        for conv in decoder { x = apply(conv, x, images: n) }
+        for conv in decoder { x = apply(conv, x, images: n, linearInputs: linearInputs) }
         return Self.transpose(x, images: n, rows: S * S, cols: c.inChannels)
     }
 
     /// One conv stage on `n` HWC images: optional 2x upsampling, im2col + SGEMM, optional GroupNorm + SiLU.
-    func apply(_ conv: Conv, _ input: [Float], images n: Int) -> [Float] {
+    func apply(_ conv: Conv, _ input: [Float], images n: Int, linearInputs: LinearInputObserver? = nil) -> [Float] {
         let st = conv.stage
         var x = input
         if st.upsample {
@@ -161,7 +168,13 @@ public final class ConvVAE: CompressibleModel, @unchecked Sendable {
                 }
             }
         }
-        var y = conv.linear.apply(cols, rows: n * st.outSide * st.outSide)
+        let rows = n * st.outSide * st.outSide
+        if let linearInputs {
+            // (ky, kx, in) → (in, ky, kx) within each row: the stored weight's column order.
+            let torchOrder = Self.transpose(cols, images: rows, rows: 9, cols: st.cin)
+            torchOrder.withUnsafeBufferPointer { linearInputs.observe(layer: st.names.conv, inputs: $0.baseAddress!, rows: rows, columns: 9 * st.cin) }
+        }
+        var y = conv.linear.apply(cols, rows: rows)
         if let gamma = conv.gamma, let beta = conv.beta {
             let hw = st.outSide * st.outSide, groups = config.normGroups, eps = Float(config.normEps)
             y.withUnsafeMutableBufferPointer { yb in

@@ -55,6 +55,27 @@ public struct ImageTask: Sendable {
         }
     }
 
+    /// The first `count` images of the fixed split's train part (`FashionMNIST.validationSplit`) when the file
+    /// holds the 60,000 Fashion-MNIST train images, else the file's first `count`: what calibration and the probe
+    /// fit on, so they never see validation images.
+    public func trainPart(_ count: Int) -> LabelledImages {
+        let pool = images.count == 60000 ? FashionMNIST.validationSplit().train : Array(0..<images.count)
+        return images.subset(Array(pool.prefix(count)))
+    }
+
+    /// Calls `body` with consecutive batches of `set`'s images as intensities [n, pixels].
+    public static func forEachBatch(of set: LabelledImages, batchSize: Int, item: String, progress: (any ProgressSink)?,
+                                    _ body: ([Float], Int) throws -> Void) rethrows {
+        var start = 0
+        while start < set.count {
+            progress?.update(done: start, total: set.count, item: item)
+            let n = min(batchSize, set.count - start)
+            try body(set.pixels[(start * set.pixelsPerImage)..<((start + n) * set.pixelsPerImage)].map { Float($0) / 255 }, n)
+            start += n
+        }
+        progress?.finish()
+    }
+
     /// Images `range` as intensities [n, pixels].
     public func pixels(_ range: Range<Int>) -> [Float] {
         images.pixels[(range.lowerBound * images.pixelsPerImage)..<(range.upperBound * images.pixelsPerImage)].map { Float($0) / 255 }
@@ -178,18 +199,9 @@ public enum ImageEvaluation {
         }
         try train.check(model)
         guard p.count >= 1 else { throw ModelError.badRequest(flag: "--probe-count", reason: "\(p.count) must be at least 1") }
-        let pool = train.images.count == 60000 ? FashionMNIST.validationSplit().train : Array(0..<train.images.count)
-        let picked = train.images.subset(Array(pool.prefix(p.count)))
+        let picked = train.trainPart(p.count)
         var mu: [Float] = []
-        var start = 0
-        while start < picked.count {
-            progress?.update(done: start, total: picked.count, item: "probe images")
-            let n = min(256, picked.count - start)
-            let x = picked.pixels[(start * picked.pixelsPerImage)..<((start + n) * picked.pixelsPerImage)].map { Float($0) / 255 }
-            mu += model.encode(x, count: n).mu
-            start += n
-        }
-        progress?.finish()
+        ImageTask.forEachBatch(of: picked, batchSize: 256, item: "probe images", progress: progress) { x, n in mu += model.encode(x, count: n).mu }
         let fit = try LinearProbe.fit(features: mu, labels: picked.labels.map(Int.init), dimension: model.config.latentDim,
                                       classes: max(2, picked.classCount), options: p.options)
         return (fit, picked.count)
