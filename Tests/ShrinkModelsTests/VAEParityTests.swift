@@ -6,7 +6,7 @@ import Testing
 
 /// Swift's ConvVAE against PyTorch (tools/vae.py in float64, goldens by tools/make_vae_goldens.py) on the two
 /// trained fixtures (Fixtures/models/vae_*), for μ, log σ², the decoder's logits, the reconstructions and the
-/// negative ELBO of 8 validation images.
+/// negative ELBO of 8 validation images, and the FLOPs of one image.
 @Suite struct VAEParityTests {
     /// Largest relative L2 error per image and tensor, ‖swift − torch‖₂ / ‖torch‖₂ (issue #15: 1e-4).
     static let relativeL2Tolerance = 1e-4
@@ -40,6 +40,8 @@ import Testing
         #expect(indices == Array(FashionMNIST.validationSplit().validation.prefix(indices.count)))
         let n = indices.count, P = model.config.pixelsPerImage
         #expect(n == 8)
+        // FLOPs per image: the family's count against PyTorch's FlopCounterMode.
+        #expect(model.family.cost(CostQuery()).flops == Int(try golden.integers("flops")[0]))
         let pixels = try golden.floats("pixels")
         let out = try model.reconstruct(pixels, count: n)
         let mu = try golden.floats("mu"), logvar = try golden.floats("logvar")
