@@ -53,6 +53,11 @@ public struct ImageTask: Sendable {
             throw ModelError.dataMismatch(model: model.location, data: dataPath,
                                           detail: "images are \(images.rows)×\(images.columns) with 1 channel; the model takes \(c.inChannels)×\(c.imageSize)×\(c.imageSize)")
         }
+        let window = 2 * ImageMetrics.windowRadius + 1
+        guard images.rows >= window, images.columns >= window else {
+            throw ModelError.dataMismatch(model: model.location, data: dataPath,
+                                          detail: "images are \(images.rows)×\(images.columns); SSIM's Gaussian window needs at least \(window)×\(window)")
+        }
     }
 
     /// The first `count` images of the fixed split's train part (`FashionMNIST.validationSplit`) when the file
@@ -90,7 +95,8 @@ public struct ImageTask: Sendable {
             let xi = x[(i * P)..<((i + 1) * P)]
             let e = out.negativeELBO(i, pixels: xi)
             let mse = ImageMetrics.mse(out.reconstruction(i), xi)
-            let ssim = ImageMetrics.ssim(Array(xi), Array(out.reconstruction(i)), width: side, height: side) ?? .nan
+            // `check` guarantees images at least as large as the SSIM window.
+            let ssim = ImageMetrics.ssim(Array(xi), Array(out.reconstruction(i)), width: side, height: side) ?? 0
             return ImageOutcome(negativeELBO: e.total, reconstructionNats: e.reconstruction, klNats: e.kl, mse: mse,
                                 psnr: ImageMetrics.psnr(mse: mse), ssim: ssim)
         }
