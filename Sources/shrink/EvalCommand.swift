@@ -50,7 +50,7 @@ struct Eval: ParsableCommand {
     @Argument(help: "Model: a directory (config.json + weights), a compressed directory, or a .gguf file.")
     var model: String
 
-    @Option(help: "Puzzle set (.safetensors from `shrink data`), for a reasoner.")
+    @Option(help: "Puzzle set (.safetensors from `shrink data`), for a reasoner; IDX images (data/fashion-mnist/t10k-images-idx3-ubyte), for a VAE.")
     var data: String?
 
     @OptionGroup var textFlags: TextFlags
