@@ -7,7 +7,7 @@ import ShrinkFormats
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run an original and a compressed model on the same units: a reasoner on puzzles (--data: accuracies, paired tests, carry-trajectory fidelity), a language model on a text (--text: llama-perplexity's KL-divergence statistics, paired test, hidden-state cosine by layer), or a sentence encoder on sentences (--sentences: embedding cosine, retrieval agreement), or two VAEs on IDX images (--data: paired −ELBO/PSNR/SSIM, latent cosine, PSNR between reconstructions).")
+        abstract: "Run an original and a compressed model on the same units: a reasoner on puzzles (--data: accuracies, paired tests, carry-trajectory fidelity), a language model on a text (--text: llama-perplexity's KL-divergence statistics, paired test, hidden-state cosine by layer), a sentence encoder on sentences (--sentences: embedding cosine, retrieval agreement), or two VAEs on IDX images (--data: paired −ELBO/PSNR/SSIM, latent cosine, PSNR between reconstructions).")
 
     @Argument(help: "The original model: its directory or weights file.")
     var original: String
