@@ -68,6 +68,7 @@ if Context.environment["SHRINK_FUZZ"] == "1" {
         ("FuzzTokenizerJSON", ["ShrinkModels"]),
         ("FuzzGGUFTokenizer", ["ShrinkModels"]),
         ("FuzzPuzzleDataset", ["ShrinkEval"]),
+        ("FuzzIDX", ["ShrinkFormats"]),
     ]
     for t in fuzzTargets {
         package.targets.append(.executableTarget(name: t.name, dependencies: ["FuzzSupport"] + t.dependencies, path: "Fuzz/\(t.name)"))

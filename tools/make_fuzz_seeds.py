@@ -165,6 +165,28 @@ def main():
             meta["count"] = "3"
         save_file(cut, os.path.join(d, name + "-3rows.safetensors"), metadata=meta)
 
+    # IDX: three Fashion-MNIST images and labels of each part (tools/fetch_real.sh), separated by IDXLABELS as
+    # Fuzz/FuzzIDX reads them, a labels file alone, and hostile cuts (truncated, trailing byte, zero count).
+    d = target("FuzzIDX")
+    for part in ["train", "t10k"]:
+        with open(os.path.join(ROOT, f"data/fashion-mnist/{part}-images-idx3-ubyte"), "rb") as f:
+            images = f.read(16 + 3 * 784)
+        with open(os.path.join(ROOT, f"data/fashion-mnist/{part}-labels-idx1-ubyte"), "rb") as f:
+            labels = f.read(8 + 3)
+        images = images[:4] + struct.pack(">I", 3) + images[8:]
+        labels = labels[:4] + struct.pack(">I", 3) + labels[8:]
+        with open(os.path.join(d, f"{part}-3.idx"), "wb") as f:
+            f.write(images + b"IDXLABELS" + labels)
+        if part == "t10k":
+            with open(os.path.join(d, "labels-only.idx"), "wb") as f:
+                f.write(labels)
+            with open(os.path.join(d, "truncated.idx"), "wb") as f:
+                f.write(images[:-1] + b"IDXLABELS" + labels)
+            with open(os.path.join(d, "trailing.idx"), "wb") as f:
+                f.write(images + b"IDXLABELS" + labels + b"\0")
+            with open(os.path.join(d, "zero-count.idx"), "wb") as f:
+                f.write(images[:4] + struct.pack(">I", 0) + images[8:16] + b"IDXLABELS" + labels[:4] + struct.pack(">I", 0))
+
     for name in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, name))
         print(f"{name}: {len(files)} seeds, {sum(os.path.getsize(os.path.join(OUT, name, x)) for x in files)} bytes")

@@ -54,6 +54,12 @@ public enum FormatError: UserFacingError, Equatable, Sendable {
     case ggufRowsOutOfRange(file: String, tensor: String, rows: String, rowCount: Int)
     case ggufMissingKey(file: String, key: String)
     case ggufMetadataType(file: String, key: String, expected: String, found: String)
+    case idxNotAFile(file: String)
+    case idxTooShort(file: String, bytes: Int, header: Int)
+    case idxBadMagic(file: String, found: UInt32, expected: String)
+    case idxBadDimension(file: String, index: Int, value: Int, limit: Int)
+    case idxSizeMismatch(file: String, dimensions: String, needed: Int?, dataBytes: Int)
+    case idxCountMismatch(images: String, imageCount: Int, labels: String, labelCount: Int)
 
     public var description: String {
         switch self {
@@ -108,6 +114,12 @@ public enum FormatError: UserFacingError, Equatable, Sendable {
         case let .ggufRowsOutOfRange(f, t, r, n): "\(f): tensor '\(t)': rows \(r) asked for, but it has \(n) rows"
         case let .ggufMissingKey(f, k): "\(f): metadata key '\(k)' is missing"
         case let .ggufMetadataType(f, k, e, found): "\(f): metadata key '\(k)' holds \(found), expected \(e)"
+        case let .idxNotAFile(f): "\(f): not a regular file; pass an IDX file such as data/fashion-mnist/t10k-images-idx3-ubyte (run tools/fetch_real.sh)"
+        case let .idxTooShort(f, n, h): "\(f): only \(n) bytes, shorter than the \(h)-byte IDX header (truncated file?)"
+        case let .idxBadMagic(f, m, e): "\(f): magic \(IDXKind.hex(m)) is not IDX \(e); pass the matching -idx3-ubyte/-idx1-ubyte file, uncompressed (gunzip .gz files)"
+        case let .idxBadDimension(f, i, v, l): "\(f): IDX dimension \(i) is \(v); it must be 1 to \(l) (corrupt header)"
+        case let .idxSizeMismatch(f, d, n, b): n.map { "\(f): dimensions \(d) need \($0) data bytes but the file has \(b) (truncated file or trailing bytes)" } ?? "\(f): dimensions \(d) need more than the \(b) data bytes the file has (truncated file or corrupt header)"
+        case let .idxCountMismatch(i, ni, l, nl): "\(i) holds \(ni) images but \(l) holds \(nl) labels; pass an images file and the labels file of the same set"
         }
     }
 }

@@ -141,7 +141,7 @@ public protocol CompressibleModel: AnyObject, Sendable {
 /// Maps a checkpoint's config to its family.
 public enum ModelRegistry {
     /// Every family Shrink knows, in the order they are asked.
-    public static let families: [any ModelFamily.Type] = [ReasonerFamily.self, LlamaFamily.self, BertFamily.self]
+    public static let families: [any ModelFamily.Type] = [ReasonerFamily.self, LlamaFamily.self, BertFamily.self, VAEFamily.self]
 
     /// The family of the config at `path` (a `config.json`, or a directory or weights file beside one).
     public static func family(config path: String) throws -> any ModelFamily {

@@ -7,7 +7,7 @@ import ShrinkFormats
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run an original and a compressed model on the same units: a reasoner on puzzles (--data: accuracies, paired tests, carry-trajectory fidelity), a language model on a text (--text: llama-perplexity's KL-divergence statistics, paired test, hidden-state cosine by layer), or a sentence encoder on sentences (--sentences: embedding cosine, retrieval agreement).")
+        abstract: "Run an original and a compressed model on the same units: a reasoner on puzzles (--data: accuracies, paired tests, carry-trajectory fidelity), a language model on a text (--text: llama-perplexity's KL-divergence statistics, paired test, hidden-state cosine by layer), a sentence encoder on sentences (--sentences: embedding cosine, retrieval agreement), or two VAEs on IDX images (--data: paired −ELBO/PSNR/SSIM, latent cosine, PSNR between reconstructions).")
 
     @Argument(help: "The original model: its directory or weights file.")
     var original: String
@@ -15,7 +15,7 @@ struct Compare: ParsableCommand {
     @Argument(help: "The compressed model: a directory from `shrink quantize` on the original, or a .gguf file.")
     var compressed: String
 
-    @Option(help: "Puzzle set (held-out test split for validated results), for reasoners.")
+    @Option(help: "Puzzle set (held-out test split for validated results), for reasoners; IDX images (the t10k file), for VAEs.")
     var data: String?
 
     @OptionGroup var textFlags: TextFlags
@@ -50,6 +50,9 @@ struct Compare: ParsableCommand {
         }
         if embeddings.sentences != nil { return try runEmbeddings() }
         guard let data else { throw ValidationError("pass --data PUZZLES (a reasoner), --text FILE (a language model) or --sentences TEXT (a sentence encoder)") }
+        if ImageCommands.isVAE(original) {
+            return try ImageCommands.compare(original, compressed, data: data, limit: depth.limit, batchSize: depth.batchSize, margin: margin, out: out)
+        }
         var o = Comparison.Options()
         if let margin { o.equivalenceMargin = margin }
         let r = try Comparison.compare(original: RecursiveReasoner.load(directory: original),

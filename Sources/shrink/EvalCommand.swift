@@ -45,12 +45,12 @@ struct TextFlags: ParsableArguments {
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a model on its task: a reasoner on puzzles (exact and cell accuracy with 95% intervals), a language model on a text (perplexity).")
+        abstract: "Run a model on its task: a reasoner on puzzles (exact and cell accuracy with 95% intervals), a language model on a text (perplexity), a VAE on IDX images (--data: −ELBO, MSE, PSNR, SSIM).")
 
     @Argument(help: "Model: a directory (config.json + weights), a compressed directory, or a .gguf file.")
     var model: String
 
-    @Option(help: "Puzzle set (.safetensors from `shrink data`), for a reasoner.")
+    @Option(help: "Puzzle set (.safetensors from `shrink data`), for a reasoner; IDX images (data/fashion-mnist/t10k-images-idx3-ubyte), for a VAE.")
     var data: String?
 
     @OptionGroup var textFlags: TextFlags
@@ -63,6 +63,12 @@ struct Eval: ParsableCommand {
     @Option(help: "Write the last step's logits (F32 [N, L, V]) and predictions (I32 [N, L]) to this .safetensors file.")
     var predictions: String?
 
+    @Option(help: "For a VAE: fit a linear probe (logistic regression on μ) on this IDX train-images file and report its accuracy on --data.")
+    var probeTrain: String?
+
+    @Option(help: "Train images the probe is fitted on (the train part of the fixed split).")
+    var probeCount = 55000
+
     @OptionGroup var out: OutputOptions
 
     func run() throws {
@@ -72,6 +78,11 @@ struct Eval: ParsableCommand {
             return try out.emit(r) { Format.language(r) }
         }
         guard let data else { throw ValidationError("pass --data PUZZLES (a reasoner) or --text FILE (a language model)") }
+        if ImageCommands.isVAE(model) {
+            let probe = probeTrain.map { ImageEvaluation.ProbeOptions(trainImages: $0, count: probeCount) }
+            return try ImageCommands.evaluate(model, data: data, limit: depth.limit, batchSize: depth.batchSize, perImage: perPuzzle,
+                                              probe: probe, out: out)
+        }
         let m = try RecursiveReasoner.load(directory: model)
         let task = try depth.task(data)
         let r = try Evaluation.evaluate(m, on: task, perUnit: perPuzzle, progress: out.progress)

@@ -15,9 +15,10 @@ import Testing
     /// Inputs per corpus folder: what tools/make_fuzz_seeds.py writes, and the crash regressions.
     static let expected: [String: Int] = [
         "Fuzz/Corpus/FuzzSafetensors": 38, "Fuzz/Corpus/FuzzShardIndex": 6, "Fuzz/Corpus/FuzzStrictJSON": 15,
-        "Fuzz/Corpus/FuzzGGUF": 48, "Fuzz/Corpus/FuzzGGMLBlocks": 13, "Fuzz/Corpus/FuzzConfig": 13,
+        "Fuzz/Corpus/FuzzGGUF": 48, "Fuzz/Corpus/FuzzGGMLBlocks": 13, "Fuzz/Corpus/FuzzConfig": 15,
         "Fuzz/Corpus/FuzzRecipe": 19, "Fuzz/Corpus/FuzzDeviceProfile": 3, "Fuzz/Corpus/FuzzTokenizerJSON": 4,
         "Fuzz/Corpus/FuzzGGUFTokenizer": 3, "Fuzz/Corpus/FuzzPuzzleDataset": 7,
+        "Fuzz/Corpus/FuzzIDX": 6,
     ]
 
     static func inputs(_ folder: String) -> [String] {
@@ -62,6 +63,27 @@ import Testing
             _ = try? PuzzleDataset(path: path)
         }
         #expect(read > 0)
+    }
+
+    /// Each IDX seed split at IDXLABELS as Fuzz/FuzzIDX splits it; the two whole Fashion-MNIST cuts must read.
+    @Test func idxImageSets() throws {
+        let dir = TemporaryDirectory()
+        var read = 0
+        for input in Self.corpus("FuzzIDX") {
+            let bytes = try #require(FileManager.default.contents(atPath: input))
+            let marker = Data("IDXLABELS".utf8)
+            let cut = bytes.range(of: marker)
+            let images = cut.map { bytes[..<$0.lowerBound] } ?? bytes
+            let labels = cut.map { bytes[$0.upperBound...] } ?? Data()
+            try Data(images).write(to: URL(fileURLWithPath: dir.file("i")))
+            try Data(labels).write(to: URL(fileURLWithPath: dir.file("l")))
+            for kind in IDXKind.allCases { _ = try? IDXFile(path: dir.file("i"), kind: kind); _ = try? IDXFile(path: dir.file("l"), kind: kind) }
+            if let set = try? LabelledImages(images: dir.file("i"), labels: dir.file("l")) {
+                #expect(set.count == 3 && set.rows == 28)
+                read += 1
+            }
+        }
+        #expect(read == 2)
     }
 
     @Test func shardIndexes() throws {

@@ -13,6 +13,7 @@
 #include "shrink_logprob.h"
 #include "shrink_gptq.h"
 #include "shrink_fs.h"
+#include "shrink_conv.h"
 
 #ifdef __cplusplus
 extern "C" {

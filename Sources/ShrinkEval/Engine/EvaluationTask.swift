@@ -223,6 +223,9 @@ public enum TaskRegistry {
             return try T.calibrationStatistics(m, calibration: path, count: count, progress: progress)
         }
         for task in tasks { if let r = try capture(task) { return r } }
+        if let vae = model as? ConvVAE {
+            return try ImageCalibration.statistics(vae, calibration: path, count: count, progress: progress)
+        }
         if let encoder = model as? BertEncoder {
             return try SentenceCalibration.statistics(encoder, calibration: path, count: count, progress: progress)
         }
