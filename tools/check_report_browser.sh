@@ -23,5 +23,7 @@ t0=$(date +%s)
 "$shrink" report Tests/Fixtures/report/compare_puzzles.json -o "$pages/compare_puzzles.html" >/dev/null
 "$shrink" report Tests/Fixtures/report/compare_text.json Tests/Fixtures/report/points_llama.json -o "$pages/compare_text.html" >/dev/null
 "$shrink" report plans/*.json -o "$pages/plans.html" >/dev/null
+"$shrink" report Tests/Fixtures/report/compare_vae.json Fixtures/models/vae_tiny64/curve.json Fixtures/models/vae_vision_puzzle/curve.json \
+    -o "$pages/vae.html" >/dev/null
 /usr/bin/python3 tools/check_report_browser.py "$pages" "$art"
 echo "check_report_browser: $(( $(date +%s) - t0 )) s in all"

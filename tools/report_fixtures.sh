@@ -5,6 +5,8 @@
 #   compare_puzzles.json  trm_att_sudoku6 against its INT4 per-tensor RTN copy, 200 test puzzles
 #   compare_text.json     the SmolLM2 Q4_1 release against llama-quantize's Q4_0 of it, 4 chunks of 512
 #                         of data/text/evaluation.txt (needs tools/fetch_real.sh)
+#   compare_vae.json      the TinyVAE fixture against its INT4 per-channel RTN copy, 200 Fashion-MNIST test images
+#                         (needs tools/fetch_real.sh)
 #   points_llama.json     llama-perplexity --kl-divergence of llama-quantize's Q4_0 and Q8_0 against the same base
 #                         on the same 4 chunks: a "kind": "points" file for the KLD-against-bits view
 # Usage: tools/report_fixtures.sh   (SHRINK=path: use that binary; default: build release)
@@ -24,6 +26,12 @@ mkdir -p "$out"
     --limit 200 --json > "$work/compare_puzzles.json"
 # Paths inside the JSON name the scratch folder: write the committed, stable names instead.
 sed "s#$work/int4#out/trm_att_sudoku6-int4#g" "$work/compare_puzzles.json" > "$out/compare_puzzles.json"
+
+images=data/fashion-mnist/t10k-images-idx3-ubyte
+[[ -f "$images" ]] || { echo "missing $images: run tools/fetch_real.sh" >&2; exit 1; }
+"$shrink" quantize Fixtures/models/vae_tiny64 -o "$work/vae-int4" --bits 4 --force >/dev/null
+"$shrink" compare Fixtures/models/vae_tiny64 "$work/vae-int4" --data "$images" --limit 200 --json > "$work/compare_vae.json"
+sed "s#$work/vae-int4#out/vae_tiny64-int4#g" "$work/compare_vae.json" > "$out/compare_vae.json"
 
 model=models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 [[ -f "$model" ]] || { echo "missing $model: run tools/fetch_real.sh" >&2; exit 1; }

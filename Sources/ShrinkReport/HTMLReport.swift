@@ -33,6 +33,8 @@ public enum HTMLReport {
             case let .embeddingComparison(r): sections.append(CompareViews.section(r, name: input.name, id: id))
             case let .evaluation(r): sections.append(CompareViews.section(r, name: input.name, id: id))
             case let .plan(p): sections.append(PlanViews.section(p, name: input.name, id: id))
+            case let .imageComparison(r): sections.append(ImageViews.section(r, name: input.name, id: id))
+            case let .trainingCurve(c): sections.append(ImageViews.section(c, name: input.name, id: id))
             case .points: break
             }
         }

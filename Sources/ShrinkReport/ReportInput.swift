@@ -64,6 +64,8 @@ public enum ReportContent: Sendable {
     case sweep(Sweep.Report<RecursionDepth>)
     case plan(Planner.Plan)
     case points(ToolPoints)
+    case imageComparison(ImageComparison.Report)
+    case trainingCurve(TrainingCurve)
 
     /// What the kind is called in messages and section headings.
     public var kindName: String {
@@ -72,6 +74,8 @@ public enum ReportContent: Sendable {
         case .comparison: "compare --data"
         case .languageComparison: "compare --text"
         case .embeddingComparison: "compare --sentences"
+        case .imageComparison: "compare --data (VAE)"
+        case .trainingCurve: "VAE training curve"
         case .sweep: "sweep"
         case .plan: "plan"
         case .points: "points"
@@ -101,6 +105,8 @@ public struct ReportInput: Sendable {
         if keys.isSuperset(of: ["trained_h_cycles", "rows"]) { return "sweep" }
         if keys.contains("kld_distribution") { return "compare --text" }
         if keys.contains("embedding_cosine") { return "compare --sentences" }
+        if keys.isSuperset(of: ["latent_cosine", "negative_elbo"]) { return "compare --data (VAE)" }
+        if keys.isSuperset(of: ["curve", "best_validation_neg_elbo"]) { return "VAE training curve" }
         if keys.isSuperset(of: ["exact_difference", "fidelity"]) { return "compare --data" }
         if keys.isSuperset(of: ["device", "budget", "models"]) { return "plan" }
         if keys.isSuperset(of: ["per_step", "accuracy"]) { return "eval" }
@@ -121,6 +127,8 @@ public struct ReportInput: Sendable {
             case "sweep": return .sweep(try d.decode(Sweep.Report<RecursionDepth>.self, from: data))
             case "compare --text": return .languageComparison(try d.decode(LanguageComparison.Report.self, from: data))
             case "compare --sentences": return .embeddingComparison(try d.decode(EmbeddingComparison.Report.self, from: data))
+            case "compare --data (VAE)": return .imageComparison(try d.decode(ImageComparison.Report.self, from: data))
+            case "VAE training curve": return .trainingCurve(try d.decode(TrainingCurve.self, from: data))
             case "compare --data": return .comparison(try d.decode(Comparison.Report<PuzzleTask>.self, from: data))
             case "plan": return .plan(try d.decode(Planner.Plan.self, from: data))
             default: return .evaluation(try d.decode(Evaluation.Report<PuzzleTask>.self, from: data))
@@ -162,6 +170,7 @@ public struct ReportInput: Sendable {
     static let exceptions = [
         "p99_9": "p99_9", "p0_1": "p0_1",
         "delta_prms": "deltaPRMS", "chunk_nll_difference": "chunkNLLDifference", "chunk_nll_difference_p": "chunkNLLDifferenceP",
+        "negative_elbo": "negativeELBO", "reconstruction_psnr": "reconstructionPSNR",
     ]
 
     /// Foundation's `convertFromSnakeCase` rule: drop underscores, capitalise each word after the first

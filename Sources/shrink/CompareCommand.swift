@@ -51,7 +51,8 @@ struct Compare: ParsableCommand {
         if embeddings.sentences != nil { return try runEmbeddings() }
         guard let data else { throw ValidationError("pass --data PUZZLES (a reasoner), --text FILE (a language model) or --sentences TEXT (a sentence encoder)") }
         if ImageCommands.isVAE(original) {
-            return try ImageCommands.compare(original, compressed, data: data, limit: depth.limit, batchSize: depth.batchSize, margin: margin, out: out)
+            let r = try ImageCommands.compare(original, compressed, data: data, limit: depth.limit, batchSize: depth.batchSize, margin: margin, out: out)
+            return try writeHTML(.imageComparison(r))
         }
         var o = Comparison.Options()
         if let margin { o.equivalenceMargin = margin }

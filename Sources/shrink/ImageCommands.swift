@@ -15,13 +15,14 @@ enum ImageCommands {
     }
 
     static func compare(_ original: String, _ compressed: String, data: String, limit: Int?, batchSize: Int, margin: Double?,
-                        out: OutputOptions) throws {
+                        out: OutputOptions) throws -> ImageComparison.Report {
         var o = ImageComparison.Options()
         if let margin { o.equivalenceMarginNats = margin }
         let task = try ImageTask(images: data, limit: limit, batchSize: batchSize)
         let r = try ImageComparison.compare(original: try ConvVAE.load(original), compressed: try ConvVAE.load(compressed), on: task,
                                             options: o, progress: out.progress)
         try out.emit(r) { Format.imageComparison(r) }
+        return r
     }
 }
 
@@ -57,6 +58,7 @@ extension Format {
         if let worst = r.layers.min(by: { $0.error.sqnrDB < $1.error.sqnrDB }) {
             s += "weights: lowest SQNR \(fixed(worst.error.sqnrDB, 1)) dB in \(worst.name)\n"
         }
+        if let bad = r.nonFinite { s += "warning: " + bad.description(unitName: "images") + "; the means over them are not numbers\n" }
         s += "\(r.label.evidence.rawValue): \(r.label.claim) (\(r.label.reason))"
         return s
     }

@@ -224,7 +224,23 @@ public enum ImageComparison {
         /// Images needed before a result can be validated.
         public var minimumImages = 100
         public var seed: UInt64 = 0
+        /// The first this many images, with both models' reconstructions, go into the report (`Gallery`).
+        public var galleryImages = 8
         public init() {}
+    }
+
+    /// A few test images beside both models' reconstructions, as 8-bit grey levels (round(255·x)), for the report's
+    /// image grid.
+    public struct Gallery: Codable, Sendable, Equatable {
+        public var rows: Int, columns: Int
+        /// The images' indices in the data.
+        public var indices: [Int]
+        /// Row-major pixels, one entry per image (base64 in JSON).
+        public var inputs: [Data]
+        public var original: [Data]
+        public var compressed: [Data]
+
+        static func levels(_ x: ArraySlice<Float>) -> Data { Data(x.map { UInt8((min(max($0, 0), 1) * 255).rounded()) }) }
     }
 
     public struct Side: Codable, Sendable {
@@ -257,6 +273,10 @@ public enum ImageComparison {
         public var label: Comparison.Label
         public var seconds: Double
         public var perImage: [PerImage]?
+        public var gallery: Gallery?
+        /// Images whose −ELBO, PSNR or SSIM under either model was NaN or infinite (the means over them are not
+        /// numbers either); absent when none were.
+        public var nonFinite: NonFiniteUnits?
     }
 
     public struct PerImage: Codable, Sendable {
@@ -275,9 +295,17 @@ public enum ImageComparison {
         try task.check(b)
         let t0 = Date()
         var oa: [ImageOutcome] = [], ob: [ImageOutcome] = [], cosines: [Double] = [], psnrs: [Double] = []
+        let shown = min(options.galleryImages, task.unitCount)
+        let pixels = task.images.pixelsPerImage
+        var gallery = Gallery(rows: task.images.rows, columns: task.images.columns, indices: Array(0..<shown), inputs: [], original: [], compressed: [])
         try task.forEachBatch(progress: progress) { units in
             let ra = try task.run(a, units: units), rb = try task.run(b, units: units)
             oa += ra.outcomes; ob += rb.outcomes
+            for (k, i) in units.enumerated() where i < shown {
+                gallery.inputs.append(Data(task.images.pixels[(i * pixels)..<((i + 1) * pixels)]))
+                gallery.original.append(Gallery.levels(ra.output.reconstruction(k)))
+                gallery.compressed.append(Gallery.levels(rb.output.reconstruction(k)))
+            }
             cosines += StateCosine.perUnit(ra.output.mu, rb.output.mu, width: a.config.latentDim)
             for i in 0..<units.count {
                 psnrs.append(ImageMetrics.psnr(mse: ImageMetrics.mse(rb.output.reconstruction(i), ra.output.reconstruction(i))))
@@ -289,6 +317,8 @@ public enum ImageComparison {
             return Difference(difference: r.difference, p: r.pValue)
         }
         let elbo = paired(\.negativeELBO, 10)
+        func finite(_ o: ImageOutcome) -> Bool { o.negativeELBO.isFinite && o.psnr.isFinite && o.ssim.isFinite }
+        let nonFinite = NonFiniteUnits(units: oa.indices.filter { !finite(oa[$0]) || !finite(ob[$0]) }, of: oa.count)
         let (locationA, locationB) = (ModelLocation(a.location), ModelLocation(b.location))
         let layers = try TensorDiff.compare(reference: locationA.openWeights(), other: locationB.openWeights()).tensors
         return Report(
@@ -298,14 +328,16 @@ public enum ImageComparison {
             negativeELBO: elbo, psnr: paired(\.psnr, 11), ssim: paired(\.ssim, 12),
             latentCosine: Statistics.bootstrapMean(cosines, seed: seed &+ 13), minimumLatentCosine: cosines.min() ?? 1,
             reconstructionPSNR: Statistics.bootstrapMean(psnrs, seed: seed &+ 14), layers: layers,
-            label: label(elbo, images: task.unitCount, split: task.split, options: options),
+            label: label(elbo, images: task.unitCount, split: task.split, options: options, nonFinite: nonFinite.map { $0.description(unitName: "images") }),
             seconds: Date().timeIntervalSince(t0),
-            perImage: perImage ? (0..<oa.count).map { PerImage(original: oa[$0], compressed: ob[$0], latentCosine: cosines[$0], reconstructionPSNR: psnrs[$0]) } : nil)
+            perImage: perImage ? (0..<oa.count).map { PerImage(original: oa[$0], compressed: ob[$0], latentCosine: cosines[$0], reconstructionPSNR: psnrs[$0]) } : nil,
+            gallery: shown > 0 ? gallery : nil, nonFinite: nonFinite)
     }
 
     /// validated: the held-out test split, at least `minimumImages`, and either a significant paired difference in
-    /// −ELBO (bootstrap p < 0.05) or its 95% interval inside ±margin nats (equivalence). Otherwise exploratory.
-    public static func label(_ d: Difference, images: Int, split: String?, options: Options) -> Comparison.Label {
+    /// −ELBO (bootstrap p < 0.05) or its 95% interval inside ±margin nats (equivalence). Otherwise exploratory, as is
+    /// any comparison in which an image gave NaN or infinite outcomes (`nonFinite` says which).
+    public static func label(_ d: Difference, images: Int, split: String?, options: Options, nonFinite: String? = nil) -> Comparison.Label {
         let iv = d.difference, m = options.equivalenceMarginNats
         let range = String(format: "Δ(−ELBO) %+.3f nats [%+.3f, %+.3f]", iv.estimate, iv.lower, iv.upper)
         var claim: String, validated: Bool, reason: String
@@ -322,7 +354,10 @@ public enum ImageComparison {
             validated = false
             reason = String(format: "p = %.2g and the interval is wider than ±%.2f nats; evaluate more images", d.p, m)
         }
-        if split != "test" {
+        if let nonFinite {
+            validated = false
+            reason = nonFinite + "; " + reason
+        } else if split != "test" {
             validated = false
             reason = "data split is '\(split ?? "unknown")', not the held-out test split; " + reason
         } else if images < options.minimumImages {
