@@ -20,6 +20,8 @@ public final class CompressedCheckpoint: TensorSource {
         public var name: String
         public var layout: PackedLayout
         public var originalDType: DType?
+        /// The weight's own shape ([rows, columns], or a convolution kernel's four dimensions).
+        public var shape: Shape
     }
 
     /// Whether `path` looks like a compressed checkpoint directory.
@@ -72,15 +74,18 @@ public final class CompressedCheckpoint: TensorSource {
                 throw QuantizationError.malformedPacked(tensor: name, detail: "missing '\(base)_scale' or '\(base)_shape'")
             }
             let shape = try stored.integers(base + "_shape")
-            guard shape.count == 2, shape[0] > 0, shape[1] > 0, shape[0] < Int64(Int32.max), shape[1] < Int64(Int32.max) else {
-                throw QuantizationError.malformedPacked(tensor: base + "_shape", detail: "must hold two positive dimensions, found \(shape)")
+            // [rows, columns], or a convolution kernel's [out, in, kh, kw] packed as [out, in·kh·kw].
+            guard shape.count == 2 || shape.count == 4, shape.allSatisfy({ $0 > 0 && $0 < Int64(Int32.max) }),
+                  let elements = Shape(shape.map(Int.init)).checkedElementCount, elements < Int(Int32.max) * 64 else {
+                throw QuantizationError.malformedPacked(tensor: base + "_shape", detail: "must hold two (or a kernel's four) positive dimensions, found \(shape)")
             }
-            let layout = PackedLayout(scheme: group.scheme, rows: Int(shape[0]), columns: Int(shape[1]))
+            let dims = shape.map(Int.init)
+            let layout = PackedLayout(scheme: group.scheme, rows: dims[0], columns: dims.dropFirst().reduce(1, *))
             var scheme = group.scheme
             scheme.scaleDType = try stored.requireInfo(base + "_scale").dtype
             let checked = PackedLayout(scheme: scheme, rows: layout.rows, columns: layout.columns)
             try Self.check(checked, base: base, in: stored)
-            weights[base] = PackedWeight(name: base, layout: checked, originalDType: originalDTypes[base])
+            weights[base] = PackedWeight(name: base, layout: checked, originalDType: originalDTypes[base], shape: Shape(dims))
             names.append(base)
         }
         let companions = Set(weights.keys.flatMap { b in PackedLayout.companionSuffixes.map { b + $0 } })
@@ -111,7 +116,7 @@ public final class CompressedCheckpoint: TensorSource {
 
     public func info(_ name: String) -> TensorInfo? {
         if let w = packedWeights[name] {
-            return TensorInfo(name: name, dtype: w.originalDType ?? .f32, shape: Shape([w.layout.rows, w.layout.columns]))
+            return TensorInfo(name: name, dtype: w.originalDType ?? .f32, shape: w.shape)
         }
         return stored.info(name)
     }

@@ -40,11 +40,12 @@ public struct PackedLayout: Hashable, Sendable {
     }
 
     /// The tensors stored for weight `name` (its packed form replaces it), in write order.
-    public func storedTensors(for name: String) -> [TensorInfo] {
+    /// `shapeRank`: the weight's own rank (4 for a convolution kernel), the length of `<name>_shape`.
+    public func storedTensors(for name: String, shapeRank: Int = 2) -> [TensorInfo] {
         var t = [
             TensorInfo(name: name + "_packed", dtype: .i32, shape: packedShape),
             TensorInfo(name: name + "_scale", dtype: scheme.scaleDType, shape: scaleShape),
-            TensorInfo(name: name + "_shape", dtype: .i64, shape: Shape([2])),
+            TensorInfo(name: name + "_shape", dtype: .i64, shape: Shape([shapeRank])),
         ]
         if let z = zeroPointInfo { t.append(TensorInfo(name: name + "_zero_point", dtype: z.dtype, shape: z.shape)) }
         if scheme.grid == .ggmlMinimum { t.append(TensorInfo(name: name + "_" + Self.minimumSuffix, dtype: .f16, shape: scaleShape)) }
@@ -215,9 +216,12 @@ public enum BitPacking {
 /// Writing and reading the stored tensors of one pack-quantized weight.
 public enum PackQuantized {
     /// Writes the stored tensors of weight `name` (packed codes, scales, shape, zero points) in declaration order.
-    /// On the ggml minimum grid the minima follow as `<name>_minimum` (F16) instead of zero points.
-    public static func write(_ q: QuantizedTensor, name: String, to writer: SafetensorsWriter) throws {
-        let stored = q.layout.storedTensors(for: name)
+    /// On the ggml minimum grid the minima follow as `<name>_minimum` (F16) instead of zero points. `shape` is the
+    /// weight's own shape (a convolution kernel's four dimensions; default [rows, columns]).
+    public static func write(_ q: QuantizedTensor, name: String, shape: [Int]? = nil, to writer: SafetensorsWriter) throws {
+        let dims = shape ?? [q.rows, q.columns]
+        precondition(dims.first == q.rows && dims.dropFirst().reduce(1, *) == q.columns)
+        let stored = q.layout.storedTensors(for: name, shapeRank: dims.count)
         try writer.write(stored[0].name, values: q.packed)
         func halfBytes(_ values: [Float], _ dtype: DType, _ info: TensorInfo) -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: info.byteCount)
@@ -225,7 +229,7 @@ public enum PackQuantized {
             return bytes
         }
         try writer.write(stored[1].name, values: halfBytes(q.scales, q.scheme.scaleDType, stored[1]))
-        try writer.write(stored[2].name, values: [Int64(q.rows), Int64(q.columns)])
+        try writer.write(stored[2].name, values: dims.map(Int64.init))
         if q.scheme.grid == .ggmlMinimum {
             try writer.write(stored[3].name, values: halfBytes(q.minima, .f16, stored[3]))
         } else if stored.count > 3 {

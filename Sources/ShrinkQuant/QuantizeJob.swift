@@ -92,7 +92,9 @@ public enum QuantizeJob {
             if !info.dtype.isFloatingPoint || info.dtype == .f8e4m3 || info.dtype == .f8e5m2 {
                 kept("\(info.dtype.rawValue) tensor, not a floating-point weight"); continue
             }
-            if info.shape.rank != 2 { kept(info.shape.rank == 1 ? "1-D tensor (norm, bias or scale)" : "rank-\(info.shape.rank) tensor; only 2-D weights are quantized"); continue }
+            if info.shape.rank != 2 && info.shape.rank != 4 {
+                kept(info.shape.rank == 1 ? "1-D tensor (norm, bias or scale)" : "rank-\(info.shape.rank) tensor; only 2-D weights and 4-D convolution kernels are quantized"); continue
+            }
             if !name.hasSuffix("weight") { kept("2-D tensor not named *weight"); continue }
             if let keep, name.firstMatch(of: keep) != nil { kept("matches --keep"); continue }
             if let why = options.keepTensors[name] { kept(why); continue }
@@ -100,14 +102,14 @@ public enum QuantizeJob {
             if !options.quantizeEmbeddings && name.lowercased().contains("embed") {
                 kept("embedding table (pass --embeddings to quantize it)"); continue
             }
-            let columns = info.shape.dims[1]
+            let columns = info.shape.matrixColumns
             if case let .group(g) = options.granularity, columns % g != 0 {
                 throw QuantizationError.badGroup(flag: "--group", group: g, tensor: name, columns: columns)
             }
             let scaleDType = options.scaleDType ?? ([.f16, .bf16].contains(info.dtype) ? info.dtype : .f32)
             let scheme = QuantScheme(bits: options.bits, granularity: options.granularity, symmetric: options.symmetric, scaleDType: scaleDType,
                                      grid: options.grid)
-            decisions.append(TensorDecision(info: info, scheme: scheme, reason: "2-D weight"))
+            decisions.append(TensorDecision(info: info, scheme: scheme, reason: info.shape.rank == 4 ? "convolution kernel, as [out, in·kh·kw]" : "2-D weight"))
         }
         return decisions
     }
@@ -118,10 +120,10 @@ public enum QuantizeJob {
         }
         return try source.infos.map { info in
             guard let choice = recipe[info.name] else { return TensorDecision(info: info, scheme: nil, reason: "not in the recipe") }
-            guard info.shape.rank == 2, info.dtype.isFloatingPoint else { throw QuantizationError.notAMatrix(tensor: info.name, shape: info.shape) }
+            guard info.shape.rank == 2 || info.shape.rank == 4, info.dtype.isFloatingPoint else { throw QuantizationError.notAMatrix(tensor: info.name, shape: info.shape) }
             let scheme = choice.scheme(scaleDType: scaleDType ?? ([.f16, .bf16].contains(info.dtype) ? info.dtype : .f32))
-            if case let .group(g) = scheme.granularity, info.shape.dims[1] % g != 0 {
-                throw QuantizationError.badGroup(flag: "--recipe", group: g, tensor: info.name, columns: info.shape.dims[1])
+            if case let .group(g) = scheme.granularity, info.shape.matrixColumns % g != 0 {
+                throw QuantizationError.badGroup(flag: "--recipe", group: g, tensor: info.name, columns: info.shape.matrixColumns)
             }
             return TensorDecision(info: info, scheme: scheme, reason: "recipe: \(choice)")
         }
@@ -169,8 +171,8 @@ public enum QuantizeJob {
         var declared: [TensorInfo] = []
         for d in decisions {
             if let s = d.scheme {
-                let layout = PackedLayout(scheme: s, rows: d.info.shape.dims[0], columns: d.info.shape.dims[1])
-                declared += layout.storedTensors(for: d.info.name)
+                let layout = PackedLayout(scheme: s, rows: d.info.shape.matrixRows, columns: d.info.shape.matrixColumns)
+                declared += layout.storedTensors(for: d.info.name, shapeRank: d.info.shape.rank)
             } else {
                 declared.append(d.info)
             }
@@ -195,10 +197,10 @@ public enum QuantizeJob {
                 let q = rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
                     ? try compressInRowChunks(weights, info, compressor: compressor, scheme: scheme)
                     : try withFloats(weights, info) { w in
-                        try compressor.compress(w, rows: info.shape.dims[0], columns: info.shape.dims[1], scheme: scheme,
+                        try compressor.compress(w, rows: info.shape.matrixRows, columns: info.shape.matrixColumns, scheme: scheme,
                                                 statistics: statistics, name: info.name)
                     }
-                try PackQuantized.write(q, name: info.name, to: writer)
+                try PackQuantized.write(q, name: info.name, shape: info.shape.dims, to: writer)
                 try calibrationSource?.finished(info.name, compressed: calibrationSource?.needsCompressedValues(info.name) == true ? q : nil)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
@@ -251,8 +253,8 @@ public enum QuantizeJob {
         var bytes = 0
         for d in try plan(source, options: options) {
             guard let scheme = d.scheme else { bytes += d.info.byteCount; continue }
-            let q = try options.compressor(for: d.info.name).compress(try source.floats(d.info.name), rows: d.info.shape.dims[0],
-                                                                      columns: d.info.shape.dims[1], scheme: scheme,
+            let q = try options.compressor(for: d.info.name).compress(try source.floats(d.info.name), rows: d.info.shape.matrixRows,
+                                                                      columns: d.info.shape.matrixColumns, scheme: scheme,
                                                                       statistics: calibration[d.info.name], name: d.info.name)
             try overlay.replace(d.info.name, with: q.dequantized())
             bytes += q.layout.storedBytes
@@ -266,7 +268,7 @@ public enum QuantizeJob {
     /// of the whole tensor (issue 14: peak RSS ≤ the largest tensor + 128 MB on a 7B checkpoint).
     static func compressInRowChunks(_ source: any TensorSource, _ info: TensorInfo, compressor: any WeightCompressor,
                                     scheme: QuantScheme, chunkBytes: Int = 8 << 20) throws -> QuantizedTensor {
-        let rows = info.shape.dims[0], columns = info.shape.dims[1], size = info.dtype.byteSize
+        let rows = info.shape.matrixRows, columns = info.shape.matrixColumns, size = info.dtype.byteSize
         let raw = try source.rawBytes(info.name)
         let chunkRows = max(1, chunkBytes / max(1, 4 * columns))
         var buffer = [Float](repeating: 0, count: min(rows, chunkRows) * columns)

@@ -42,6 +42,11 @@ public struct Shape: Hashable, Codable, Sendable, CustomStringConvertible {
 
     public var rank: Int { dims.count }
 
+    /// A weight seen as the matrix quantizers work on: [out, in] as it is, a convolution kernel [out, in, kh, kw]
+    /// as [out, in·kh·kw] (its im2col columns; compressed-tensors flattens it the same way).
+    public var matrixRows: Int { dims.first ?? 1 }
+    public var matrixColumns: Int { dims.dropFirst().reduce(1, *) }
+
     /// Product of the dims, or nil when a dim is negative or the product overflows.
     public var checkedElementCount: Int? {
         var n = 1
