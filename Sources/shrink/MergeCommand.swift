@@ -47,8 +47,7 @@ struct MergeCommand: ParsableCommand {
             throw MergeError.notAPart(file: name, detail: "format '\(p.format)' among plan parts")
         }
         try ShardSet.check(plans.map { ($0.fingerprint, $0.shard) }, names: parts)
-        var command = try PlanCommand.parse(plans[0].arguments + (output.map { ["-o", $0] } ?? []) + (out.json ? ["--json"] : []) + ["--quiet"])
-        command.measured = Planner.combine(plans.map(\.sensitivities))
-        try command.run()
+        let command = try PlanCommand.parse(plans[0].arguments + (output.map { ["-o", $0] } ?? []) + (out.json ? ["--json"] : []) + ["--quiet"])
+        try command.run(measured: Planner.combine(plans.map(\.sensitivities)))
     }
 }

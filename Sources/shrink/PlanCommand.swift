@@ -82,13 +82,6 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Reasoners: measure only shard I of N of the tensor options' sensitivities (I from 0) and write them to -o for `shrink merge`, which plans on all shards' (run it from the same directory).")
     var shard: String?
 
-    /// Sensitivities from `shrink merge` (every shard's), used instead of measuring them.
-    var measured: [[[Planner.Candidate]]]?
-
-    enum CodingKeys: CodingKey {
-        case models, device, minExact, maxBytes, calib, bpw, text, chunks, granularities, asym, grids, scaleDtype, sensitivityChunks
-        case keepHead, reuse, data, calibCount, methods, limit, bits, output, printDevice, shard, out
-    }
 
     @OptionGroup var out: OutputOptions
 
@@ -108,7 +101,10 @@ struct PlanCommand: ParsableCommand {
         return items
     }
 
-    func run() throws {
+    func run() throws { try run(measured: nil) }
+
+    /// - Parameter measured: every shard's sensitivities (`shrink merge`), used instead of measuring them.
+    func run(measured: [[[Planner.Candidate]]]?) throws {
         if let first = models.first, let family = try? ModelRegistry.family(config: first), family is any LanguageModelFamily {
             return try runLanguage()
         }
@@ -163,6 +159,7 @@ extension PlanCommand {
     /// A decoder: a recipe under --max-bytes or --bpw from KLD sensitivities, measured on --text.
     func runLanguage() throws {
         guard models.count == 1 else { throw ValidationError("a language model is planned alone; give one MODEL") }
+        if shard != nil { throw ValidationError("--shard shards reasoner plans; a language model's sensitivities are reused with --reuse instead") }
         guard let calib else { throw ValidationError("--calib TEXT is required (the calibration text; never the --text it is measured on)") }
         if device != nil { throw ValidationError("--device applies to reasoners; plan a language model under --max-bytes or --bpw") }
         var o = LanguagePlanner.Options()
