@@ -15,6 +15,8 @@
 #     (tools/check_report_browser.sh; installs Debian's chromium on first use; ~1 minute).
 #   - llama.cpp runs `shrink export gguf` of SmolLM2 (Q4_0, Q8_0, Q5_1, Q4_K): llama-perplexity within 1% of
 #     `shrink eval` on the same file, readable llama-completion text, llama-quantize's bytes (tools/check_gguf_export.sh).
+#   - compressed-tensors 0.14.0's sparse compressors decompress `shrink quantize --prune` outputs bit-exactly as
+#     `shrink dequantize` does, and Shrink reads their compression back (tools/check_sparse_compressed_tensors.sh).
 # Needs the tools venv (created on first use, ~1 minute) and a release build
 # (made here; the debug build evaluates puzzles ~50x slower). CI runs smaller
 # puzzle counts than the defaults of the individual scripts (see below).
@@ -68,3 +70,4 @@ tools/check_flops.sh
 CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_llama.sh "$shrink"
 SHRINK="$shrink" tools/check_report_browser.sh
 CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_gguf_export.sh "$shrink"
+tools/check_sparse_compressed_tensors.sh "$shrink"
