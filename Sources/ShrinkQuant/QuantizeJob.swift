@@ -77,7 +77,7 @@ public struct QuantizeOptions: Sendable {
     func validatePruning() throws(PruningError) {
         let choices = perTensor.map { $0.values.compactMap(\.prune) } ?? (prune.map { [$0] } ?? [])
         if !quantize && prune == nil { throw .unsupported(flag: "--bits", reason: "a run without quantization needs --prune and --sparsity") }
-        guard let first = choices.first else { return }
+        guard !choices.isEmpty else { return }
         for c in choices { try PruneChoice.validate(method: c.method, sparsity: c.sparsity, scope: c.scope) }
         guard quantize else { return }
         let methods = perTensor.map { p in Set(p.values.filter { $0.prune != nil }.map(\.method)) } ?? [method]
@@ -90,7 +90,6 @@ public struct QuantizeOptions: Sendable {
         if methods.contains(.gptq) && parameters.gptq.actOrder {
             throw .unsupported(flag: "--act-order", reason: "pruning with GPTQ quantizes the columns in order (SparseGPT's joint mode); drop --act-order")
         }
-        _ = first
     }
 
     static func compile(_ pattern: String, flag: String) throws -> Regex<AnyRegexOutput> {
