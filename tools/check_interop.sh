@@ -17,6 +17,8 @@
 #     the unsharded sweep (tools/slurm/check_slurm.sh; installs Debian's slurm and munge on first use; ~15 s);
 #   - llama.cpp runs `shrink export gguf` of SmolLM2 (Q4_0, Q8_0, Q5_1, Q4_K): llama-perplexity within 1% of
 #     `shrink eval` on the same file, readable llama-completion text, llama-quantize's bytes (tools/check_gguf_export.sh).
+#   - compressed-tensors 0.14.0's sparse compressors decompress `shrink quantize --prune` outputs bit-exactly as
+#     `shrink dequantize` does, and Shrink reads their compression back (tools/check_sparse_compressed_tensors.sh).
 # Needs the tools venv (created on first use, ~1 minute) and a release build
 # (made here; the debug build evaluates puzzles ~50x slower). CI runs smaller
 # puzzle counts than the defaults of the individual scripts (see below).
@@ -87,3 +89,4 @@ CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_llama.sh "$shrink"
 SHRINK="$shrink" tools/check_report_browser.sh
 tools/slurm/check_slurm.sh "$shrink"
 CHUNKS="${LLAMA_CHUNKS:-8}" tools/check_gguf_export.sh "$shrink"
+tools/check_sparse_compressed_tensors.sh "$shrink"

@@ -274,6 +274,25 @@ static inline float round_even(float v) {
     return t - magic;
 }
 
+// One weight on `grid` (see sk_gptq_block): its level t (returned through *level) and x̂.
+static inline float quantize_one(float v, float s, float z, int grid, float qmin, float qmax, float *level) {
+    float t, dq;
+    if (grid == 0) {
+        t = v / s + z;
+        t = t < qmin ? qmin : (t > qmax ? qmax : t);
+        t = round_even(t);
+        dq = (t - z) * s;
+    } else {
+        t = s > 0 ? (v - z) / s : 0.0f;
+        t = t < qmin ? qmin : (t > qmax ? qmax : t);
+        t = round_even(t);
+        float p = t * s;
+        dq = p + z;
+    }
+    *level = t;
+    return dq;
+}
+
 void sk_gptq_block(float *w, size_t rows, size_t ldw, size_t count, const float *ublk,
                    const float *scale, const float *zero, int grid, float qmin, float qmax,
                    float code_offset, int8_t *codes, size_t ldcodes, float *negerr) {
@@ -283,19 +302,8 @@ void sk_gptq_block(float *w, size_t rows, size_t ldw, size_t count, const float 
         float *e = negerr + r * count;
         int8_t *q = codes + r * ldcodes;
         for (size_t k = 0; k < count; k++) {
-            float v = x[k], t, dq;
-            if (grid == 0) {
-                t = v / s[k] + z[k];
-                t = t < qmin ? qmin : (t > qmax ? qmax : t);
-                t = round_even(t);
-                dq = (t - z[k]) * s[k];
-            } else {
-                t = s[k] > 0 ? (v - z[k]) / s[k] : 0.0f;
-                t = t < qmin ? qmin : (t > qmax ? qmax : t);
-                t = round_even(t);
-                float p = t * s[k];
-                dq = p + z[k];
-            }
+            float v = x[k], t;
+            float dq = quantize_one(v, s[k], z[k], grid, qmin, qmax, &t);
             q[k] = (int8_t)(t + code_offset);
             const float *u = ublk + k * count;
             float err = (v - dq) / u[k];
@@ -317,5 +325,54 @@ void sk_quantize_affine_f32(const float *x, size_t n, float d, float m, float qm
         q[i] = (int8_t)(t + code_offset);
         float p = t * d;
         out[i] = p + m;
+    }
+}
+
+void sk_sparsegpt_block(float *w, size_t rows, size_t ldw, size_t count, const float *ublk,
+                        uint8_t *pruned, size_t ldp, int prune_m, int prune_k, int quantize,
+                        const float *scale, const float *zero, int grid, float qmin, float qmax,
+                        float code_offset, int8_t *codes, size_t ldcodes, float *negerr) {
+    float sc[64];
+    for (size_t r = 0; r < rows; r++) {
+        float *x = w + r * ldw;
+        uint8_t *p = pruned + r * ldp;
+        float *e = negerr + r * count;
+        for (size_t k = 0; k < count; k++) {
+            if (prune_m > 0 && k % (size_t)prune_m == 0) {
+                // OBS scores of the next M columns as updated so far: w² / [H⁻¹]_jj (U_jj² = [H⁻¹]_jj in the
+                // reference's Cholesky form); the prune_k smallest go, ties to the lower column.
+                size_t m = (size_t)prune_m;
+                for (size_t j = 0; j < m; j++) {
+                    float d = ublk[(k + j) * count + k + j];
+                    float v = x[k + j];
+                    float num = v * v, den = d * d;
+                    sc[j] = num / den;
+                    p[k + j] = 0;
+                }
+                for (int t = 0; t < prune_k; t++) {
+                    size_t best = m;
+                    for (size_t j = 0; j < m; j++)
+                        if (!p[k + j] && (best == m || sc[j] < sc[best])) best = j;
+                    p[k + best] = 1;
+                }
+            }
+            float v = x[k], q;
+            const float *u = ublk + k * count;
+            if (quantize) {
+                const float *s = scale + r * count, *z = zero + r * count;
+                float t;
+                q = quantize_one(p[k] ? 0.0f : v, s[k], z[k], grid, qmin, qmax, &t);
+                codes[r * ldcodes + k] = (int8_t)(t + code_offset);
+            } else {
+                q = p[k] ? 0.0f : v;
+            }
+            float err = (v - q) / u[k];
+            e[k] = -err;
+            for (size_t j = k + 1; j < count; j++) {
+                float d = err * u[j];
+                x[j] = x[j] - d;
+            }
+            x[k] = q;
+        }
     }
 }

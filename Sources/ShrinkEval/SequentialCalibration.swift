@@ -88,9 +88,14 @@ public final class SequentialCalibration: CalibrationSource {
     }
     public func method(_ name: String) -> String? { methods[name] }
 
-    public func finished(_ name: String, compressed quantized: QuantizedTensor?) throws {
-        // Held packed (≈ bits/32 of the f32 values) and dequantized when the next block's inputs are computed.
-        if let quantized, blockOf[name] != nil { try compressed.replace(name, with: quantized) }
+    public func finished(_ name: String, compressed form: CompressedForm?) throws {
+        // Quantized ones are held packed (≈ bits/32 of the f32 values) and dequantized when the next block's inputs
+        // are computed.
+        switch (form, blockOf[name] != nil) {
+        case let (.quantized(q)?, true): try compressed.replace(name, with: q)
+        case let (.values(v)?, true): try compressed.replace(name, with: v)
+        default: break
+        }
         layers[name] = nil
         MemoryTuning.returnFreedMemory()  // the solve's f32 copies of the weight
         if let b = current, name == blocks[b].last { try finishBlock() }

@@ -19,8 +19,15 @@ public protocol CalibrationSource: AnyObject {
     /// Whether `finished` needs tensor `name`'s compressed form (a sequential source runs later blocks on the
     /// blocks' compressed weights; tensors outside every block, such as the embedding table, are never run again).
     func needsCompressedValues(_ name: String) -> Bool
-    /// Tensor `name` as the compressed model holds it: its quantized form, or nil when it is kept as stored.
-    func finished(_ name: String, compressed: QuantizedTensor?) throws
+    /// Tensor `name` as the compressed model holds it, or nil when it is kept as stored.
+    func finished(_ name: String, compressed: CompressedForm?) throws
+}
+
+/// A finished tensor as the compressed model holds it: quantized (packed, dequantized when read), or its values
+/// (a pruned tensor stored sparse).
+public enum CompressedForm: Sendable {
+    case quantized(QuantizedTensor)
+    case values([Float])
 }
 
 /// Statistics captured once for the whole model (`EvaluationTask.calibrationStatistics`).
@@ -37,5 +44,5 @@ public final class StaticCalibration: CalibrationSource {
     public func method(_ name: String) -> String? { methods[name] }
     public var needsCompressedWeights: Bool { false }
     public func needsCompressedValues(_ name: String) -> Bool { false }
-    public func finished(_ name: String, compressed: QuantizedTensor?) throws {}
+    public func finished(_ name: String, compressed: CompressedForm?) throws {}
 }

@@ -4,7 +4,8 @@ import ShrinkTensor
 
 /// A pack-quantized checkpoint (a directory with model.safetensors and
 /// config.json) seen as ordinary tensors: each `<p>.weight_packed` group appears
-/// as `<p>.weight`, dequantized on demand; other tensors pass through.
+/// as `<p>.weight`, dequantized on demand; so does each sparse `<p>.compressed` group (`SparseBitmask`,
+/// compressed-tensors' sparse-bitmask and sparse-24-bitmask); other tensors pass through.
 public final class CompressedCheckpoint: TensorSource {
     public let location: String
     public let tensorNames: [String]
@@ -13,6 +14,8 @@ public final class CompressedCheckpoint: TensorSource {
     public let config: CompressedTensorsConfig
     /// Quantized weights by their restored name.
     public let packedWeights: [String: PackedWeight]
+    /// Sparse weights by their restored name (`<module>.weight`).
+    public let sparseWeights: [String: SparseLayout]
     /// The recipe, when `shrink.json` is present.
     public let recipe: Recipe?
 
@@ -33,7 +36,9 @@ public final class CompressedCheckpoint: TensorSource {
     static func hasQuantizationConfig(_ path: String) -> Bool {
         guard FileSystem.isDirectory(path), let m = try? MappedFile(path: path + "/config.json"), m.byteCount > 0,
               let j = try? StrictJSONParser.parse(m.bytes(0..<m.byteCount)) else { return false }
-        return ["pack-quantized", "mixed-precision", CompressedTensorsConfig.ggmlMinimumFormat].contains(j["quantization_config"]?["format"]?.stringValue)
+        let q = j["quantization_config"]
+        return ["pack-quantized", "mixed-precision", CompressedTensorsConfig.ggmlMinimumFormat].contains(q?["format"]?.stringValue)
+            || [SparseFormat.bitmask.rawValue, SparseFormat.twoFour.rawValue].contains(q?["sparsity_config"]?["format"]?.stringValue ?? "")
     }
 
     public init(directory: String) throws {
@@ -88,7 +93,19 @@ public final class CompressedCheckpoint: TensorSource {
             weights[base] = PackedWeight(name: base, layout: checked, originalDType: originalDTypes[base], shape: Shape(dims))
             names.append(base)
         }
+        var sparse: [String: SparseLayout] = [:]
+        for name in stored.tensorNames where name.hasSuffix(".compressed") && storedNames.contains(String(name.dropLast(".compressed".count)) + ".bitmask") {
+            let module = String(name.dropLast(".compressed".count))
+            let layout = try SparseBitmask.layout(module: module, in: stored)
+            if let declared = config.sparsity?.format, declared != .dense, declared != layout.format {
+                throw QuantizationError.malformedPacked(tensor: name, detail: "is stored as \(layout.format.rawValue), but \(configPath) declares \(declared.rawValue)")
+            }
+            sparse[module + ".weight"] = layout
+            names.append(module + ".weight")
+        }
+        sparseWeights = sparse
         let companions = Set(weights.keys.flatMap { b in PackedLayout.companionSuffixes.map { b + $0 } })
+            .union(sparse.keys.flatMap { w in SparseFormat.suffixes.map { CompressedTensorsConfig.moduleName(ofWeight: w) + $0 } })
         names += stored.tensorNames.filter { !companions.contains($0) }
         packedWeights = weights
         tensorNames = names.sorted()
@@ -118,11 +135,12 @@ public final class CompressedCheckpoint: TensorSource {
         if let w = packedWeights[name] {
             return TensorInfo(name: name, dtype: w.originalDType ?? .f32, shape: w.shape)
         }
+        if let s = sparseWeights[name] { return TensorInfo(name: name, dtype: s.dtype, shape: Shape([s.rows, s.columns])) }
         return stored.info(name)
     }
 
     public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
-        if packedWeights[name] != nil {
+        if packedWeights[name] != nil || sparseWeights[name] != nil {
             throw QuantizationError.storedPacked(tensor: name)
         }
         return try stored.rawBytes(name)
@@ -131,12 +149,15 @@ public final class CompressedCheckpoint: TensorSource {
     public func release(_ name: String) {
         if packedWeights[name] != nil {
             for s in PackedLayout.companionSuffixes { stored.release(name + s) }
+        } else if sparseWeights[name] != nil {
+            for s in SparseFormat.suffixes { stored.release(CompressedTensorsConfig.moduleName(ofWeight: name) + s) }
         } else {
             stored.release(name)
         }
     }
 
     public func floats(_ name: String) throws -> [Float] {
+        if let s = sparseWeights[name] { return try SparseBitmask.read(module: CompressedTensorsConfig.moduleName(ofWeight: name), layout: s, from: stored) }
         guard let w = packedWeights[name] else { return try stored.floats(name) }
         return try quantized(w).dequantized()
     }

@@ -21,9 +21,57 @@ public struct CompressedTensorsConfig: Sendable {
 
     public var groups: [Group]
     public var ignore: [String]
+    /// The `sparsity_config` block, when weights were pruned.
+    public var sparsity: SparsityConfig?
 
-    public init(groups: [Group], ignore: [String]) {
-        self.groups = groups; self.ignore = ignore
+    public init(groups: [Group], ignore: [String], sparsity: SparsityConfig? = nil) {
+        self.groups = groups; self.ignore = ignore; self.sparsity = sparsity
+    }
+
+    /// compressed-tensors' `SparsityCompressionConfig` (config/base.py): the storage format (`sparse-bitmask`,
+    /// `sparse-24-bitmask`, or `dense` for pruned weights stored dense, here quantized with pack-quantized), the
+    /// pruned modules, the sparsity of the whole model and its structure ("unstructured", "2:4", "4:8").
+    public struct SparsityConfig: Sendable, Equatable {
+        public var format: SparseFormat
+        public var targets: [String]
+        public var globalSparsity: Double
+        public var structure: String
+        public init(format: SparseFormat, targets: [String], globalSparsity: Double, structure: String) {
+            self.format = format; self.targets = targets; self.globalSparsity = globalSparsity; self.structure = structure
+        }
+
+        public var json: JSONValue {
+            .object([
+                ("format", .string(format.rawValue)),
+                ("global_sparsity", .number(String(globalSparsity))),
+                ("ignore", .array([])),
+                ("sparsity_structure", .string(structure)),
+                ("targets", .array(targets.map { .string($0) })),
+            ])
+        }
+
+        init?(json: JSONValue?, file: String) throws {
+            guard let json, json.objectMembers?.isEmpty == false else { return nil }
+            guard let name = json["format"]?.stringValue, let f = SparseFormat(rawValue: name) else {
+                throw QuantizationError.badQuantizationConfig(file: file, detail: "quantization_config.sparsity_config: format '\(json["format"]?.stringValue ?? "none")' is not supported (sparse-bitmask, sparse-24-bitmask, dense)")
+            }
+            format = f
+            targets = (json["targets"]?.arrayValue ?? []).compactMap(\.stringValue)
+            if case let .number(t)? = json["global_sparsity"], let g = Double(t) { globalSparsity = g } else { globalSparsity = 0 }
+            structure = json["sparsity_structure"]?.stringValue ?? "unstructured"
+        }
+    }
+
+    /// The quantization_config of a checkpoint whose only compression is sparsity: what compressed-tensors 0.14's
+    /// `ModelCompressor.parse_quantization_config` reads as "no quantization" (nothing besides quant_method,
+    /// version, sparsity_config and transform_config).
+    public static func sparseOnlyJSON(_ sparsity: SparsityConfig) -> JSONValue {
+        .object([
+            ("quant_method", .string("compressed-tensors")),
+            ("sparsity_config", sparsity.json),
+            ("transform_config", .object([])),
+            ("version", .string(formatVersion)),
+        ])
     }
 
     public static func moduleName(ofWeight name: String) -> String {
@@ -64,7 +112,7 @@ public struct CompressedTensorsConfig: Sendable {
             ("moe_sparsity_config", .null),
             ("quant_method", .string("compressed-tensors")),
             ("quantization_status", .string("compressed")),
-            ("sparsity_config", .object([])),
+            ("sparsity_config", sparsity?.json ?? .object([])),
             ("transform_config", .object([])),
             ("version", .string(Self.formatVersion)),
         ])
@@ -72,6 +120,12 @@ public struct CompressedTensorsConfig: Sendable {
 
     /// Reads the groups back from a config.json's `quantization_config`.
     public init(json: JSONValue, file: String) throws {
+        sparsity = try SparsityConfig(json: json["sparsity_config"], file: file)
+        if json["config_groups"] == nil, let s = sparsity, s.format != .dense {
+            groups = []
+            ignore = []
+            return
+        }
         guard let groupsJSON = json["config_groups"]?.objectMembers else {
             throw QuantizationError.badQuantizationConfig(file: file, detail: "quantization_config has no config_groups object")
         }

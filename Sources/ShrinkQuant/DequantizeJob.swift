@@ -24,13 +24,14 @@ public enum DequantizeJob {
         for name in compressed.tensorNames {
             var info = compressed.info(name)!
             if let w = compressed.packedWeights[name] { info.dtype = dtype ?? w.originalDType.flatMap { [.f32, .f16, .bf16].contains($0) ? $0 : nil } ?? .f32 }
+            if compressed.sparseWeights[name] != nil, let dtype { info.dtype = dtype }
             declared.append(info)
         }
         let writer = try SafetensorsWriter(path: outputPath, tensors: declared, metadata: compressed.stored.metadata)
         var bytes = 0
         for (i, info) in declared.enumerated() {
             progress?.update(done: i, total: declared.count, item: info.name)
-            if compressed.packedWeights[info.name] != nil {
+            if compressed.packedWeights[info.name] != nil || compressed.sparseWeights[info.name] != nil {
                 let values = try compressed.floats(info.name)
                 var out = [UInt8](repeating: 0, count: info.byteCount)
                 values.withUnsafeBufferPointer { v in out.withUnsafeMutableBytes { ElementCodec.encode(v, as: info.dtype, into: $0.baseAddress!) } }
@@ -43,7 +44,7 @@ public enum DequantizeJob {
         }
         try writer.commit()
         progress?.finish()
-        let q = compressed.packedWeights.count
+        let q = compressed.packedWeights.count + compressed.sparseWeights.count
         return Summary(output: outputPath, dequantizedTensors: q, copiedTensors: declared.count - q, bytes: bytes)
     }
 

@@ -82,29 +82,10 @@ public enum GPTQ {
                       name: String, fill: (UnsafeMutablePointer<Double>, [Int]) -> Void) throws -> QuantizedTensor {
         let nonFinite = weights.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
         if nonFinite > 0 { throw QuantizationError.nonFinite(tensor: name, count: nonFinite) }
-        var diag = diagonal
-        let dead = (0..<n).filter { diag[$0] == 0 }
-        for i in dead { diag[i] = 1 }
-        let perm: [Int] = options.actOrder ? (0..<n).sorted { diag[$0] > diag[$1] || (diag[$0] == diag[$1] && $0 < $1) } : Array(0..<n)
-        let damp = options.dampening * diag.reduce(0, +) / Double(n)
-
-        // H (permuted, reversed, damped) → U's transpose in the lower triangle, as float.
-        let bytes = n * n * MemoryLayout<Double>.size
-        // The factor is mapped apart from the heap, which cannot lend it the free blocks it keeps (`MemoryTuning`).
-        if bytes >= 64 << 20 { MemoryTuning.returnFreedMemory() }
-        guard let raw = sk_big_alloc(bytes) else { throw Failure.outOfMemory(tensor: name, bytes: bytes) }
+        let perm: [Int] = options.actOrder ? actOrder(diagonal) : Array(0..<n)
+        let (raw, bytes) = try inverseFactor(diagonal: diagonal, perm: perm, dampening: options.dampening, name: name, fill: fill)
         var factorFreed = false
         defer { if !factorFreed { sk_big_free(raw, bytes) } }
-        let a = raw.assumingMemoryBound(to: Double.self)
-        let order = (0..<n).map { perm[n - 1 - $0] }
-        fill(a, order)
-        for k in 0..<n {
-            if diagonal[order[k]] == 0 { a[k * n + k] = 1 }
-            a[k * n + k] += damp
-        }
-        guard factorInverse(a, n) else { throw Failure.notPositiveDefinite(tensor: name) }
-        sk_d2f_inplace(a, n * n)
-        sk_big_trim(raw, bytes, n * n * MemoryLayout<Float>.size)
         let ut = UnsafeSendable(UnsafeMutableRawPointer(raw).assumingMemoryBound(to: Float.self))
 
         let layout = PackedLayout(scheme: scheme, rows: rows, columns: n)
@@ -171,16 +152,7 @@ public enum GPTQ {
                                             let (_, wp, pr, codes, negerr, cp) = io.pointer
                                             for r in range {
                                                 if dynamicGroups {
-                                                    // Reference GPTQ takes a group's range from W as updated by earlier
-                                                    // blocks when the group starts, not by earlier columns of this block.
-                                                    var i = (i1 + groupLength - 1) / groupLength * groupLength
-                                                    while i < i2 {
-                                                        var lo = Float.infinity, hi = -Float.infinity
-                                                        for j in i..<(i + groupLength) { lo = min(lo, wp[r * n + j]); hi = max(hi, wp[r * n + j]) }
-                                                        let p = scheme.parameters(minimum: lo, maximum: hi), g = i / groupLength
-                                                        pr[2 * (r * groups + g)] = p.scale; pr[2 * (r * groups + g) + 1] = p.zeroPoint
-                                                        i += groupLength
-                                                    }
+                                                    startGroups(scheme, row: wp + r * n, params: pr + 2 * r * groups, groupLength: groupLength, from: i1, to: i2)
                                                 }
                                                 for k in 0..<count {
                                                     let g = perTensor ? 0 : r * groups + perm[i1 + k] / groupLength
@@ -194,19 +166,8 @@ public enum GPTQ {
                                                           codes + lo * n + i1, n, negerr + lo * count)
                                         }
                                     }
-                                    if i2 < n {
-                                        // Lazy update: W[:, i2:] −= E · U[i1:i2, i2:] (E the block's scaled errors).
-                                        packed.withUnsafeMutableBufferPointer { pk in
-                                            sk_gemm_pack(ut.pointer + i2 * n + i1, n - i2, count, n, pk.baseAddress!)
-                                            let pkp = UnsafeSendable(pk.baseAddress!)
-                                            Parallel.forEachChunk(count: rows, minChunk: minChunk) { range in
-                                                let (_, wp, _, _, negerr, _) = io.pointer
-                                                let lo = range.lowerBound
-                                                sk_gemm(negerr + lo * count, range.count, count, count, pkp.pointer, n - i2, nil,
-                                                        wp + lo * n + i2, n, 1)
-                                            }
-                                        }
-                                    }
+                                    lazyUpdate(UnsafeSendable(wpb.baseAddress!), rows: rows, columns: n, block: i1..<i2, factor: ut,
+                                               negerr: UnsafeSendable(eb.baseAddress!), packed: &packed, minChunk: minChunk)
                                 }
                             }
                         }
@@ -242,6 +203,70 @@ public enum GPTQ {
         result.dequantized().withUnsafeBufferPointer { stats.add(reference: weights, output: $0) }
         result.error = stats
         return result
+    }
+
+    /// The parameters of the groups of one row that start in columns [i1, i2), from the row as updated so far:
+    /// reference GPTQ takes a group's range from W as updated by earlier blocks when the group starts, not by
+    /// earlier columns of this block. params holds (scale, zero point) per group of the row.
+    @inline(__always)
+    static func startGroups(_ scheme: QuantScheme, row: UnsafeMutablePointer<Float>, params: UnsafeMutablePointer<Float>,
+                            groupLength: Int, from i1: Int, to i2: Int) {
+        var i = (i1 + groupLength - 1) / groupLength * groupLength
+        while i < i2 {
+            var lo = Float.infinity, hi = -Float.infinity
+            for j in i..<(i + groupLength) { lo = min(lo, row[j]); hi = max(hi, row[j]) }
+            let p = scheme.parameters(minimum: lo, maximum: hi), g = i / groupLength
+            params[2 * g] = p.scale; params[2 * g + 1] = p.zeroPoint
+            i += groupLength
+        }
+    }
+
+    /// Lazy update of the columns after a block: W[:, i2:] −= E · U[i1:i2, i2:] (E the block's negated scaled
+    /// errors, rows × count; U read from its transpose in `factor`), one packed GEMM, rows over the cores.
+    static func lazyUpdate(_ w: UnsafeSendable<UnsafeMutablePointer<Float>>, rows: Int, columns n: Int, block: Range<Int>,
+                           factor ut: UnsafeSendable<UnsafeMutablePointer<Float>>, negerr: UnsafeSendable<UnsafeMutablePointer<Float>>,
+                           packed: inout [Float], minChunk: Int) {
+        let i1 = block.lowerBound, i2 = block.upperBound, count = block.count
+        guard i2 < n else { return }
+        packed.withUnsafeMutableBufferPointer { pk in
+            sk_gemm_pack(ut.pointer + i2 * n + i1, n - i2, count, n, pk.baseAddress!)
+            let pkp = UnsafeSendable(pk.baseAddress!)
+            Parallel.forEachChunk(count: rows, minChunk: minChunk) { range in
+                let lo = range.lowerBound
+                sk_gemm(negerr.pointer + lo * count, range.count, count, count, pkp.pointer, n - i2, nil, w.pointer + lo * n + i2, n, 1)
+            }
+        }
+    }
+
+    /// Columns by decreasing H_ii (dead inputs count as 1), ties by index: GPTQ's act order.
+    static func actOrder(_ diagonal: [Double]) -> [Int] {
+        let diag = diagonal.map { $0 == 0 ? 1 : $0 }
+        return (0..<diag.count).sorted { diag[$0] > diag[$1] || (diag[$0] == diag[$1] && $0 < $1) }
+    }
+
+    /// H (columns in `perm` order, reversed, dead inputs set to 1, damped by `dampening`·mean diag H) → Uᵀ in
+    /// float in the lower triangle of one n×n page buffer of `bytes` bytes (the caller frees it with
+    /// sk_big_free): U the upper Cholesky factor of H⁻¹, as `solve` describes. Shared with SparseGPT.
+    static func inverseFactor(diagonal: [Double], perm: [Int], dampening: Double, name: String,
+                              fill: (UnsafeMutablePointer<Double>, [Int]) -> Void) throws -> (UnsafeMutableRawPointer, Int) {
+        let n = diagonal.count
+        let diag = diagonal.map { $0 == 0 ? 1 : $0 }
+        let damp = dampening * diag.reduce(0, +) / Double(n)
+        let bytes = n * n * MemoryLayout<Double>.size
+        // The factor is mapped apart from the heap, which cannot lend it the free blocks it keeps (`MemoryTuning`).
+        if bytes >= 64 << 20 { MemoryTuning.returnFreedMemory() }
+        guard let raw = sk_big_alloc(bytes) else { throw Failure.outOfMemory(tensor: name, bytes: bytes) }
+        let a = raw.assumingMemoryBound(to: Double.self)
+        let order = (0..<n).map { perm[n - 1 - $0] }
+        fill(a, order)
+        for k in 0..<n {
+            if diagonal[order[k]] == 0 { a[k * n + k] = 1 }
+            a[k * n + k] += damp
+        }
+        guard factorInverse(a, n) else { sk_big_free(raw, bytes); throw Failure.notPositiveDefinite(tensor: name) }
+        sk_d2f_inplace(a, n * n)
+        sk_big_trim(raw, bytes, n * n * MemoryLayout<Float>.size)
+        return (raw, bytes)
     }
 
     /// In place on a (n×n, row-major): given the lower triangle of B = J·H·J (H symmetric positive

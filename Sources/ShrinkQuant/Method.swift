@@ -36,5 +36,7 @@ public struct MethodParameters: Hashable, Sendable {
     /// The clip search of `mse`.
     public var mse = RangeClipping.defaultMSE
     public var gptq = GPTQ.Options()
+    /// SparseGPT's block and dampening (also GPTQ's when it quantizes pruned weights).
+    public var sparseGPT = SparseGPT.Options()
     public init() {}
 }

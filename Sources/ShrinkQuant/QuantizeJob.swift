@@ -27,6 +27,15 @@ public struct QuantizeOptions: Sendable {
     /// quantized, each with its own bits, granularity and clipping; the global
     /// bits, granularity, clipping and patterns do not apply.
     public var perTensor: [String: TensorChoice]?
+    /// Pruning of every compressed tensor (a recipe names it per tensor instead).
+    public var prune: PruneChoice?
+    /// false: prune only, and store the pruned weights sparse in their own dtype (needs `prune`).
+    public var quantize = true
+
+    /// The pruning of tensor `name` (a recipe's own, else the global one).
+    public func pruneChoice(for name: String) -> PruneChoice? {
+        perTensor != nil ? perTensor?[name]?.prune : prune
+    }
 
     /// The recipe's name for the method.
     public var methodName: String { perTensor != nil ? "recipe" : method.rawValue }
@@ -38,13 +47,15 @@ public struct QuantizeOptions: Sendable {
 
     /// Whether any tensor's method runs the model on calibration data.
     public var needsCalibration: Bool {
-        perTensor.map { $0.values.contains(where: \.needsCalibration) } ?? method.needsCalibration
+        perTensor.map { $0.values.contains(where: \.needsCalibration) }
+            ?? ((quantize && method.needsCalibration) || prune?.method.needsCalibration == true)
     }
 
     public init() {}
 
     /// Checks the flags that do not depend on the checkpoint.
     public func validate() throws {
+        try validatePruning()
         guard QuantScheme.supportedBits.contains(bits) else { throw QuantizationError.unsupportedBits(flag: "--bits", bits: bits) }
         if case let .group(g) = granularity, g <= 0 {
             throw QuantizationError.badGroup(flag: "--group", group: g, tensor: "", columns: 0)
@@ -62,6 +73,25 @@ public struct QuantizeOptions: Sendable {
         }
     }
 
+    /// The flags pruning does not combine with.
+    func validatePruning() throws(PruningError) {
+        let choices = perTensor.map { $0.values.compactMap(\.prune) } ?? (prune.map { [$0] } ?? [])
+        if !quantize && prune == nil { throw .unsupported(flag: "--bits", reason: "a run without quantization needs --prune and --sparsity") }
+        guard !choices.isEmpty else { return }
+        for c in choices { try PruneChoice.validate(method: c.method, sparsity: c.sparsity, scope: c.scope) }
+        guard quantize else { return }
+        let methods = perTensor.map { p in Set(p.values.filter { $0.prune != nil }.map(\.method)) } ?? [method]
+        if methods.contains(.awq) {
+            throw .unsupported(flag: "--prune", reason: "AWQ folds its scales into the layers before quantizing; prune with --method rtn, mse, percentile or gptq")
+        }
+        if grid == .ggmlMinimum || perTensor?.values.contains(where: { $0.prune != nil && $0.grid == .ggmlMinimum }) == true {
+            throw .unsupported(flag: "--grid", reason: "ggml's minimum grid (x = c·d + m) cannot hold a pruned weight's exact 0; use --grid integer or ggml-sym")
+        }
+        if methods.contains(.gptq) && parameters.gptq.actOrder {
+            throw .unsupported(flag: "--act-order", reason: "pruning with GPTQ quantizes the columns in order (SparseGPT's joint mode); drop --act-order")
+        }
+    }
+
     static func compile(_ pattern: String, flag: String) throws -> Regex<AnyRegexOutput> {
         do { return try Regex(pattern) } catch {
             throw QuantizationError.badPattern(flag: flag, pattern: pattern, reason: String(describing: error))
@@ -74,6 +104,8 @@ public struct TensorDecision: Sendable {
     public var info: TensorInfo
     public var scheme: QuantScheme?
     public var reason: String
+    /// Pruning before (or jointly with) the quantization; with no scheme, the weight is pruned and stored sparse.
+    public var prune: PruneChoice? = nil
 }
 
 /// Quantizes a checkpoint into a compressed-tensors pack-quantized directory.
@@ -109,7 +141,10 @@ public enum QuantizeJob {
             let scaleDType = options.scaleDType ?? ([.f16, .bf16].contains(info.dtype) ? info.dtype : .f32)
             let scheme = QuantScheme(bits: options.bits, granularity: options.granularity, symmetric: options.symmetric, scaleDType: scaleDType,
                                      grid: options.grid)
-            decisions.append(TensorDecision(info: info, scheme: scheme, reason: info.shape.rank == 4 ? "convolution kernel, as [out, in·kh·kw]" : "2-D weight"))
+            try options.prune?.sparsity.check(columns: columns, tensor: name)
+            decisions.append(TensorDecision(info: info, scheme: options.quantize ? scheme : nil,
+                                            reason: (info.shape.rank == 4 ? "convolution kernel, as [out, in·kh·kw]" : "2-D weight") + (options.quantize ? "" : ", pruned"),
+                                            prune: options.prune))
         }
         return decisions
     }
@@ -125,7 +160,8 @@ public enum QuantizeJob {
             if case let .group(g) = scheme.granularity, info.shape.matrixColumns % g != 0 {
                 throw QuantizationError.badGroup(flag: "--recipe", group: g, tensor: info.name, columns: info.shape.matrixColumns)
             }
-            return TensorDecision(info: info, scheme: scheme, reason: "recipe: \(choice)")
+            try choice.prune?.sparsity.check(columns: info.shape.dims[1], tensor: info.name)
+            return TensorDecision(info: info, scheme: scheme, reason: "recipe: \(choice)", prune: choice.prune)
         }
     }
 
@@ -151,6 +187,10 @@ public enum QuantizeJob {
                            progress: (any ProgressSink)? = nil) throws -> Recipe {
         var decisions = try plan(source, options: options)
         let sequential = calibrationSource?.needsCompressedWeights == true
+        for d in decisions where d.prune?.method.needsCalibration == true {
+            guard let calibrationSource else { throw PruningError.notCalibrated(tensor: d.info.name, method: d.prune!.method) }
+            if !sequential && calibrationSource.statistics(d.info.name) == nil { throw PruningError.notCalibrated(tensor: d.info.name, method: d.prune!.method) }
+        }
         for d in decisions where d.scheme != nil {
             let method = options.perTensor?[d.info.name]?.method ?? options.method
             guard method.needsCalibration else { continue }
@@ -166,6 +206,8 @@ public enum QuantizeJob {
             decisions = order.compactMap { byName[$0] }
         }
         let weights = calibrationSource?.weights ?? source
+        let pruners = try Pruning.pruners(decisions, weights: weights, options: options.parameters.sparseGPT)
+        let sparseLayouts = Pruning.sparseLayouts(decisions, pruners: pruners)
         let staging = try OutputDirectory(path: outputDirectory, overwrite: overwrite)
 
         var declared: [TensorInfo] = []
@@ -173,6 +215,8 @@ public enum QuantizeJob {
             if let s = d.scheme {
                 let layout = PackedLayout(scheme: s, rows: d.info.shape.matrixRows, columns: d.info.shape.matrixColumns)
                 declared += layout.storedTensors(for: d.info.name, shapeRank: d.info.shape.rank)
+            } else if let layout = sparseLayouts[d.info.name] {
+                declared += layout.storedTensors(for: d.info.name)
             } else {
                 declared.append(d.info)
             }
@@ -194,20 +238,43 @@ public enum QuantizeJob {
                 let method = options.perTensor?[info.name]?.method ?? options.method
                 if method == .gptq && statistics == nil { throw QuantizationError.notCalibrated(tensor: info.name, method: method) }
                 let rowwise = [.rtn, .percentile, .mse].contains(compressor.method) && scheme.granularity != .tensor
-                let q = rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
+                var pruned: PrunedTensor?
+                let q = d.prune == nil && rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
                     ? try compressInRowChunks(weights, info, compressor: compressor, scheme: scheme)
                     : try withFloats(weights, info) { w in
-                        try compressor.compress(w, rows: info.shape.matrixRows, columns: info.shape.matrixColumns, scheme: scheme,
-                                                statistics: statistics, name: info.name)
+                        guard let choice = d.prune, let pruner = pruners[info.name] else {
+                            return try compressor.compress(w, rows: info.shape.matrixRows, columns: info.shape.matrixColumns, scheme: scheme,
+                                                           statistics: statistics, name: info.name)
+                        }
+                        let r = try Pruning.pruneAndQuantize(w, info: info, choice: choice, pruner: pruner, compressor: compressor, method: method,
+                                                             scheme: scheme, statistics: statistics, options: options.parameters.sparseGPT)
+                        pruned = r.pruned
+                        return r.quantized
                     }
                 try PackQuantized.write(q, name: info.name, shape: info.shape.dims, to: writer)
-                try calibrationSource?.finished(info.name, compressed: calibrationSource?.needsCompressedValues(info.name) == true ? q : nil)
+                try calibrationSource?.finished(info.name, compressed: calibrationSource?.needsCompressedValues(info.name) == true ? .quantized(q) : nil)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
                     symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: calibrationSource?.method(info.name) ?? compressor.description,
-                    bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary))
+                    bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary,
+                    prune: pruned.flatMap { _ in pruners[info.name]?.description }, sparsity: d.prune?.sparsity.description,
+                    measuredSparsity: pruned?.sparsity, sparseFormat: pruned == nil ? nil : SparseFormat.dense.rawValue))
+            } else if let choice = d.prune, let pruner = pruners[info.name], let layout = sparseLayouts[info.name] {
+                let statistics = calibrationSource?.statistics(info.name)
+                if choice.method.needsCalibration && statistics == nil { throw PruningError.notCalibrated(tensor: info.name, method: choice.method) }
+                var pruned = try withFloats(weights, info) { w in
+                    try pruner.prune(w, rows: info.shape.dims[0], columns: info.shape.dims[1], sparsity: choice.sparsity, statistics: statistics, name: info.name)
+                }
+                if layout.dtype != .f32 { pruned.values = pruned.values.map { ElementCodec.roundTrip($0, through: layout.dtype) } }
+                try SparseBitmask.write(pruned, name: info.name, layout: layout, to: writer)
+                try calibrationSource?.finished(info.name, compressed: calibrationSource?.needsCompressedValues(info.name) == true ? .values(pruned.values) : nil)
+                var error = ErrorStatistics()
+                try withFloats(weights, info) { w in pruned.values.withUnsafeBufferPointer { error.add(reference: w, output: $0) } }
+                records.append(.init(name: info.name, action: .pruned, dtype: info.dtype, shape: info.shape, bytesBefore: info.byteCount,
+                                     bytesAfter: layout.storedBytes, reason: nil, error: error.summary, prune: pruner.description,
+                                     sparsity: choice.sparsity.description, measuredSparsity: pruned.sparsity, sparseFormat: layout.format.rawValue))
             } else {
                 if let now = weights.info(info.name), now.dtype != info.dtype, [.f32, .f16, .bf16].contains(info.dtype) {
                     // A norm AWQ folded a scale into, held in f32 by the overlay: stored in its declared dtype.
@@ -228,16 +295,20 @@ public enum QuantizeJob {
         }
         try writer.commit()
 
-        let quantized = records.filter { $0.action == .quantized }
+        let quantized = records.filter { $0.action != .kept }
         let before = records.reduce(0) { $0 + $1.bytesBefore }, after = records.reduce(0) { $0 + $1.bytesAfter }
-        let recipe = Recipe(
+        var recipe = Recipe(
             source: .init(path: source.location, tensors: records.count, parameters: source.parameterCount, bytes: before),
-            method: options.methodName, calibration: calibrationSummary, tensors: records,
+            method: options.quantize ? options.methodName : options.prune.map { "prune \($0)" } ?? options.methodName,
+            calibration: calibrationSummary, tensors: records,
             totals: .init(bytesBefore: before, bytesAfter: after, quantizedTensors: quantized.count,
                           quantizedParameters: quantized.reduce(0) { $0 + $1.shape.elementCount },
                           compressionRatio: after > 0 ? Double(before) / Double(after) : 0))
 
-        try AtomicFile.write(configJSON(source: source, decisions: decisions, base: baseConfig).serialized() + "\n", to: staging.path + "/config.json")
+        let sparsity = Pruning.sparsityConfig(decisions, records: records, sparseLayouts: sparseLayouts, parameters: source.parameterCount)
+        if let s = sparsity, s.format != .dense { recipe.format = "compressed-tensors/" + s.format.rawValue }
+        try AtomicFile.write(configJSON(source: source, decisions: decisions, base: baseConfig, sparsity: sparsity).serialized() + "\n",
+                             to: staging.path + "/config.json")
         let recipeText = String(decoding: try Recipe.encoder().encode(recipe), as: UTF8.self) + "\n"
         try AtomicFile.write(recipeText, to: staging.path + "/shrink.json")
         try staging.commit()
@@ -252,6 +323,7 @@ public enum QuantizeJob {
         let overlay = OverlaySource(base: source)
         var bytes = 0
         for d in try plan(source, options: options) {
+            if d.prune != nil { throw PruningError.unsupported(flag: "--prune", reason: "sweeps and plans do not prune yet; run shrink quantize --prune") }
             guard let scheme = d.scheme else { bytes += d.info.byteCount; continue }
             let q = try options.compressor(for: d.info.name).compress(try source.floats(d.info.name), rows: d.info.shape.matrixRows,
                                                                       columns: d.info.shape.matrixColumns, scheme: scheme,
@@ -300,7 +372,8 @@ public enum QuantizeJob {
         return try decoded.withUnsafeBufferPointer(body)
     }
 
-    static func configJSON(source: any TensorSource, decisions: [TensorDecision], base given: JSONValue? = nil) throws -> JSONValue {
+    static func configJSON(source: any TensorSource, decisions: [TensorDecision], base given: JSONValue? = nil,
+                           sparsity: CompressedTensorsConfig.SparsityConfig? = nil) throws -> JSONValue {
         var base: JSONValue = given ?? .object([])
         let dir = FileSystem.isDirectory(source.location) ? source.location : FileSystem.directoryOf(source.location)
         let original = dir + "/config.json"
@@ -310,6 +383,9 @@ public enum QuantizeJob {
         }
         var groups: [CompressedTensorsConfig.Group] = []
         var ignore: [String] = []
+        if let sparsity, !decisions.contains(where: { $0.scheme != nil }) {
+            return base.setting("quantization_config", to: CompressedTensorsConfig.sparseOnlyJSON(sparsity))
+        }
         for d in decisions {
             let module = CompressedTensorsConfig.moduleName(ofWeight: d.info.name)
             guard let s = d.scheme else {
@@ -320,6 +396,6 @@ public enum QuantizeJob {
                 groups.append(.init(targets: [module], scheme: s, observer: "minmax"))
             }
         }
-        return base.setting("quantization_config", to: CompressedTensorsConfig(groups: groups, ignore: ignore).json)
+        return base.setting("quantization_config", to: CompressedTensorsConfig(groups: groups, ignore: ignore, sparsity: sparsity).json)
     }
 }

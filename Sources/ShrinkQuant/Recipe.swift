@@ -39,9 +39,16 @@ public struct Recipe: Codable, Sendable, Equatable {
         public var method: String?
         public var bitsPerWeight: Double?
         public var error: ErrorSummary?
+        /// Pruning, when the weight was pruned: the method (with its parameters), the sparsity asked for
+        /// ("0.5", "2:4"), the fraction of weights actually zero, and the storage format.
+        public var prune: String?
+        public var sparsity: String?
+        public var measuredSparsity: Double?
+        public var sparseFormat: String?
     }
 
-    public enum Action: String, Codable, Sendable { case quantized, kept }
+    /// `pruned`: pruned and stored sparse without quantization.
+    public enum Action: String, Codable, Sendable { case quantized, kept, pruned }
 
     public struct Calibration: Codable, Sendable, Equatable {
         public var data: String

@@ -2,20 +2,24 @@ import ShrinkTensor
 
 /// One tensor's quantization in a per-tensor recipe (what `shrink plan` writes and `shrink quantize --recipe`
 /// applies). Stored as `{bits, strategy, group_size, method}` with compressed-tensors' strategy names, plus
-/// `symmetric: false` for a zero point.
+/// `symmetric: false` for a zero point, and `prune: {method, sparsity}` for a weight pruned before (or, with
+/// SparseGPT and GPTQ, jointly with) its quantization; both written only when they differ from the default.
 public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible {
     public var bits: Int
     public var granularity: Granularity
     public var method: Method
     public var symmetric: Bool
     public var grid: QuantScheme.Grid
+    /// Pruning applied to the weight, nil for none.
+    public var prune: PruneChoice?
 
-    public init(bits: Int, granularity: Granularity, method: Method, symmetric: Bool = true, grid: QuantScheme.Grid = .integer) {
-        self.bits = bits; self.granularity = granularity; self.method = method; self.grid = grid
+    public init(bits: Int, granularity: Granularity, method: Method, symmetric: Bool = true, grid: QuantScheme.Grid = .integer,
+                prune: PruneChoice? = nil) {
+        self.bits = bits; self.granularity = granularity; self.method = method; self.grid = grid; self.prune = prune
         self.symmetric = grid == .ggmlMinimum ? false : grid == .ggmlSigned ? true : symmetric
     }
 
-    enum CodingKeys: String, CodingKey { case bits, strategy, groupSize = "group_size", method, symmetric, grid }
+    enum CodingKeys: String, CodingKey { case bits, strategy, groupSize = "group_size", method, symmetric, grid, prune }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -46,6 +50,7 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
         grid = g
         if g == .ggmlMinimum { symmetric = false }
         if g == .ggmlSigned { symmetric = true }
+        prune = try c.decodeIfPresent(PruneChoice.self, forKey: .prune)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -56,9 +61,10 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
         try c.encode(method, forKey: .method)
         if !symmetric && grid == .integer { try c.encode(false, forKey: .symmetric) }
         if grid != .integer { try c.encode(grid.rawValue, forKey: .grid) }
+        try c.encodeIfPresent(prune, forKey: .prune)
     }
 
-    public var needsCalibration: Bool { method.needsCalibration }
+    public var needsCalibration: Bool { method.needsCalibration || prune?.method.needsCalibration == true }
 
     /// The scale dtype follows the weight, or `--scale-dtype` (`QuantizeJob`).
     public func scheme(scaleDType: DType) -> QuantScheme {
@@ -66,6 +72,6 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
     }
 
     public var description: String {
-        "int\(bits)\(grid != .integer ? " " + grid.rawValue : symmetric ? "" : " asym") \(granularity) \(method.rawValue)"
+        "int\(bits)\(grid != .integer ? " " + grid.rawValue : symmetric ? "" : " asym") \(granularity) \(method.rawValue)\(prune.map { ", pruned \($0)" } ?? "")"
     }
 }

@@ -66,14 +66,18 @@ enum Format {
 
     static func recipe(_ r: Recipe, output: String) -> String {
         let rows = r.tensors.map { t -> [String] in
+            let sparse = t.sparsity.map { " sparse \($0)" } ?? ""
             if t.action == .quantized, let e = t.error {
-                return [t.name, "int\(t.bits!) " + (t.groupSize.map { "g\($0)" } ?? t.strategy!) + (t.symmetric! ? "" : " asym"),
+                return [t.name, "int\(t.bits!) " + (t.groupSize.map { "g\($0)" } ?? t.strategy!) + (t.symmetric! ? "" : " asym") + sparse,
                         bytes(t.bytesBefore) + " → " + bytes(t.bytesAfter), fixed(e.sqnrDB, 1), fixed(e.cosine, 5)]
+            }
+            if t.action == .pruned, let e = t.error {
+                return [t.name, (t.sparseFormat ?? "sparse") + sparse, bytes(t.bytesBefore) + " → " + bytes(t.bytesAfter), fixed(e.sqnrDB, 1), fixed(e.cosine, 5)]
             }
             return [t.name, "kept", bytes(t.bytesBefore), "", t.reason ?? ""]
         }
         var out = table(["tensor", "scheme", "bytes", "SQNR dB", "cosine / why kept"], rows, rightAligned: [3])
-        out += "\n\nwrote \(output)/: \(r.totals.quantizedTensors) of \(r.tensors.count) tensors quantized, "
+        out += "\n\nwrote \(output)/: \(r.totals.quantizedTensors) of \(r.tensors.count) tensors \(r.tensors.contains { $0.action == .pruned } ? "pruned" : "quantized"), "
         out += "\(bytes(r.totals.bytesBefore)) → \(bytes(r.totals.bytesAfter)) (\(fixed(r.totals.compressionRatio, 2))×)"
         return out
     }

@@ -95,8 +95,8 @@ struct Quantize: ParsableCommand {
     @Option(name: [.short, .long], help: "Output directory (model.safetensors, config.json, shrink.json).")
     var output: String
 
-    @Option(help: "Bits per weight, 2 to 8.")
-    var bits = 4
+    @Option(help: "Bits per weight, 2 to 8 (default 4; with --prune and no --bits, the pruned weights are stored sparse, unquantized).")
+    var bits: Int?
 
     @Option(help: "Group size along the input dimension (implies --granularity group).")
     var group: Int?
@@ -146,6 +146,15 @@ struct Quantize: ParsableCommand {
     @Option(help: "A plan from `shrink plan`: quantize exactly its tensors with its per-tensor bits, granularity and method.")
     var recipe: String?
 
+    @Option(help: "Prune the quantized weights first: magnitude, wanda or sparsegpt (both need --calib). With --method gptq the quantization error is fed back onto the kept weights (SparseGPT's joint mode).")
+    var prune: String?
+
+    @Option(help: "With --prune: the fraction of weights removed (e.g. 0.5), or 2:4 / 4:8 (N of every M inputs kept).")
+    var sparsity: String?
+
+    @Option(help: "With --prune magnitude and a ratio: layer (each tensor on its own) or global (one |w| threshold over all pruned tensors).")
+    var sparsityScope = "layer"
+
     @OptionGroup var out: OutputOptions
 
     func options() throws -> (QuantizeOptions, calibrationCount: Int?) {
@@ -153,12 +162,30 @@ struct Quantize: ParsableCommand {
         guard let m = Method(rawValue: method == "minmax" ? "rtn" : method) else {
             throw ValidationError("--method '\(method)' is unknown; use rtn, percentile, mse, awq or gptq")
         }
-        if m.needsCalibration && calib == nil { throw ValidationError("--method \(m) needs --calib DATA (training puzzles, or a calibration text)") }
+        if m.needsCalibration && calib == nil && (prune == nil || bits != nil) {
+            throw ValidationError("--method \(m) needs --calib DATA (training puzzles, or a calibration text)")
+        }
         o.method = m
         o.parameters.percentile = percentile
         o.parameters.gptq.actOrder = actOrder
-        o.bits = bits
+        o.bits = bits ?? 4
         o.symmetric = !asym
+        if let prune {
+            guard let p = PruneMethod(rawValue: prune) else {
+                throw ValidationError("--prune '\(prune)' is unknown; use " + PruneMethod.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            guard let sparsity else { throw ValidationError("--prune \(prune) needs --sparsity (a fraction such as 0.5, or 2:4 or 4:8)") }
+            guard let scope = SparsityScope(rawValue: sparsityScope) else {
+                throw ValidationError("--sparsity-scope '\(sparsityScope)' is unknown; use layer or global")
+            }
+            o.prune = PruneChoice(method: p, sparsity: try Sparsity(parsing: sparsity, flag: "--sparsity"), scope: scope)
+            if p.needsCalibration && calib == nil { throw ValidationError("--prune \(p) needs --calib DATA (training puzzles, or a calibration text)") }
+            if recipe != nil { throw ValidationError("--prune cannot be combined with --recipe (a recipe names each tensor's pruning)") }
+            o.quantize = bits != nil
+        } else {
+            if sparsity != nil { throw ValidationError("--sparsity needs --prune magnitude, wanda or sparsegpt") }
+            if sparsityScope != "layer" { throw ValidationError("--sparsity-scope needs --prune magnitude") }
+        }
         guard let g = QuantScheme.Grid(rawValue: grid) else { throw ValidationError("--grid '\(grid)' is unknown; use integer, ggml (Q4_1/Q5_1) or ggml-sym (Q4_0/Q5_0's scale)") }
         o.grid = g
         if g == .ggmlMinimum { o.symmetric = false }

@@ -83,6 +83,19 @@ void sk_gptq_block(float *w, size_t rows, size_t ldw, size_t count, const float 
                    const float *scale, const float *zero, int grid, float qmin, float qmax,
                    float code_offset, int8_t *codes, size_t ldcodes, float *negerr);
 
+/// SparseGPT's column loop over one block (Frantar & Alistarh, "SparseGPT: Massive Language Models Can Be
+/// Accurately Pruned in One-Shot", arXiv 2301.00774, Algorithm 1), the same shape as sk_gptq_block: w, ublk,
+/// negerr as there. pruned (row stride ldp, pointing at the block's first column) flags the weights removed:
+/// read when prune_m is 0 (a mask chosen before the block), else written: at every column k with k % prune_m
+/// == 0 the prune_k columns of [k, k + prune_m) of smallest w²/U_jj² (ties to the lower column; prune_m ≤ 64)
+/// are flagged (N:M). Each column: q = 0 where flagged, else w; with `quantize`, q is then quantized on
+/// `grid` as sk_gptq_block does (a flagged weight quantizes 0, exactly 0 on grid 0) and its code written;
+/// err = (w − q)/U_kk is pushed onto the block's later columns, and w[k] becomes q (the block's final values).
+void sk_sparsegpt_block(float *w, size_t rows, size_t ldw, size_t count, const float *ublk,
+                        uint8_t *pruned, size_t ldp, int prune_m, int prune_k, int quantize,
+                        const float *scale, const float *zero, int grid, float qmin, float qmax,
+                        float code_offset, int8_t *codes, size_t ldcodes, float *negerr);
+
 /// Round to nearest on the ggml minimum grid (Q4_1/Q5_1): t = clamp((x − m)/d, 0, qmax)
 /// rounded half to even (0 when d = 0), q = t + code_offset, out = t·d + m.
 void sk_quantize_affine_f32(const float *x, size_t n, float d, float m, float qmax, float code_offset,

@@ -1,0 +1,60 @@
+import Foundation
+import ShrinkQuant
+import ShrinkTestSupport
+import Testing
+
+/// `shrink quantize --prune`: the flags, the recipe they write, and eval on the pruned checkpoint.
+@Suite struct PruneCLITests {
+    static let model = Fixtures.path("Tests/Fixtures/tiny/trm-learned")
+
+    @Test func sparseGPTJointlyWithGPTQRecordsTheSparsityPerTensor() throws {
+        let dir = TemporaryDirectory()
+        let r = try CLI.run(["quantize", Self.model, "-o", dir.file("q"), "--bits", "4", "--method", "gptq", "--prune", "sparsegpt",
+                             "--sparsity", "2:4", "--calib", Self.model + "/data.safetensors", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let recipe = try Recipe.decoder().decode(Recipe.self, from: Data(r.stdout.utf8))
+        let quantized = recipe.tensors.filter { $0.action == .quantized }
+        #expect(!quantized.isEmpty)
+        for t in quantized {
+            #expect(t.sparsity == "2:4" && t.measuredSparsity == 0.5 && t.sparseFormat == "dense", "\(t.name)")
+            #expect(t.prune?.hasPrefix("sparsegpt") == true && t.method?.hasPrefix("gptq") == true)
+        }
+        let config = try String(contentsOfFile: dir.file("q/config.json"), encoding: .utf8)
+        #expect(config.contains(#""sparsity_structure": "2:4""#) && config.contains(#""format": "pack-quantized""#))
+    }
+
+    @Test func wandaWithoutBitsStoresSparseAndEvalRunsOnIt() throws {
+        let dir = TemporaryDirectory()
+        let q = try CLI.run(["quantize", Self.model, "-o", dir.file("p"), "--prune", "wanda", "--sparsity", "0.5",
+                             "--calib", Self.model + "/data.safetensors", "--quiet"])
+        #expect(q.status == 0, "\(q.stderr)")
+        let recipe = try Recipe.decoder().decode(Recipe.self, from: Data(contentsOf: URL(fileURLWithPath: dir.file("p/shrink.json"))))
+        #expect(recipe.format == "compressed-tensors/sparse-bitmask" && recipe.method == "prune wanda 0.5")
+        #expect(recipe.tensors.contains { $0.action == .pruned })
+        let e = try CLI.run(["eval", dir.file("p"), "--data", Self.model + "/data.safetensors", "--json"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
+        #expect(json["puzzles"] as? Int == 3)
+    }
+
+    @Test(arguments: [
+        (["--prune", "random", "--sparsity", "0.5"], "--prune 'random'"),
+        (["--prune", "magnitude"], "--sparsity"),
+        (["--prune", "magnitude", "--sparsity", "3:4"], "--sparsity '3:4'"),
+        (["--prune", "magnitude", "--sparsity", "1.5"], "--sparsity '1.5'"),
+        (["--sparsity", "0.5"], "--sparsity needs --prune"),
+        (["--prune", "wanda", "--sparsity", "0.5"], "--calib"),
+        (["--prune", "wanda", "--sparsity", "0.5", "--sparsity-scope", "global", "--calib", "MODEL/data.safetensors"], "--sparsity-scope global"),
+        (["--prune", "magnitude", "--sparsity", "2:4", "--sparsity-scope", "global"], "--sparsity-scope global"),
+        (["--prune", "magnitude", "--sparsity", "0.5", "--sparsity-scope", "all"], "--sparsity-scope 'all'"),
+        (["--prune", "magnitude", "--sparsity", "0.5", "--bits", "4", "--method", "awq", "--calib", "MODEL/data.safetensors"], "--prune: AWQ"),
+        (["--prune", "magnitude", "--sparsity", "0.5", "--bits", "4", "--grid", "ggml", "--group", "8"], "--grid"),
+    ])
+    func badPruningFlagsAreOneLineErrorsNamingTheFlag(arguments: [String], message: String) throws {
+        let dir = TemporaryDirectory()
+        let r = try CLI.run(["quantize", Self.model, "-o", dir.file("q")] + arguments.map { $0.replacingOccurrences(of: "MODEL", with: Self.model) })
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("q")))
+    }
+}
