@@ -251,6 +251,7 @@ struct GraphEmitter {
         if let w = unpacked[name] { return w }
         guard let compressed, let packed = compressed.packedWeights[name] else { return nil }
         if packed.layout.scheme.grid == .ggmlMinimum { throw ExportError.ggmlMinimumGrid(file: compressed.location, tensor: name, format: "ONNX") }
+        if compressed.lowRankWeights.contains(name) { throw ExportError.lowRankFactors(file: compressed.location, tensor: name, format: "ONNX") }
         let w = UnpackedWeight(name: name, try compressed.quantized(packed))
         unpacked[name] = w
         return w

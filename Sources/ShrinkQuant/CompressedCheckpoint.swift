@@ -16,6 +16,8 @@ public final class CompressedCheckpoint: TensorSource {
     public let packedWeights: [String: PackedWeight]
     /// Sparse weights by their restored name (`<module>.weight`).
     public let sparseWeights: [String: SparseLayout]
+    /// Packed weights that carry low-rank factors (`LowRankCompensation`): they read as Ŵ + A·B.
+    public let lowRankWeights: Set<String>
     /// The recipe, when `shrink.json` is present.
     public let recipe: Recipe?
 
@@ -104,7 +106,13 @@ public final class CompressedCheckpoint: TensorSource {
             names.append(module + ".weight")
         }
         sparseWeights = sparse
-        let companions = Set(weights.keys.flatMap { b in PackedLayout.companionSuffixes.map { b + $0 } })
+        let lowRank = Set(weights.keys.filter { storedNames.contains($0 + LowRankCompensation.suffixA) || storedNames.contains($0 + LowRankCompensation.suffixB) })
+        for base in lowRank.sorted() {
+            _ = try LowRankCompensation.read(base, rows: weights[base]!.layout.rows, columns: weights[base]!.layout.columns, from: stored)
+            stored.release(base + LowRankCompensation.suffixA); stored.release(base + LowRankCompensation.suffixB)
+        }
+        lowRankWeights = lowRank
+        let companions = Set(weights.keys.flatMap { b in (PackedLayout.companionSuffixes + [LowRankCompensation.suffixA, LowRankCompensation.suffixB]).map { b + $0 } })
             .union(sparse.keys.flatMap { w in SparseFormat.suffixes.map { CompressedTensorsConfig.moduleName(ofWeight: w) + $0 } })
         names += stored.tensorNames.filter { !companions.contains($0) }
         packedWeights = weights
@@ -148,7 +156,7 @@ public final class CompressedCheckpoint: TensorSource {
 
     public func release(_ name: String) {
         if packedWeights[name] != nil {
-            for s in PackedLayout.companionSuffixes { stored.release(name + s) }
+            for s in PackedLayout.companionSuffixes + [LowRankCompensation.suffixA, LowRankCompensation.suffixB] { stored.release(name + s) }
         } else if sparseWeights[name] != nil {
             for s in SparseFormat.suffixes { stored.release(CompressedTensorsConfig.moduleName(ofWeight: name) + s) }
         } else {
@@ -159,7 +167,11 @@ public final class CompressedCheckpoint: TensorSource {
     public func floats(_ name: String) throws -> [Float] {
         if let s = sparseWeights[name] { return try SparseBitmask.read(module: CompressedTensorsConfig.moduleName(ofWeight: name), layout: s, from: stored) }
         guard let w = packedWeights[name] else { return try stored.floats(name) }
-        return try quantized(w).dequantized()
+        var values = try quantized(w).dequantized()
+        if lowRankWeights.contains(name) {
+            LowRankCompensation.add(try LowRankCompensation.read(name, rows: w.layout.rows, columns: w.layout.columns, from: stored), to: &values)
+        }
+        return values
     }
 
     /// The packed weight as a QuantizedTensor (codes, scales and zero points as stored).

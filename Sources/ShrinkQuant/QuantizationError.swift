@@ -22,7 +22,8 @@ public enum QuantizationError: UserFacingError, Equatable, Sendable {
     case storedPacked(tensor: String)
     /// `quantization_config` of a compressed checkpoint's config.json is missing or not understood.
     case badQuantizationConfig(file: String, detail: String)
-    /// A tensor on the ggml minimum grid (float minima) was to be written as compressed-tensors pack-quantized.
+    /// EoRA's low-rank factors need the layer's input statistics, which calibration did not give.
+    case lowRankNotCalibrated(tensor: String)
 
     public var description: String {
         switch self {
@@ -40,6 +41,7 @@ public enum QuantizationError: UserFacingError, Equatable, Sendable {
         case let .malformedPacked(t, d): "tensor '\(t)': \(d)"
         case let .storedPacked(t): "tensor '\(t)' is stored packed; read it dequantized (floats), not as raw bytes"
         case let .badQuantizationConfig(f, d): "\(f): \(d)"
+        case let .lowRankNotCalibrated(t): "tensor '\(t)': --low-rank-method eora needs its input statistics: pass --calib DATA, or use --low-rank-method svd"
         }
     }
 }

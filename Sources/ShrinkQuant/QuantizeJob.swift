@@ -29,6 +29,8 @@ public struct QuantizeOptions: Sendable {
     public var perTensor: [String: TensorChoice]?
     /// Pruning of every compressed tensor (a recipe names it per tensor instead).
     public var prune: PruneChoice?
+    /// Low-rank compensation of every quantized weight's error (`LowRankCompensation`).
+    public var lowRank: LowRankCompensation.Option?
     /// false: prune only, and store the pruned weights sparse in their own dtype (needs `prune`).
     public var quantize = true
 
@@ -49,6 +51,7 @@ public struct QuantizeOptions: Sendable {
     public var needsCalibration: Bool {
         perTensor.map { $0.values.contains(where: \.needsCalibration) }
             ?? ((quantize && method.needsCalibration) || prune?.method.needsCalibration == true)
+            || lowRank?.needsCalibration == true
     }
 
     public init() {}
@@ -215,6 +218,9 @@ public enum QuantizeJob {
             if let s = d.scheme {
                 let layout = PackedLayout(scheme: s, rows: d.info.shape.matrixRows, columns: d.info.shape.matrixColumns)
                 declared += layout.storedTensors(for: d.info.name, shapeRank: d.info.shape.rank)
+                if let lr = options.lowRank {
+                    declared += LowRankCompensation.storedTensors(for: d.info.name, rows: layout.rows, columns: layout.columns, option: lr)
+                }
             } else if let layout = sparseLayouts[d.info.name] {
                 declared += layout.storedTensors(for: d.info.name)
             } else {
@@ -237,30 +243,56 @@ public enum QuantizeJob {
                 let statistics = calibrationSource?.statistics(info.name)
                 let method = options.perTensor?[info.name]?.method ?? options.method
                 if method == .gptq && statistics == nil { throw QuantizationError.notCalibrated(tensor: info.name, method: method) }
+                if options.lowRank?.needsCalibration == true { statistics?.releasesAfterFill = false }  // EoRA reads them after GPTQ
                 let rowwise = [.rtn, .percentile, .mse].contains(compressor.method) && scheme.granularity != .tensor
                 var pruned: PrunedTensor?
-                let q = d.prune == nil && rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
+                var factors: LowRank.Factors?, compensatedError: ErrorSummary?
+                let q = d.prune == nil && options.lowRank == nil && rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
                     ? try compressInRowChunks(weights, info, compressor: compressor, scheme: scheme)
                     : try withFloats(weights, info) { w in
-                        guard let choice = d.prune, let pruner = pruners[info.name] else {
-                            return try compressor.compress(w, rows: info.shape.matrixRows, columns: info.shape.matrixColumns, scheme: scheme,
-                                                           statistics: statistics, name: info.name)
+                        let q: QuantizedTensor
+                        if let choice = d.prune, let pruner = pruners[info.name] {
+                            let r = try Pruning.pruneAndQuantize(w, info: info, choice: choice, pruner: pruner, compressor: compressor, method: method,
+                                                                 scheme: scheme, statistics: statistics, options: options.parameters.sparseGPT)
+                            pruned = r.pruned
+                            q = r.quantized
+                        } else {
+                            q = try compressor.compress(w, rows: info.shape.matrixRows, columns: info.shape.matrixColumns, scheme: scheme,
+                                                        statistics: statistics, name: info.name)
                         }
-                        let r = try Pruning.pruneAndQuantize(w, info: info, choice: choice, pruner: pruner, compressor: compressor, method: method,
-                                                             scheme: scheme, statistics: statistics, options: options.parameters.sparseGPT)
-                        pruned = r.pruned
-                        return r.quantized
+                        if let lr = options.lowRank {
+                            var values = q.dequantized()
+                            let f = try LowRankCompensation.factors(weights: w, quantized: values, rows: q.rows, columns: q.columns, option: lr,
+                                                                    statistics: statistics, name: info.name)
+                            LowRankCompensation.add(f, to: &values)
+                            var e = ErrorStatistics()
+                            values.withUnsafeBufferPointer { e.add(reference: w, output: $0) }
+                            (factors, compensatedError) = (f, e.summary)
+                        }
+                        return q
                     }
                 try PackQuantized.write(q, name: info.name, shape: info.shape.dims, to: writer)
-                try calibrationSource?.finished(info.name, compressed: calibrationSource?.needsCompressedValues(info.name) == true ? .quantized(q) : nil)
+                if let factors, let lr = options.lowRank { try LowRankCompensation.write(factors, name: info.name, dtype: lr.dtype, to: writer) }
+                if calibrationSource?.needsCompressedValues(info.name) == true {
+                    if let factors {
+                        var values = q.dequantized()
+                        LowRankCompensation.add(factors, to: &values)
+                        try calibrationSource?.finished(info.name, compressed: .values(values))
+                    } else {
+                        try calibrationSource?.finished(info.name, compressed: .quantized(q))
+                    }
+                } else {
+                    try calibrationSource?.finished(info.name, compressed: nil)
+                }
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
-                    bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes, reason: nil,
+                    bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes + (factors.map { $0.bytes(options.lowRank!.dtype) } ?? 0), reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
                     symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: calibrationSource?.method(info.name) ?? compressor.description,
-                    bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: q.error.summary,
+                    bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: compensatedError ?? q.error.summary,
                     prune: pruned.flatMap { _ in pruners[info.name]?.description }, sparsity: d.prune?.sparsity.description,
-                    measuredSparsity: pruned?.sparsity, sparseFormat: pruned == nil ? nil : SparseFormat.dense.rawValue))
+                    measuredSparsity: pruned?.sparsity, sparseFormat: pruned == nil ? nil : SparseFormat.dense.rawValue,
+                    lowRank: factors.map { _ in options.lowRank!.description }))
             } else if let choice = d.prune, let pruner = pruners[info.name], let layout = sparseLayouts[info.name] {
                 let statistics = calibrationSource?.statistics(info.name)
                 if choice.method.needsCalibration && statistics == nil { throw PruningError.notCalibrated(tensor: info.name, method: choice.method) }

@@ -45,6 +45,9 @@ public struct Recipe: Codable, Sendable, Equatable {
         public var sparsity: String?
         public var measuredSparsity: Double?
         public var sparseFormat: String?
+        /// Low-rank compensation, when the weight has factors (`<p>.weight_lora_a/_b`): "rank 8 eora f16". Its
+        /// bytes are in `bytesAfter` and its effect in `error` (of Ŵ + A·B).
+        public var lowRank: String? = nil
     }
 
     /// `pruned`: pruned and stored sparse without quantization.

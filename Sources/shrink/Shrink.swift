@@ -155,6 +155,12 @@ struct Quantize: ParsableCommand {
     @Option(help: "With --prune magnitude and a ratio: layer (each tensor on its own) or global (one |w| threshold over all pruned tensors).")
     var sparsityScope = "layer"
 
+    @Option(help: "Compensate each quantized weight's error with rank-R factors, W ≈ Q(W) + A·B, stored F16 as <p>.weight_lora_a/_b.")
+    var lowRank: Int?
+
+    @Option(help: "With --low-rank: svd (the residual's truncated SVD) or eora (its SVD in the eigenspace of the layer's inputs; needs --calib).")
+    var lowRankMethod = "svd"
+
     @OptionGroup var out: OutputOptions
 
     func options() throws -> (QuantizeOptions, calibrationCount: Int?) {
@@ -185,6 +191,17 @@ struct Quantize: ParsableCommand {
         } else {
             if sparsity != nil { throw ValidationError("--sparsity needs --prune magnitude, wanda or sparsegpt") }
             if sparsityScope != "layer" { throw ValidationError("--sparsity-scope needs --prune magnitude") }
+        }
+        if let lowRank {
+            guard lowRank >= 1 else { throw ValidationError("--low-rank \(lowRank) must be at least 1") }
+            guard let lm = LowRankCompensation.Method(rawValue: lowRankMethod) else {
+                throw ValidationError("--low-rank-method '\(lowRankMethod)' is unknown; use svd or eora")
+            }
+            if lm == .eora && calib == nil { throw ValidationError("--low-rank-method eora needs --calib DATA (its input statistics)") }
+            if bits == nil && prune != nil { throw ValidationError("--low-rank compensates quantization: give --bits") }
+            o.lowRank = .init(rank: lowRank, method: lm)
+        } else if lowRankMethod != "svd" {
+            throw ValidationError("--low-rank-method needs --low-rank R")
         }
         guard let g = QuantScheme.Grid(rawValue: grid) else { throw ValidationError("--grid '\(grid)' is unknown; use integer, ggml (Q4_1/Q5_1) or ggml-sym (Q4_0/Q5_0's scale)") }
         o.grid = g

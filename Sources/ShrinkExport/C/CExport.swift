@@ -187,6 +187,7 @@ struct WeightsWriter {
             return "{\(rows), \(columns), 32, 1, \(id)_w, 0, 0, 0, 0, 0}"
         }
         if packed.layout.scheme.grid == .ggmlMinimum { throw ExportError.ggmlMinimumGrid(file: compressed!.location, tensor: name, format: "C") }
+        if compressed!.lowRankWeights.contains(name) { throw ExportError.lowRankFactors(file: compressed!.location, tensor: name, format: "C") }
         let q = try compressed!.quantized(packed)
         let bits = q.scheme.bits
         let groups = q.layout.groupsPerRow

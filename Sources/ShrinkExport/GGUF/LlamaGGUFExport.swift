@@ -428,7 +428,8 @@ public enum LlamaGGUFExport {
             guard let info = ckpt.info(source) else { continue }
             let shape = info.shape.dims
             let packed = ckpt.packedWeights[source]
-            let grid = packed.flatMap { GGMLGrid(scheme: $0.layout.scheme) }
+            // Low-rank factors change the values: such a weight is re-quantized from Ŵ + A·B, not copied as codes.
+            let grid = ckpt.lowRankWeights.contains(source) ? nil : packed.flatMap { GGMLGrid(scheme: $0.layout.scheme) }
             var sourceType = packed == nil && hfOrder ? meta.tensor(gguf).flatMap { $0.shape.dims == shape ? $0.type : nil } : nil
             if sourceType != nil, original.info(source) != nil {
                 if try ckpt.floats(source) != original.floats(source) { sourceType = nil }

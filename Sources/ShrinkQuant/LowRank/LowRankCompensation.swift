@@ -1,0 +1,82 @@
+import ShrinkFormats
+import ShrinkTensor
+
+/// `shrink quantize --low-rank R`: each quantized weight W is stored as its quantization Ŵ plus rank-R factors of the
+/// residual, W ≈ Ŵ + A·B (`LowRank`), the factors as two extra tensors beside the packed weight:
+///
+/// - `<p>.weight_lora_a`: [rows, R], `<p>.weight_lora_b`: [R, columns] (a convolution kernel's columns are
+///   in·kh·kw), both F16 (or `dtype`);
+/// - Shrink's readers (`CompressedCheckpoint`) return Ŵ + A·B for `<p>.weight`, so every Shrink runtime, sweep and
+///   comparison applies them; the names follow PEFT's lora_A/lora_B roles (x·Wᵀ + (x·Bᵀ)·Aᵀ).
+public enum LowRankCompensation {
+    public enum Method: String, Codable, Sendable, CaseIterable {
+        /// The plain truncated SVD of the residual (LQER's baseline).
+        case svd
+        /// The SVD in the eigenspace of the layer's inputs (EoRA): needs calibration.
+        case eora
+    }
+
+    public struct Option: Sendable, Equatable {
+        public var rank: Int
+        public var method: Method
+        public var dtype: DType = .f16
+        public init(rank: Int, method: Method, dtype: DType = .f16) { self.rank = rank; self.method = method; self.dtype = dtype }
+        public var needsCalibration: Bool { method == .eora }
+        public var description: String { "rank \(rank) \(method.rawValue) \(dtype.rawValue)" }
+    }
+
+    public static let suffixA = "_lora_a", suffixB = "_lora_b"
+
+    /// The rank a [rows, columns] weight gets: the option's, at most min(rows, columns).
+    public static func rank(_ option: Option, rows: Int, columns: Int) -> Int { min(option.rank, rows, columns) }
+
+    /// The two tensors stored for weight `name`.
+    public static func storedTensors(for name: String, rows: Int, columns: Int, option: Option) -> [TensorInfo] {
+        let r = rank(option, rows: rows, columns: columns)
+        return [TensorInfo(name: name + suffixA, dtype: option.dtype, shape: Shape([rows, r])),
+                TensorInfo(name: name + suffixB, dtype: option.dtype, shape: Shape([r, columns]))]
+    }
+
+    /// The factors of W − Ŵ, rounded through the storage dtype (so what is measured is what is stored).
+    /// - Throws: `QuantizationError.notCalibrated` for EoRA without statistics.
+    public static func factors(weights w: UnsafeBufferPointer<Float>, quantized: [Float], rows: Int, columns: Int, option: Option,
+                               statistics: LayerStatistics?, name: String) throws -> LowRank.Factors {
+        let residual = (0..<(rows * columns)).map { w[$0] - quantized[$0] }
+        let r = rank(option, rows: rows, columns: columns)
+        switch option.method {
+        case .svd:
+            return try LowRank.plain(residual, rows: rows, columns: columns, rank: r, name: name).rounded(option.dtype)
+        case .eora:
+            guard let statistics else { throw QuantizationError.lowRankNotCalibrated(tensor: name) }
+            return try LowRank.whitened(residual, rows: rows, columns: columns, rank: r, hessian: statistics.hessian, name: name).rounded(option.dtype)
+        }
+    }
+
+    public static func write(_ f: LowRank.Factors, name: String, dtype: DType, to writer: SafetensorsWriter) throws {
+        for (suffix, values) in [(suffixA, f.a), (suffixB, f.b)] {
+            var bytes = [UInt8](repeating: 0, count: values.count * dtype.byteSize)
+            values.withUnsafeBufferPointer { v in bytes.withUnsafeMutableBytes { ElementCodec.encode(v, as: dtype, into: $0.baseAddress!) } }
+            try writer.write(name + suffix, values: bytes)
+        }
+    }
+
+    /// Reads weight `name`'s factors, checking their shapes against the weight's [rows, columns].
+    public static func read(_ name: String, rows: Int, columns: Int, from stored: any TensorSource) throws -> LowRank.Factors {
+        let (a, b) = (try stored.requireInfo(name + suffixA), try stored.requireInfo(name + suffixB))
+        guard a.shape.rank == 2, b.shape.rank == 2, a.shape.dims[0] == rows, b.shape.dims[1] == columns, a.shape.dims[1] == b.shape.dims[0],
+              a.shape.dims[1] >= 1 else {
+            throw QuantizationError.malformedPacked(tensor: name + suffixA, detail: "low-rank factors \(a.shape) and \(b.shape) do not factor [\(rows), \(columns)]")
+        }
+        let f = LowRank.Factors(rank: a.shape.dims[1], rows: rows, columns: columns, a: try stored.floats(a.name), b: try stored.floats(b.name))
+        if let bad = (f.a + f.b).firstIndex(where: { !$0.isFinite }) {
+            throw QuantizationError.malformedPacked(tensor: name + (bad < f.a.count ? suffixA : suffixB), detail: "holds NaN or infinity")
+        }
+        return f
+    }
+
+    /// Ŵ + A·B in place.
+    public static func add(_ f: LowRank.Factors, to values: inout [Float]) {
+        let ab = f.product()
+        for i in values.indices { values[i] += ab[i] }
+    }
+}
