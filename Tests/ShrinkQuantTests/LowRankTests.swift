@@ -1,6 +1,8 @@
 import CShrinkKernels
 import Foundation
+import ShrinkEval
 import ShrinkFormats
+import ShrinkModels
 import ShrinkTensor
 import ShrinkTestSupport
 import Testing
@@ -118,4 +120,77 @@ import Testing
 /// The C Cholesky the planner and GPTQ use, for the reference above.
 enum CShrinkKernelsShim {
     static func potrf(_ a: UnsafeMutablePointer<Double>, _ n: Int) -> Int32 { sk_dpotrf_lower(a, n, n) }
+}
+
+/// `shrink quantize --low-rank R`: the factors are stored beside each packed weight, read back as Ŵ + A·B, and
+/// shrink the error of a real reasoner's INT3 weights; EoRA's shrink its output error under the layer's inputs more.
+@Suite struct LowRankCompensationTests {
+    static let model = Fixtures.path("Fixtures/models/trm_mlp_sudoku6")
+
+    static func quantize(_ lowRank: LowRankCompensation.Option?, statistics: [String: LayerStatistics] = [:], include: String? = nil,
+                         into dir: String) throws -> (CompressedCheckpoint, Recipe) {
+        var o = QuantizeOptions()
+        o.bits = 3
+        o.lowRank = lowRank
+        o.include = include
+        let recipe = try QuantizeJob.run(try Checkpoint.open(model), options: o, outputDirectory: dir, calibration: statistics)
+        return (try CompressedCheckpoint(directory: dir), recipe)
+    }
+
+    @Test func factorsAreStoredReadBackAndShrinkTheError() throws {
+        let tmp = TemporaryDirectory()
+        let source = try Checkpoint.open(Self.model)
+        let (plain, plainRecipe) = try Self.quantize(nil, into: tmp.file("plain"))
+        let (compensated, recipe) = try Self.quantize(.init(rank: 8, method: .svd), into: tmp.file("svd"))
+        #expect(compensated.lowRankWeights == Set(compensated.packedWeights.keys) && !compensated.lowRankWeights.isEmpty)
+        #expect(plain.lowRankWeights.isEmpty && compensated.tensorNames == plain.tensorNames, "the factors are companions, not tensors")
+        let stored = try SafetensorsFile(path: tmp.file("svd/model.safetensors"))
+        var extraBytes = 0
+        for name in compensated.packedWeights.keys.sorted() {
+            let info = try source.requireInfo(name)
+            let (rows, columns) = (info.shape.matrixRows, info.shape.matrixColumns)
+            let a = try #require(stored.info(name + "_lora_a")), b = try #require(stored.info(name + "_lora_b"))
+            #expect(a.dtype == .f16 && a.shape == Shape([rows, min(8, rows, columns)]) && b.shape == Shape([min(8, rows, columns), columns]))
+            extraBytes += a.byteCount + b.byteCount
+            let w = try source.floats(name)
+            func err(_ v: [Float]) -> Double { zip(w, v).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) } }
+            #expect(err(try compensated.floats(name)) < err(try plain.floats(name)), "\(name): Ŵ + A·B is closer to W than Ŵ")
+            // Exactly the packed codes plus the stored factors' product.
+            var expected = try compensated.quantized(compensated.packedWeights[name]!).dequantized()
+            LowRankCompensation.add(try LowRankCompensation.read(name, rows: rows, columns: columns, from: stored), to: &expected)
+            #expect(try compensated.floats(name) == expected)
+        }
+        #expect(recipe.totals.bytesAfter == plainRecipe.totals.bytesAfter + extraBytes, "the factors' bytes are counted")
+        #expect(recipe.tensors.filter { $0.action == .quantized }.allSatisfy { $0.lowRank == "rank 8 svd f16" })
+    }
+
+    @Test func eoraFactorsShrinkTheOutputErrorMoreThanThePlainSVD() throws {
+        let tmp = TemporaryDirectory()
+        let reasoner = try RecursiveReasoner.load(directory: Self.model)
+        let (statistics, _) = try PuzzleTask.calibrationStatistics(reasoner, calibration: Fixtures.path("Fixtures/data/sudoku6-train.safetensors"), count: 32)
+        // The MLPs' weights (the attention-free token and channel mixers), to keep the debug build's test short.
+        let mlp = #"mlp(_t)?\.(gate_up|down)_proj"#
+        let (svd, _) = try Self.quantize(.init(rank: 4, method: .svd), statistics: statistics, include: mlp, into: tmp.file("svd"))
+        let (eora, _) = try Self.quantize(.init(rank: 4, method: .eora), statistics: statistics, include: mlp, into: tmp.file("eora"))
+        let source = try Checkpoint.open(Self.model)
+        var better = 0, total = 0
+        for name in eora.packedWeights.keys.sorted() {
+            guard let h = statistics[name]?.hessian else { continue }
+            let info = try source.requireInfo(name)
+            let w = try source.floats(name)
+            let (rows, columns) = (info.shape.matrixRows, info.shape.matrixColumns)
+            let es = relativeOutputError(w, try svd.floats(name), rows: rows, columns: columns, hessian: h)
+            let ee = relativeOutputError(w, try eora.floats(name), rows: rows, columns: columns, hessian: h)
+            total += 1
+            if ee < es { better += 1 }
+        }
+        #expect(total >= 4 && better == total, "EoRA lowers the output error of \(better) of \(total) layers")
+        let w: [Float] = [1, 2]
+        #expect(throws: QuantizationError.lowRankNotCalibrated(tensor: "inner.H_init")) {
+            _ = try w.withUnsafeBufferPointer {
+                try LowRankCompensation.factors(weights: $0, quantized: [1, 2], rows: 1, columns: 2, option: .init(rank: 1, method: .eora),
+                                                statistics: nil, name: "inner.H_init")
+            }
+        }
+    }
 }

@@ -22,7 +22,7 @@ public enum LowRankCompensation {
         public var dtype: DType = .f16
         public init(rank: Int, method: Method, dtype: DType = .f16) { self.rank = rank; self.method = method; self.dtype = dtype }
         public var needsCalibration: Bool { method == .eora }
-        public var description: String { "rank \(rank) \(method.rawValue) \(dtype.rawValue)" }
+        public var description: String { "rank \(rank) \(method.rawValue) \(dtype.flagName)" }
     }
 
     public static let suffixA = "_lora_a", suffixB = "_lora_b"
