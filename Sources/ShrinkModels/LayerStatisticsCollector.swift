@@ -23,6 +23,10 @@ public final class LayerStatisticsCollector: LinearInputObserver {
 
     public func observe(layer: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int) {
         guard accept(layer, inputs, rows: rows, columns: columns) else { return }
+        accumulate(layer, inputs, rows: rows, columns: columns)
+    }
+
+    private func accumulate(_ layer: String, _ inputs: UnsafePointer<Float>, rows: Int, columns: Int) {
         let s = layers[layer] ?? LayerStatistics(columns: columns)
         layers[layer] = s
         s.add(inputs, rows: rows)
@@ -39,11 +43,7 @@ public final class LayerStatisticsCollector: LinearInputObserver {
             s.add(inputs, rows: rows)
             return
         }
-        for n in names {
-            let s = layers[n] ?? LayerStatistics(columns: columns)
-            layers[n] = s
-            s.add(inputs, rows: rows)
-        }
+        for n in names { accumulate(n, inputs, rows: rows, columns: columns) }
     }
 
     /// Throws the first non-finite activation seen, if any.

@@ -107,9 +107,9 @@ public final class CompressedCheckpoint: TensorSource {
         }
         sparseWeights = sparse
         let lowRank = Set(weights.keys.filter { storedNames.contains($0 + LowRankCompensation.suffixA) || storedNames.contains($0 + LowRankCompensation.suffixB) })
+        // Shapes checked at open (headers only); values when the weight is read.
         for base in lowRank.sorted() {
-            _ = try LowRankCompensation.read(base, rows: weights[base]!.layout.rows, columns: weights[base]!.layout.columns, from: stored)
-            stored.release(base + LowRankCompensation.suffixA); stored.release(base + LowRankCompensation.suffixB)
+            try LowRankCompensation.check(base, rows: weights[base]!.layout.rows, columns: weights[base]!.layout.columns, in: stored)
         }
         lowRankWeights = lowRank
         let companions = Set(weights.keys.flatMap { b in (PackedLayout.companionSuffixes + [LowRankCompensation.suffixA, LowRankCompensation.suffixB]).map { b + $0 } })

@@ -246,7 +246,8 @@ public enum QuantizeJob {
                 if options.lowRank?.needsCalibration == true { statistics?.releasesAfterFill = false }  // EoRA reads them after GPTQ
                 let rowwise = [.rtn, .percentile, .mse].contains(compressor.method) && scheme.granularity != .tensor
                 var pruned: PrunedTensor?
-                var factors: LowRank.Factors?, compensatedError: ErrorSummary?
+                var factors: LowRank.Factors?, compensatedError: ErrorSummary?, compensated: [Float]?
+                let keepsValues = calibrationSource?.needsCompressedValues(info.name) == true
                 let q = d.prune == nil && options.lowRank == nil && rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
                     ? try compressInRowChunks(weights, info, compressor: compressor, scheme: scheme)
                     : try withFloats(weights, info) { w in
@@ -268,22 +269,13 @@ public enum QuantizeJob {
                             var e = ErrorStatistics()
                             values.withUnsafeBufferPointer { e.add(reference: w, output: $0) }
                             (factors, compensatedError) = (f, e.summary)
+                            if keepsValues { compensated = values }  // Ŵ + A·B, what the next block runs on
                         }
                         return q
                     }
                 try PackQuantized.write(q, name: info.name, shape: info.shape.dims, to: writer)
                 if let factors, let lr = options.lowRank { try LowRankCompensation.write(factors, name: info.name, dtype: lr.dtype, to: writer) }
-                if calibrationSource?.needsCompressedValues(info.name) == true {
-                    if let factors {
-                        var values = q.dequantized()
-                        LowRankCompensation.add(factors, to: &values)
-                        try calibrationSource?.finished(info.name, compressed: .values(values))
-                    } else {
-                        try calibrationSource?.finished(info.name, compressed: .quantized(q))
-                    }
-                } else {
-                    try calibrationSource?.finished(info.name, compressed: nil)
-                }
+                try calibrationSource?.finished(info.name, compressed: keepsValues ? compensated.map { .values($0) } ?? .quantized(q) : nil)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
                     bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes + (factors.map { $0.bytes(options.lowRank!.dtype) } ?? 0), reason: nil,

@@ -60,13 +60,20 @@ public enum LowRankCompensation {
         }
     }
 
-    /// Reads weight `name`'s factors, checking their shapes against the weight's [rows, columns].
-    public static func read(_ name: String, rows: Int, columns: Int, from stored: any TensorSource) throws -> LowRank.Factors {
+    /// Checks that weight `name`'s factors are both stored and factor its [rows, columns]; returns their infos.
+    @discardableResult
+    public static func check(_ name: String, rows: Int, columns: Int, in stored: any TensorSource) throws -> (a: TensorInfo, b: TensorInfo) {
         let (a, b) = (try stored.requireInfo(name + suffixA), try stored.requireInfo(name + suffixB))
         guard a.shape.rank == 2, b.shape.rank == 2, a.shape.dims[0] == rows, b.shape.dims[1] == columns, a.shape.dims[1] == b.shape.dims[0],
               a.shape.dims[1] >= 1 else {
             throw QuantizationError.malformedPacked(tensor: name + suffixA, detail: "low-rank factors \(a.shape) and \(b.shape) do not factor [\(rows), \(columns)]")
         }
+        return (a, b)
+    }
+
+    /// Reads weight `name`'s factors (shapes checked, values finite).
+    public static func read(_ name: String, rows: Int, columns: Int, from stored: any TensorSource) throws -> LowRank.Factors {
+        let (a, b) = try check(name, rows: rows, columns: columns, in: stored)
         let f = LowRank.Factors(rank: a.shape.dims[1], rows: rows, columns: columns, a: try stored.floats(a.name), b: try stored.floats(b.name))
         if let bad = (f.a + f.b).firstIndex(where: { !$0.isFinite }) {
             throw QuantizationError.malformedPacked(tensor: name + (bad < f.a.count ? suffixA : suffixB), detail: "holds NaN or infinity")
