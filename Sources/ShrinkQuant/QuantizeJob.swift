@@ -340,20 +340,54 @@ public enum QuantizeJob {
         return recipe
     }
 
-    /// The checkpoint with every tensor `options` quantizes replaced by its quantize-dequantize round trip, in
-    /// memory (what a sweep or a plan evaluates without writing files), and the tensor bytes `run` writes for it.
+    /// The checkpoint with every tensor `options` compresses replaced by what `run` stores for it, read back — its
+    /// quantize-dequantize round trip, pruned first (or jointly, SparseGPT with GPTQ) under `options.prune`, plus
+    /// its low-rank factors under `options.lowRank` — in memory (what a sweep or a plan evaluates without writing
+    /// files), and the tensor bytes `run` writes for it (packed weights, sparse layouts and factors counted exactly).
     public static func roundTrip(_ source: any TensorSource, options: QuantizeOptions,
                                  calibration: [String: LayerStatistics] = [:]) throws -> (weights: OverlaySource, storedBytes: Int) {
         let overlay = OverlaySource(base: source)
+        let decisions = try plan(source, options: options)
+        let pruners = try Pruning.pruners(decisions, weights: source, options: options.parameters.sparseGPT)
+        let sparseLayouts = Pruning.sparseLayouts(decisions, pruners: pruners)
         var bytes = 0
-        for d in try plan(source, options: options) {
-            if d.prune != nil { throw PruningError.unsupported(flag: "--prune", reason: "sweeps and plans do not prune yet; run shrink quantize --prune") }
-            guard let scheme = d.scheme else { bytes += d.info.byteCount; continue }
-            let q = try options.compressor(for: d.info.name).compress(try source.floats(d.info.name), rows: d.info.shape.matrixRows,
-                                                                      columns: d.info.shape.matrixColumns, scheme: scheme,
-                                                                      statistics: calibration[d.info.name], name: d.info.name)
-            try overlay.replace(d.info.name, with: q.dequantized())
-            bytes += q.layout.storedBytes
+        for d in decisions {
+            let name = d.info.name, statistics = calibration[name]
+            if let choice = d.prune, choice.method.needsCalibration && statistics == nil {
+                throw PruningError.notCalibrated(tensor: name, method: choice.method)
+            }
+            guard let scheme = d.scheme else {
+                guard let choice = d.prune, let pruner = pruners[name], let layout = sparseLayouts[name] else { bytes += d.info.byteCount; continue }
+                var pruned = try withFloats(source, d.info) { w in
+                    try pruner.prune(w, rows: d.info.shape.dims[0], columns: d.info.shape.dims[1], sparsity: choice.sparsity, statistics: statistics, name: name)
+                }
+                if layout.dtype != .f32 { pruned.values = pruned.values.map { ElementCodec.roundTrip($0, through: layout.dtype) } }
+                try overlay.replace(name, with: pruned.values)
+                bytes += layout.storedBytes
+                continue
+            }
+            let compressor = options.compressor(for: name)
+            let method = options.perTensor?[name]?.method ?? options.method
+            let values = try withFloats(source, d.info) { w -> [Float] in
+                let q: QuantizedTensor
+                if let choice = d.prune, let pruner = pruners[name] {
+                    q = try Pruning.pruneAndQuantize(w, info: d.info, choice: choice, pruner: pruner, compressor: compressor, method: method,
+                                                     scheme: scheme, statistics: statistics, options: options.parameters.sparseGPT).quantized
+                } else {
+                    q = try compressor.compress(w, rows: d.info.shape.matrixRows, columns: d.info.shape.matrixColumns, scheme: scheme,
+                                                statistics: statistics, name: name)
+                }
+                bytes += q.layout.storedBytes
+                var values = q.dequantized()
+                if let lr = options.lowRank {
+                    let f = try LowRankCompensation.factors(weights: w, quantized: values, rows: q.rows, columns: q.columns, option: lr,
+                                                            statistics: statistics, name: name)
+                    LowRankCompensation.add(f, to: &values)
+                    bytes += f.bytes(lr.dtype)
+                }
+                return values
+            }
+            try overlay.replace(name, with: values)
         }
         return (overlay, bytes)
     }

@@ -35,8 +35,20 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Language model: scale dtype (f16 maps to GGUF's legacy blocks).")
     var scaleDtype = "f16"
 
-    @Option(help: "Bit widths, comma-separated.")
-    var bits = "8,6,4,3,2"
+    @Option(help: "Bit widths, comma-separated (default 8,6,4,3,2; with --prune, none: the pruned weights alone, stored sparse).")
+    var bits: String?
+
+    @Option(help: "Pruning methods, comma-separated: magnitude, wanda, sparsegpt (the last two need --calib); each crosses the grid at every --sparsity.")
+    var prune: String?
+
+    @Option(help: "With --prune: sparsities, comma-separated: fractions (0.1 … 0.9) and N:M patterns (2:4, 4:8).")
+    var sparsity = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,2:4"
+
+    @Option(help: "Low-rank compensation ranks, comma-separated (0: none), e.g. 0,4,8,16,32; each crosses every quantized recipe.")
+    var ranks = "0"
+
+    @Option(help: "With --ranks: svd or eora (needs --calib).")
+    var lowRankMethod = "eora"
 
     @Option(help: "Methods, comma-separated: rtn, mse, percentile, awq, gptq (the last two need --calib).")
     var methods = "rtn,mse"
@@ -74,11 +86,26 @@ struct SweepCommand: ParsableCommand {
         if let text { return try runLanguage(text: text) }
         guard let data else { throw ValidationError("--data PUZZLES is required (or --text TEXT for a language model)") }
         var o = Sweep.Options()
-        o.bits = try bitWidths(bits)
+        let bitsText = bits ?? (prune == nil ? "8,6,4,3,2" : "none")
+        if bitsText == "none" && prune == nil { throw ValidationError("--bits none needs --prune (a sweep of pruned weights kept at full precision)") }
+        o.bits = bitsText == "none" ? [] : try bitWidths(bitsText)
         o.methods = try commaList(methods, flag: "--methods") { Method(rawValue: $0) }
-        if o.methods.contains(where: \.needsCalibration) && calib == nil {
+        if o.methods.contains(where: \.needsCalibration) && calib == nil && !o.bits.isEmpty {
             throw ValidationError("--methods awq and gptq need --calib PUZZLES (a training split)")
         }
+        if let prune {
+            let methods = try commaList(prune, flag: "--prune") { PruneMethod(rawValue: $0) }
+            if let m = methods.first(where: \.needsCalibration), calib == nil { throw ValidationError("--prune \(m) needs --calib PUZZLES (a training split)") }
+            let sparsities = try sparsity.split(separator: ",").map { try Sparsity(parsing: String($0).trimmingCharacters(in: .whitespaces), flag: "--sparsity") }
+            o.prunings = methods.flatMap { m in sparsities.map { PruneChoice(method: m, sparsity: $0) } }
+        }
+        o.ranks = try commaList(ranks, flag: "--ranks") { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
+        guard let lm = LowRankCompensation.Method(rawValue: lowRankMethod) else {
+            throw ValidationError("--low-rank-method '\(lowRankMethod)' is unknown; use svd or eora")
+        }
+        o.lowRankMethod = lm
+        if o.ranks.contains(where: { $0 > 0 }) && lm == .eora && calib == nil { throw ValidationError("--ranks with --low-rank-method eora needs --calib PUZZLES") }
+        if o.ranks.contains(where: { $0 > 0 }) && o.bits.isEmpty { throw ValidationError("--ranks compensates quantization: give --bits") }
         o.granularities = try granularityList(granularities)
         o.fidelityPuzzles = fidelityPuzzles
         let extraHCycles = try hCycles.map { try commaList($0, flag: "--h-cycles") { Int($0).flatMap { $0 >= 1 ? $0 : nil } } } ?? []
@@ -116,6 +143,8 @@ struct SweepCommand: ParsableCommand {
         if let data { try f.add(file: data) }
         if let calib { try f.add(file: calib); f.add(text: "calib-count=\(calibCount)") }
         f.add(text: "bits=\(o.bits) methods=\(o.methods.map(\.rawValue)) granularities=\(o.granularities.map(\.description))")
+        if !o.prunings.isEmpty { f.add(text: "prunings=\(o.prunings.map(\.description))") }
+        if o.ranks != [0] { f.add(text: "ranks=\(o.ranks) low-rank-method=\(o.lowRankMethod.rawValue)") }
         f.add(text: "limit=\(limit.map(String.init) ?? "all") fidelity=\(o.fidelityPuzzles) h-cycles=\(hCycles ?? "") cycle-bits=\(o.cycleBits)")
         f.add(text: "shards=\(shards)")
         return f.value
@@ -144,7 +173,8 @@ extension SweepCommand {
             throw ValidationError("--text sweeps a language model; \(model) is a \(type(of: m.familyDescription).familyName) (use --data)")
         }
         var o = LanguageSweep.Options()
-        o.bits = try bitWidths(bits)
+        if prune != nil || ranks != "0" { throw ValidationError("--prune and --ranks sweep puzzle models (--data); a language sweep quantizes only") }
+        o.bits = try bitWidths(bits ?? "8,6,4,3,2")
         o.methods = try commaList(methods, flag: "--methods") { Method(rawValue: $0) }
         o.granularities = try granularityList(granularities)
         o.asymmetric = asym

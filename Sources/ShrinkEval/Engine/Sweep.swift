@@ -22,6 +22,14 @@ public enum Sweep {
         /// Only this shard's recipes (`Shard.owns` their index in the grid, the original being 0); every shard runs
         /// the original too, as the reference its rows are paired with.
         public var shard: Shard?
+        /// The pruning axis (none: the grid is quantization only). Each choice is crossed with every quantization
+        /// recipe of the grid, or, with `bits` empty, evaluated alone (the pruned weights kept at full precision,
+        /// stored sparse); Wanda and SparseGPT rows need calibration.
+        public var prunings: [PruneChoice] = []
+        /// The low-rank axis: each rank R > 0 crosses every quantization recipe with rank-R compensation of its
+        /// error by `lowRankMethod` (0: the recipe alone). EoRA rows need calibration.
+        public var ranks: [Int] = [0]
+        public var lowRankMethod: LowRankCompensation.Method = .eora
         public init() {}
     }
 
@@ -34,6 +42,11 @@ public enum Sweep {
             public var bits: Int?
             public var method: String
             public var granularity: String
+            /// The pruning method and its sparsity (a fraction, or N:M), for rows of the pruning axis.
+            public var prune: String?
+            public var sparsity: String?
+            /// The low-rank compensation's rank and method, for rows of the low-rank axis.
+            public var lowRank: String?
             public var weightBytes: Int
             public var flopsPerPuzzle: Int
             /// Unit success (puzzle-exact) with a Wilson 95% interval.
@@ -43,6 +56,9 @@ public enum Sweep {
             /// Mean state cosine to the original model at the same depth, at this row's last stage (1 for the original).
             public var fidelity: Double
             public var exactVersusFP32: Statistics.Interval
+            /// Cell accuracy minus the original's at the same depth, paired per unit (bootstrap 95% over units);
+            /// absent from sweeps written before it was measured.
+            public var cellVersusFP32: Statistics.Interval?
             public var mcNemarP: Double
             public var label: Comparison.Label
             /// Paired against the original model at full depth (all stages): the question "does this recipe at
@@ -53,8 +69,8 @@ public enum Sweep {
 
             // "FP32" spelled "Fp32" so that the snake_case JSON (exact_versus_fp32) decodes back.
             enum CodingKeys: String, CodingKey {
-                case recipe, bits, method, granularity, weightBytes, flopsPerPuzzle, exact, cell, fidelity
-                case exactVersusFP32 = "exactVersusFp32", mcNemarP, label
+                case recipe, bits, method, granularity, prune, sparsity, lowRank, weightBytes, flopsPerPuzzle, exact, cell, fidelity
+                case exactVersusFP32 = "exactVersusFp32", cellVersusFP32 = "cellVersusFp32", mcNemarP, label
                 case exactVersusFP32FullDepth = "exactVersusFp32FullDepth", mcNemarPFullDepth, labelVersusFullDepth
             }
         }
@@ -146,20 +162,7 @@ public enum Sweep {
         let base = try location.openWeights()
         let fp32Bytes = base.totalBytes
 
-        var recipes = [Recipe(name: "fp32", options: nil)]
-        for bits in options.bits {
-            for method in options.methods where !method.needsCalibration || calibration != nil {
-                for granularity in options.granularities {
-                    var o = QuantizeOptions()
-                    o.bits = bits; o.granularity = granularity; o.symmetric = options.symmetric
-                    o.quantizeEmbeddings = options.quantizeEmbeddings
-                    o.method = method
-                    guard (try? QuantizeJob.plan(base, options: o)) != nil else { continue }  // group must divide every row
-                    recipes.append(Recipe(name: "int\(bits) \(granularity) \(o.methodName)", options: o))
-                }
-            }
-        }
-
+        let recipes = try grid(base, options: options, calibrated: calibration != nil)
         let keep = min(count, options.fidelityPuzzles)
         var rows: [Row<Task.Depth>] = []
         var references = [Run<Task.Outcome>?](repeating: nil, count: depths.count)
@@ -181,7 +184,7 @@ public enum Sweep {
                 }
                 candidate = bound
             }
-            for (di, d) in depths.enumerated() where di == 0 || recipe.options.map({ options.cycleBits.contains($0.bits) }) ?? true {
+            for (di, d) in depths.enumerated() where di == 0 || recipe.options.map({ $0.quantize && options.cycleBits.contains($0.bits) }) ?? true {
                 let run = try evaluate(candidate, task, depth: d, keep: keep, reference: references[di])
                 if references[di] == nil { references[di] = run }
                 if !owned.contains(i) { continue }  // the original, run as another shard's reference
@@ -197,13 +200,16 @@ public enum Sweep {
                     let vsFull = Paired.successes(full, success, seed: options.seed &+ 5)
                     let o = recipe.options
                     rows.append(Row(measured: .init(
-                        recipe: recipe.name, bits: o?.bits, method: o?.methodName ?? "none",
-                        granularity: o.map { "\($0.granularity)" } ?? "fp32",
+                        recipe: recipe.name, bits: o.flatMap { $0.quantize ? $0.bits : nil }, method: o.map { $0.quantize ? $0.methodName : "none" } ?? "none",
+                        granularity: o.map { $0.quantize ? "\($0.granularity)" : "dense" } ?? "fp32",
+                        prune: o?.prune?.method.rawValue, sparsity: o?.prune?.sparsity.description, lowRank: o?.lowRank?.description,
                         weightBytes: bytes,
                         flopsPerPuzzle: task.flopsPerUnit(model, depth: d, stages: s + 1),
                         exact: acc.exact, cell: acc.cell,
                         fidelity: run.fidelity[s],
-                        exactVersusFP32: vs.difference, mcNemarP: vs.p,
+                        exactVersusFP32: vs.difference,
+                        cellVersusFP32: Statistics.bootstrapMean(zip(outcomes, reference.outcomes[s]).map { $0.score - $1.score }, seed: options.seed &+ 9),
+                        mcNemarP: vs.p,
                         label: Comparison.label(exactDifference: vs.difference, p: vs.p, puzzles: count, split: task.split, margin: 0.02),
                         exactVersusFP32FullDepth: vsFull.difference, mcNemarPFullDepth: vsFull.p,
                         labelVersusFullDepth: Comparison.label(exactDifference: vsFull.difference, p: vsFull.p, puzzles: count, split: task.split, margin: 0.02)),
@@ -218,6 +224,46 @@ public enum Sweep {
                                       seconds: Date().timeIntervalSince(t0)),
                        trainedDepth: trained),
                 recipes.map(\.name))
+    }
+
+    /// The grid's recipes in order, the original first: bits × methods × granularities (groups that do not divide
+    /// every row skipped, calibrated methods only with calibration), each crossed with the ranks, then, with a
+    /// pruning axis, every pruning choice crossed with those recipes (or alone, without bits).
+    static func grid(_ base: any TensorSource, options: Options, calibrated: Bool) throws -> [Recipe] {
+        var quantized: [Recipe] = []
+        for bits in options.bits {
+            for method in options.methods where !method.needsCalibration || calibrated {
+                for granularity in options.granularities {
+                    var o = QuantizeOptions()
+                    o.bits = bits; o.granularity = granularity; o.symmetric = options.symmetric
+                    o.quantizeEmbeddings = options.quantizeEmbeddings
+                    o.method = method
+                    guard (try? QuantizeJob.plan(base, options: o)) != nil else { continue }  // group must divide every row
+                    for rank in options.ranks {
+                        var r = o
+                        if rank > 0 {
+                            r.lowRank = .init(rank: rank, method: options.lowRankMethod)
+                            if r.lowRank!.needsCalibration && !calibrated { continue }
+                        }
+                        quantized.append(Recipe(name: "int\(bits) \(granularity) \(o.methodName)" + (r.lowRank.map { " + \($0.description)" } ?? ""), options: r))
+                    }
+                }
+            }
+        }
+        guard !options.prunings.isEmpty else { return [Recipe(name: "fp32", options: nil)] + quantized }
+        var recipes = [Recipe(name: "fp32", options: nil)]
+        var sparseOnly = QuantizeOptions()
+        sparseOnly.quantize = false
+        sparseOnly.quantizeEmbeddings = options.quantizeEmbeddings
+        for p in options.prunings where !p.method.needsCalibration || calibrated {
+            for q in options.bits.isEmpty ? [Recipe(name: "dense", options: sparseOnly)] : quantized {
+                var o = q.options!
+                o.prune = p
+                guard (try? QuantizeJob.plan(base, options: o)) != nil else { continue }  // N:M must divide every row
+                recipes.append(Recipe(name: "prune \(p.method.rawValue) \(p.sparsity)" + (options.bits.isEmpty ? "" : ", " + q.name), options: o))
+            }
+        }
+        return recipes
     }
 
     /// A model's outcomes at every stage, its states of the first `keep` units (kept only for the reference),
