@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Regenerates PRUNING_STUDY.md (issue 17's study for the recursive reasoners) and study/prune/<fixture>{,-lowrank}.{md,json}:
+#   1. pruning: one `shrink sweep` per trained fixture, magnitude / Wanda / SparseGPT at sparsity 0.1 … 0.9 and
+#      2:4, the pruned weights kept at full precision (stored sparse-bitmask / sparse-24-bitmask), every
+#      supervision step, paired against FP32 on the same held-out puzzles (Wanda and SparseGPT calibrated on 256
+#      training puzzles);
+#   2. low rank: GPTQ at INT4/INT3/INT2 per channel with EoRA rank 0/4/8/16/32 compensation (the 6×6 and maze
+#      fixtures; the 9×9 one is left out for time), so each rank's bytes can be set against one more bit;
+#   3. tools/prune_study.py turns the sweeps into PRUNING_STUDY.md.
+# Not run by CI (about an hour of CPU on 2 cores). PRUNE_LIMIT=N sets the puzzles per row (default 500).
+#
+# Usage: tools/prune_study.sh [FIXTURE ...]   (default: all)
+#        tools/prune_study.sh --render        (no sweep: PRUNING_STUDY.md from the committed sweeps)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tools/datasets.sh
+if [[ -z "${SHRINK:-}" ]]; then
+    swift build -c release -Xswiftc -target-cpu -Xswiftc native --product shrink >&2
+fi
+shrink="${SHRINK:-.build/release/shrink}"   # SHRINK=path: use that binary, no build
+limit="${PRUNE_LIMIT:-500}"
+mkdir -p study/prune
+
+sweeps() {  # fixture test-set train-set [lowrank]
+    local name="$1" test="$2" train="$3" lowrank="${4:-yes}"
+    ensure_train_set "$train"
+    $shrink sweep "Fixtures/models/$name" --data "Fixtures/data/$test.safetensors" --calib "data/$train.safetensors" \
+        --prune magnitude,wanda,sparsegpt --sparsity 0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,2:4 --bits none \
+        --limit "$limit" -o "study/prune/$name.md" --quiet
+    [[ "$lowrank" == yes ]] || return 0
+    $shrink sweep "Fixtures/models/$name" --data "Fixtures/data/$test.safetensors" --calib "data/$train.safetensors" \
+        --bits 4,3,2 --methods gptq --granularities channel --ranks 0,4,8,16,32 --low-rank-method eora \
+        --limit "$limit" -o "study/prune/$name-lowrank.md" --quiet
+}
+
+names=("$@")
+if [[ "${names[0]:-}" == "--render" ]]; then names=(); fi
+[[ ${#names[@]} -gt 0 || "${1:-}" == "--render" ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7 trm_mlp_sudoku9)
+for n in "${names[@]+"${names[@]}"}"; do
+    case "$n" in
+        trm_mlp_sudoku6) sweeps "$n" sudoku6-hard-test sudoku6-hard-train ;;
+        trm_att_sudoku6) sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
+        hrm_sudoku6)     sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
+        trm_att_maze7)   sweeps "$n" maze7-test maze7-train ;;
+        trm_mlp_sudoku9) sweeps "$n" sudoku9-test sudoku9-train no ;;
+        *) echo "unknown fixture $n" >&2; exit 2 ;;
+    esac
+done
+python3 tools/prune_study.py study/prune PRUNING_STUDY.md --command "tools/prune_study.sh" --limit "$limit"
