@@ -21,11 +21,13 @@ public struct TensorAccount: Codable, Sendable, Equatable {
 
     /// Bytes this tensor occupies in the written safetensors file: the tensor
     /// itself, or its compressed-tensors packed, scale, shape (and zero-point)
-    /// tensors under `choice` (exactly what `QuantizeJob` writes).
+    /// tensors under `choice`, plus its low-rank factors (exactly what `QuantizeJob` writes).
     public func storedBytes(_ choice: TensorChoice?) -> Int {
         guard let choice else { return asStoredBytes ?? info.byteCount }
         let scheme = choice.scheme(scaleDType: [.f16, .bf16].contains(dtype) ? dtype : .f32)
-        return PackedLayout(scheme: scheme, rows: shape[0], columns: shape[1]).storedBytes
+        let rows = info.shape.matrixRows, columns = info.shape.matrixColumns
+        return PackedLayout(scheme: scheme, rows: rows, columns: columns).storedBytes
+            + (choice.lowRank?.storedBytes(rows: rows, columns: columns) ?? 0)
     }
 }
 

@@ -12,6 +12,10 @@ public enum Planner {
         public var bits = [8, 6, 4, 3, 2]
         public var granularities: [Granularity] = [.channel, .group(32)]
         public var methods: [Method] = [.rtn, .mse, .gptq]
+        /// Low-rank compensation ranks offered on top of every quantization option (none: bits alone), found by
+        /// `lowRankMethod` and stored F16.
+        public var ranks: [Int] = []
+        public var lowRankMethod: LowRankCompensation.Method = .eora
         /// Weight bytes allowed (all models together), on top of what the device allows.
         public var maxBytes: Int?
         /// Least puzzle-exact accuracy: depths are tried from fewest steps up and the
@@ -23,7 +27,7 @@ public enum Planner {
         public var limit: Int?
         public var seed: UInt64 = 0
         /// Measure only this shard's tensor options (`Shard.owns` their index in the order the planner measures
-        /// them: models, tensors, bits, granularities, methods); see `sensitivities`.
+        /// them: models, tensors, bits, granularities, methods, ranks); see `sensitivities`.
         public var shard: Shard?
         public init() {}
     }
@@ -228,7 +232,8 @@ public enum Planner {
         let reference = try Sensitivity.trace(model, on: task, depth: depth)
         let depthError = (0..<depth.steps).map { Sensitivity.error(reference, stage: $0, against: reference, stage: depth.steps - 1) }
 
-        let calibrated = sensitivities && options.methods.contains(where: \.needsCalibration)
+        let calibrated = sensitivities && (options.methods.contains(where: \.needsCalibration)
+            || (!options.ranks.isEmpty && options.lowRankMethod == .eora))
         // GPTQ's statistics in calibration's own batches of 128 (what `shrink quantize --recipe --calib` captures).
         let statistics = calibrated ? try PuzzleTask(calib, limit: n, batchSize: 128).layerStatistics(of: model) : [:]
         let base = try Checkpoint.open(r.directory)
@@ -250,22 +255,33 @@ public enum Planner {
             for bits in sensitivities ? options.bits : [] {
                 for g in options.granularities where g.groupSize.map({ t.shape[1] % $0 == 0 }) ?? true {
                     for method in options.methods {
-                        let index = next
-                        next += 1
-                        if let shard = options.shard, !shard.owns(index) { continue }
-                        progress?.update(done: ti, total: quantizable.count, item: "\(t.name) int\(bits) \(g) \(method.rawValue)")
-                        let choice = TensorChoice(bits: bits, granularity: g, method: method)
-                        if choice.needsCalibration && statistics[t.name] == nil { continue }  // never ran on calibration: no option
-                        let q = try method.compressor().compress(w, rows: t.shape[0], columns: t.shape[1], scheme: choice.scheme(scaleDType: .f32),
-                                                                 statistics: statistics[t.name], name: t.name)
-                        let overlay = OverlaySource(base: base)
-                        try overlay.replace(t.name, with: q.dequantized())
-                        let m = try RecursiveReasoner(config: model.config, weights: overlay, location: r.directory)
-                        let got = try Sensitivity.trace(m, on: task, depth: depth)
-                        list.append(Candidate(tensor: t.name, choice: choice, bytes: t.storedBytes(choice), error: (0..<depth.steps).map {
-                            Sensitivity.error(got, stage: $0, against: reference, stage: $0)
-                        }))
-                        listIndices.append(index)
+                        for rank in [0] + options.ranks {
+                            let index = next
+                            next += 1
+                            if let shard = options.shard, !shard.owns(index) { continue }
+                            let lowRank = rank > 0 ? LowRankCompensation.Option(rank: rank, method: options.lowRankMethod) : nil
+                            progress?.update(done: ti, total: quantizable.count, item: "\(t.name) int\(bits) \(g) \(method.rawValue)" + (lowRank.map { " + \($0.description)" } ?? ""))
+                            let choice = TensorChoice(bits: bits, granularity: g, method: method, lowRank: lowRank)
+                            if choice.needsCalibration && statistics[t.name] == nil { continue }  // never ran on calibration: no option
+                            let q = try method.compressor().compress(w, rows: t.shape[0], columns: t.shape[1], scheme: choice.scheme(scaleDType: .f32),
+                                                                     statistics: statistics[t.name], name: t.name)
+                            var values = q.dequantized()
+                            if let lowRank {
+                                let f = try w.withUnsafeBufferPointer {
+                                    try LowRankCompensation.factors(weights: $0, quantized: values, rows: q.rows, columns: q.columns, option: lowRank,
+                                                                    statistics: statistics[t.name], name: t.name)
+                                }
+                                LowRankCompensation.add(f, to: &values)
+                            }
+                            let overlay = OverlaySource(base: base)
+                            try overlay.replace(t.name, with: values)
+                            let m = try RecursiveReasoner(config: model.config, weights: overlay, location: r.directory)
+                            let got = try Sensitivity.trace(m, on: task, depth: depth)
+                            list.append(Candidate(tensor: t.name, choice: choice, bytes: t.storedBytes(choice), error: (0..<depth.steps).map {
+                                Sensitivity.error(got, stage: $0, against: reference, stage: $0)
+                            }))
+                            listIndices.append(index)
+                        }
                     }
                 }
             }

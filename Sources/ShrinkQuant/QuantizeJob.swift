@@ -39,6 +39,11 @@ public struct QuantizeOptions: Sendable {
         perTensor != nil ? perTensor?[name]?.prune : prune
     }
 
+    /// The low-rank compensation of tensor `name` (a recipe's own, else the global one).
+    public func lowRank(for name: String) -> LowRankCompensation.Option? {
+        perTensor != nil ? perTensor?[name]?.lowRank : lowRank
+    }
+
     /// The recipe's name for the method.
     public var methodName: String { perTensor != nil ? "recipe" : method.rawValue }
 
@@ -218,7 +223,7 @@ public enum QuantizeJob {
             if let s = d.scheme {
                 let layout = PackedLayout(scheme: s, rows: d.info.shape.matrixRows, columns: d.info.shape.matrixColumns)
                 declared += layout.storedTensors(for: d.info.name, shapeRank: d.info.shape.rank)
-                if let lr = options.lowRank {
+                if let lr = options.lowRank(for: d.info.name) {
                     declared += LowRankCompensation.storedTensors(for: d.info.name, rows: layout.rows, columns: layout.columns, option: lr)
                 }
             } else if let layout = sparseLayouts[d.info.name] {
@@ -242,13 +247,14 @@ public enum QuantizeJob {
                 let compressor = options.compressor(for: info.name)
                 let statistics = calibrationSource?.statistics(info.name)
                 let method = options.perTensor?[info.name]?.method ?? options.method
+                let lowRank = options.lowRank(for: info.name)
                 if method == .gptq && statistics == nil { throw QuantizationError.notCalibrated(tensor: info.name, method: method) }
-                if options.lowRank?.needsCalibration == true { statistics?.releasesAfterFill = false }  // EoRA reads them after GPTQ
+                if lowRank?.needsCalibration == true { statistics?.releasesAfterFill = false }  // EoRA reads them after GPTQ
                 let rowwise = [.rtn, .percentile, .mse].contains(compressor.method) && scheme.granularity != .tensor
                 var pruned: PrunedTensor?
                 var factors: LowRank.Factors?, compensatedError: ErrorSummary?, compensated: [Float]?
                 let keepsValues = calibrationSource?.needsCompressedValues(info.name) == true
-                let q = d.prune == nil && options.lowRank == nil && rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
+                let q = d.prune == nil && lowRank == nil && rowwise && [.f16, .bf16].contains(info.dtype) && weights.info(info.name)?.dtype == info.dtype
                     ? try compressInRowChunks(weights, info, compressor: compressor, scheme: scheme)
                     : try withFloats(weights, info) { w in
                         let q: QuantizedTensor
@@ -261,7 +267,7 @@ public enum QuantizeJob {
                             q = try compressor.compress(w, rows: info.shape.matrixRows, columns: info.shape.matrixColumns, scheme: scheme,
                                                         statistics: statistics, name: info.name)
                         }
-                        if let lr = options.lowRank {
+                        if let lr = lowRank {
                             var values = q.dequantized()
                             let f = try LowRankCompensation.factors(weights: w, quantized: values, rows: q.rows, columns: q.columns, option: lr,
                                                                     statistics: statistics, name: info.name)
@@ -274,17 +280,17 @@ public enum QuantizeJob {
                         return q
                     }
                 try PackQuantized.write(q, name: info.name, shape: info.shape.dims, to: writer)
-                if let factors, let lr = options.lowRank { try LowRankCompensation.write(factors, name: info.name, dtype: lr.dtype, to: writer) }
+                if let factors, let lr = lowRank { try LowRankCompensation.write(factors, name: info.name, dtype: lr.dtype, to: writer) }
                 try calibrationSource?.finished(info.name, compressed: keepsValues ? compensated.map { .values($0) } ?? .quantized(q) : nil)
                 records.append(.init(
                     name: info.name, action: .quantized, dtype: info.dtype, shape: info.shape,
-                    bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes + (factors.map { $0.bytes(options.lowRank!.dtype) } ?? 0), reason: nil,
+                    bytesBefore: info.byteCount, bytesAfter: q.layout.storedBytes + (factors.map { $0.bytes(lowRank!.dtype) } ?? 0), reason: nil,
                     bits: scheme.bits, strategy: scheme.granularity.strategy, groupSize: scheme.granularity.groupSize,
                     symmetric: scheme.symmetric, scaleDtype: scheme.scaleDType, method: calibrationSource?.method(info.name) ?? compressor.description,
                     bitsPerWeight: scheme.bitsPerWeight(rows: q.rows, columns: q.columns), error: compensatedError ?? q.error.summary,
                     prune: pruned.flatMap { _ in pruners[info.name]?.description }, sparsity: d.prune?.sparsity.description,
                     measuredSparsity: pruned?.sparsity, sparseFormat: pruned == nil ? nil : SparseFormat.dense.rawValue,
-                    lowRank: factors.map { _ in options.lowRank!.description }))
+                    lowRank: factors.map { _ in lowRank!.description }))
             } else if let choice = d.prune, let pruner = pruners[info.name], let layout = sparseLayouts[info.name] {
                 let statistics = calibrationSource?.statistics(info.name)
                 if choice.method.needsCalibration && statistics == nil { throw PruningError.notCalibrated(tensor: info.name, method: choice.method) }
@@ -342,7 +348,7 @@ public enum QuantizeJob {
 
     /// The checkpoint with every tensor `options` compresses replaced by what `run` stores for it, read back — its
     /// quantize-dequantize round trip, pruned first (or jointly, SparseGPT with GPTQ) under `options.prune`, plus
-    /// its low-rank factors under `options.lowRank` — in memory (what a sweep or a plan evaluates without writing
+    /// its low-rank factors under `options.lowRank(for:)` — in memory (what a sweep or a plan evaluates without writing
     /// files), and the tensor bytes `run` writes for it (packed weights, sparse layouts and factors counted exactly).
     public static func roundTrip(_ source: any TensorSource, options: QuantizeOptions,
                                  calibration: [String: LayerStatistics] = [:]) throws -> (weights: OverlaySource, storedBytes: Int) {
@@ -379,7 +385,7 @@ public enum QuantizeJob {
                 }
                 bytes += q.layout.storedBytes
                 var values = q.dequantized()
-                if let lr = options.lowRank {
+                if let lr = options.lowRank(for: name) {
                     let f = try LowRankCompensation.factors(weights: w, quantized: values, rows: q.rows, columns: q.columns, option: lr,
                                                             statistics: statistics, name: name)
                     LowRankCompensation.add(f, to: &values)

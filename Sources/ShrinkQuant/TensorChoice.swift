@@ -3,7 +3,8 @@ import ShrinkTensor
 /// One tensor's quantization in a per-tensor recipe (what `shrink plan` writes and `shrink quantize --recipe`
 /// applies). Stored as `{bits, strategy, group_size, method}` with compressed-tensors' strategy names, plus
 /// `symmetric: false` for a zero point, and `prune: {method, sparsity}` for a weight pruned before (or, with
-/// SparseGPT and GPTQ, jointly with) its quantization; both written only when they differ from the default.
+/// SparseGPT and GPTQ, jointly with) its quantization, and `low_rank: {rank, method}` for low-rank compensation of
+/// its error; each written only when it differs from the default.
 public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible {
     public var bits: Int
     public var granularity: Granularity
@@ -12,14 +13,16 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
     public var grid: QuantScheme.Grid
     /// Pruning applied to the weight, nil for none.
     public var prune: PruneChoice?
+    /// Low-rank compensation of the weight's quantization error, nil for none.
+    public var lowRank: LowRankCompensation.Option?
 
     public init(bits: Int, granularity: Granularity, method: Method, symmetric: Bool = true, grid: QuantScheme.Grid = .integer,
-                prune: PruneChoice? = nil) {
-        self.bits = bits; self.granularity = granularity; self.method = method; self.grid = grid; self.prune = prune
+                prune: PruneChoice? = nil, lowRank: LowRankCompensation.Option? = nil) {
+        self.bits = bits; self.granularity = granularity; self.method = method; self.grid = grid; self.prune = prune; self.lowRank = lowRank
         self.symmetric = grid == .ggmlMinimum ? false : grid == .ggmlSigned ? true : symmetric
     }
 
-    enum CodingKeys: String, CodingKey { case bits, strategy, groupSize = "group_size", method, symmetric, grid, prune }
+    enum CodingKeys: String, CodingKey { case bits, strategy, groupSize = "group_size", method, symmetric, grid, prune, lowRank = "low_rank" }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -51,6 +54,7 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
         if g == .ggmlMinimum { symmetric = false }
         if g == .ggmlSigned { symmetric = true }
         prune = try c.decodeIfPresent(PruneChoice.self, forKey: .prune)
+        lowRank = try c.decodeIfPresent(LowRankCompensation.Option.self, forKey: .lowRank)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -62,9 +66,12 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
         if !symmetric && grid == .integer { try c.encode(false, forKey: .symmetric) }
         if grid != .integer { try c.encode(grid.rawValue, forKey: .grid) }
         try c.encodeIfPresent(prune, forKey: .prune)
+        try c.encodeIfPresent(lowRank, forKey: .lowRank)
     }
 
-    public var needsCalibration: Bool { method.needsCalibration || prune?.method.needsCalibration == true }
+    public var needsCalibration: Bool {
+        method.needsCalibration || prune?.method.needsCalibration == true || lowRank?.needsCalibration == true
+    }
 
     /// The scale dtype follows the weight, or `--scale-dtype` (`QuantizeJob`).
     public func scheme(scaleDType: DType) -> QuantScheme {
@@ -72,6 +79,6 @@ public struct TensorChoice: Codable, Hashable, Sendable, CustomStringConvertible
     }
 
     public var description: String {
-        "int\(bits)\(grid != .integer ? " " + grid.rawValue : symmetric ? "" : " asym") \(granularity) \(method.rawValue)\(prune.map { ", pruned \($0)" } ?? "")"
+        "int\(bits)\(grid != .integer ? " " + grid.rawValue : symmetric ? "" : " asym") \(granularity) \(method.rawValue)\(prune.map { ", pruned \($0)" } ?? "")\(lowRank.map { " + \($0.description)" } ?? "")"
     }
 }

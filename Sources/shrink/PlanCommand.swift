@@ -73,6 +73,12 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Bit widths to consider, comma-separated.")
     var bits = "8,6,4,3,2"
 
+    @Option(help: "Reasoners: low-rank compensation ranks to offer on top of every quantization option, comma-separated (e.g. 8,16); each costs its F16 factors' bytes.")
+    var ranks: String?
+
+    @Option(help: "With --ranks: svd or eora (the residual's SVD in the eigenspace of the layer's inputs, from the calibration puzzles).")
+    var lowRankMethod = "eora"
+
     @Option(name: [.short, .long], help: "Write the plan (JSON) here.")
     var output: String?
 
@@ -119,6 +125,15 @@ struct PlanCommand: ParsableCommand {
         o.bits = try bitWidths(bits)
         o.methods = try commaList(methods, flag: "--methods") { Method(rawValue: $0) }
         if o.methods.isEmpty { throw ValidationError("--methods lists no method; use rtn, mse and/or gptq") }
+        if let ranks {
+            o.ranks = try commaList(ranks, flag: "--ranks") { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
+            guard let m = LowRankCompensation.Method(rawValue: lowRankMethod) else {
+                throw ValidationError("--low-rank-method '\(lowRankMethod)' is unknown; use svd or eora")
+            }
+            o.lowRankMethod = m
+        } else if lowRankMethod != "eora" {
+            throw ValidationError("--low-rank-method needs --ranks")
+        }
         if calibCount < 1 { throw ValidationError("--calib-count \(calibCount) must be at least 1") }
         let calibs = try perModel(calib, flag: "--calib"), tests = try perModel(data, flag: "--data")
         let requests = models.indices.map { Planner.Request(directory: models[$0], calibration: calibs[$0], data: tests[$0]) }
@@ -160,6 +175,7 @@ extension PlanCommand {
     func runLanguage() throws {
         guard models.count == 1 else { throw ValidationError("a language model is planned alone; give one MODEL") }
         if shard != nil { throw ValidationError("--shard shards reasoner plans; a language model's sensitivities are reused with --reuse instead") }
+        if ranks != nil { throw ValidationError("--ranks plans reasoners; a language model's plan chooses bits, groups and methods") }
         guard let calib else { throw ValidationError("--calib TEXT is required (the calibration text; never the --text it is measured on)") }
         if device != nil { throw ValidationError("--device applies to reasoners; plan a language model under --max-bytes or --bpw") }
         var o = LanguagePlanner.Options()

@@ -43,7 +43,11 @@ func recipes(_ account: ModelAccount) -> [[String: TensorChoice]] {
         return (name, c)
     })
     let partial = Dictionary(uniqueKeysWithValues: names.prefix(3).map { ($0, TensorChoice(bits: 3, granularity: .group(32), method: .rtn)) })
-    return [all4, mixed, partial]
+    // Low-rank factors on some tensors (ranks above a small matrix's min(rows, columns) are capped there).
+    let ranked = Dictionary(uniqueKeysWithValues: names.enumerated().map { i, name in
+        (name, TensorChoice(bits: 3, granularity: .channel, method: .rtn, lowRank: i % 2 == 0 ? .init(rank: [4, 16, 1000][i % 3], method: .svd) : nil))
+    })
+    return [all4, mixed, partial, ranked]
 }
 
 @Test(arguments: fixtureModels)

@@ -38,12 +38,27 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
     return Planner.Request(directory: dir, calibration: tmp.file("train.safetensors"), data: tmp.file("test.safetensors"))
 }
 
+/// The synthetic model's accounting and its all-INT8 per-channel recipe.
+func syntheticAccount(_ request: Planner.Request) throws -> (ModelAccount, [String: TensorChoice]) {
+    let c = try #require((try ModelRegistry.family(config: request.directory) as? ReasonerFamily)?.config)
+    let account = ModelAccount(ReasonerFamily(c))
+    return (account, Dictionary(uniqueKeysWithValues: account.tensors.filter(\.quantizable).map { ($0.name, TensorChoice(bits: 8, granularity: .channel, method: .rtn)) }))
+}
+
+/// The plan file is a recipe `shrink quantize --recipe` applies exactly: the same choices, the predicted bytes.
+func expectTheRecipeWritesThePlan(_ plan: Planner.Plan, _ m: Planner.ModelPlan, _ request: Planner.Request, _ tmp: TemporaryDirectory) throws {
+    try Recipe.encoder().encode(plan).write(to: URL(fileURLWithPath: tmp.file("plan.json")))
+    var q = QuantizeOptions()
+    q.perTensor = try RecipeFile.load(path: tmp.file("plan.json"), model: "tiny_trm").choices
+    #expect(q.perTensor == m.quantize)
+    try QuantizeJob.run(try Checkpoint.open(request.directory), options: q, outputDirectory: tmp.file("out"))
+    #expect(try SafetensorsFile(path: tmp.file("out/model.safetensors")).totalBytes == m.prediction.weightBytes)
+}
+
 @Test func planFitsItsBudgetAndItsRecipeWritesThePredictedBytes() throws {
     let tmp = TemporaryDirectory()
     let request = try syntheticRequest(tmp)
-    guard let c = (try ModelRegistry.family(config: request.directory) as? ReasonerFamily)?.config else { Issue.record("not a reasoner"); return }
-    let account = ModelAccount(ReasonerFamily(c))
-    let int8 = Dictionary(uniqueKeysWithValues: account.tensors.filter(\.quantizable).map { ($0.name, TensorChoice(bits: 8, granularity: .channel, method: .rtn)) })
+    let (account, int8) = try syntheticAccount(request)
     let budget = account.weightBytes(int8) - 1  // all-INT8 does not fit: some tensor must go to INT2
     let plan = try Planner.run([request], device: DeviceProfile.resolve("soc-8mb-sram"), options: smallOptions(maxBytes: budget))
     #expect(plan.fits)
@@ -54,13 +69,39 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
     #expect(m.quantize.values.contains { $0.bits == 2 })
     #expect(m.quantize.count == int8.count)  // kept FP32 costs more than either option
 
-    // The plan file is a recipe `shrink quantize --recipe` applies exactly.
-    try Recipe.encoder().encode(plan).write(to: URL(fileURLWithPath: tmp.file("plan.json")))
-    var q = QuantizeOptions()
-    q.perTensor = try RecipeFile.load(path: tmp.file("plan.json"), model: "tiny_trm").choices
-    #expect(q.perTensor == m.quantize)
-    try QuantizeJob.run(try Checkpoint.open(request.directory), options: q, outputDirectory: tmp.file("out"))
-    #expect(try SafetensorsFile(path: tmp.file("out/model.safetensors")).totalBytes == m.prediction.weightBytes)
+    try expectTheRecipeWritesThePlan(plan, m, request, tmp)
+}
+
+/// Ranks on top of the bits: every option is measured with its factors and costs their bytes; at a budget that
+/// all-INT8 misses, the knapsack may spend bytes on a rank, and the recipe it writes has exactly the predicted bytes
+/// (factors included) and the measured quality.
+@Test func aPlanWithRanksCountsTheFactorsAndQuantizeWritesThem() throws {
+    let tmp = TemporaryDirectory()
+    let request = try syntheticRequest(tmp)
+    let (account, int8) = try syntheticAccount(request)
+    var o = smallOptions(maxBytes: account.weightBytes(int8) - 1)
+    o.ranks = [2, 64]  // 64 caps at every weight's min(rows, columns): the full residual, stored F16
+    o.lowRankMethod = .svd
+    let options = try Planner.sensitivities([request], options: o)[0]
+    let quantizable = account.tensors.filter(\.quantizable)
+    #expect(options.count == quantizable.count)
+    for (list, t) in zip(options, quantizable) {
+        #expect(list.count == 1 + 2 * 3, "kept, then int8 and int2 each at rank 0, 2 and 64")
+        for c in list.map(\.candidate) { #expect(c.bytes == t.storedBytes(c.choice)) }
+        let int2 = list.map(\.candidate).filter { $0.choice?.bits == 2 }
+        #expect(int2.map { $0.choice?.lowRank?.rank ?? 0 } == [0, 2, 64])
+        let full = min(t.shape[0], t.shape[1])
+        #expect(int2[1].bytes - int2[0].bytes == 2 * (t.shape[0] + t.shape[1]) * 2)
+        #expect(int2[2].bytes - int2[0].bytes == full * (t.shape[0] + t.shape[1]) * 2)
+        // Full-rank factors hold the whole residual (up to F16 rounding): the INT2 option then drifts as little as
+        // the original, whatever INT2 alone did.
+        #expect(int2[2].error.allSatisfy { $0 < 1e-4 }, "\(t.name): \(int2[2].error) against INT2 alone \(int2[0].error)")
+    }
+    let plan = try Planner.run([request], device: DeviceProfile.resolve("soc-8mb-sram"), options: o)
+    let m = try #require(plan.models.first)
+    #expect(plan.fits && m.prediction.weightBytes <= account.weightBytes(int8) - 1)
+    #expect(m.measurement?.writtenTensorBytes == m.prediction.weightBytes)
+    try expectTheRecipeWritesThePlan(plan, m, request, tmp)
 }
 
 @Test func nothingFitsSaysSoAndMeasuresTheClosest() throws {
@@ -76,9 +117,7 @@ func syntheticRequest(_ tmp: TemporaryDirectory) throws -> Planner.Request {
 @Test func gptqPlanIsAppliedExactlyByQuantizeWithItsCalibration() throws {
     let tmp = TemporaryDirectory()
     let request = try syntheticRequest(tmp)
-    guard let c = (try ModelRegistry.family(config: request.directory) as? ReasonerFamily)?.config else { Issue.record("not a reasoner"); return }
-    let account = ModelAccount(ReasonerFamily(c))
-    let int8 = Dictionary(uniqueKeysWithValues: account.tensors.filter(\.quantizable).map { ($0.name, TensorChoice(bits: 8, granularity: .channel, method: .rtn)) })
+    let (account, int8) = try syntheticAccount(request)
     var o = smallOptions(maxBytes: account.weightBytes(int8) - 1)
     o.methods = [.gptq]
     let plan = try Planner.run([request], device: DeviceProfile.resolve("soc-8mb-sram"), options: o)

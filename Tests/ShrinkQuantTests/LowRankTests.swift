@@ -125,6 +125,27 @@ enum CShrinkKernelsShim {
 /// `shrink quantize --low-rank R`: the factors are stored beside each packed weight, read back as Ŵ + A·B, and
 /// shrink the error of a real reasoner's INT3 weights; EoRA's shrink its output error under the layer's inputs more.
 @Suite struct LowRankCompensationTests {
+    /// A recipe names a tensor's rank: written as `low_rank: {rank, method}` (dtype only when not F16), read back
+    /// equal; a rank below 1, an unknown method or a factor dtype that is not a float are one-line errors.
+    @Test func aRecipeNamesEachTensorsRank() throws {
+        let choice = TensorChoice(bits: 3, granularity: .channel, method: .gptq, lowRank: .init(rank: 16, method: .eora))
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        let text = String(decoding: try e.encode(choice), as: UTF8.self)
+        #expect(text == #"{"bits":3,"low_rank":{"method":"eora","rank":16},"method":"gptq","strategy":"channel"}"#)
+        #expect(try JSONDecoder().decode(TensorChoice.self, from: Data(text.utf8)) == choice)
+        #expect(choice.needsCalibration && TensorChoice(bits: 3, granularity: .channel, method: .rtn, lowRank: .init(rank: 4, method: .eora)).needsCalibration)
+        #expect(!TensorChoice(bits: 3, granularity: .channel, method: .rtn, lowRank: .init(rank: 4, method: .svd)).needsCalibration)
+        let f32 = try JSONDecoder().decode(TensorChoice.self, from: Data(#"{"bits":3,"strategy":"channel","method":"rtn","low_rank":{"rank":2,"method":"svd","dtype":"f32"}}"#.utf8))
+        #expect(f32.lowRank == .init(rank: 2, method: .svd, dtype: .f32))
+        #expect(f32.lowRank?.storedBytes(rows: 10, columns: 3) == (10 * 2 + 2 * 3) * 4)
+        #expect(f32.lowRank?.storedBytes(rows: 10, columns: 1) == (10 + 1) * 4, "the rank is capped at min(rows, columns)")
+        for bad in [#""rank":0,"method":"svd""#, #""rank":2,"method":"pca""#, #""rank":2,"method":"svd","dtype":"i8""#] {
+            let json = #"{"bits":3,"strategy":"channel","method":"rtn","low_rank":{"# + bad + "}}"
+            #expect(throws: DecodingError.self, "\(bad)") { try JSONDecoder().decode(TensorChoice.self, from: Data(json.utf8)) }
+        }
+    }
+
     static let model = Fixtures.path("Fixtures/models/trm_mlp_sudoku6")
 
     static func quantize(_ lowRank: LowRankCompensation.Option?, statistics: [String: LayerStatistics] = [:], include: String? = nil,

@@ -16,13 +16,46 @@ public enum LowRankCompensation {
         case eora
     }
 
-    public struct Option: Sendable, Equatable {
+    /// A rank, the method that finds the factors and their storage dtype; in a recipe
+    /// `{"rank": R, "method": "svd" | "eora"}`, plus `"dtype"` when it is not F16.
+    public struct Option: Codable, Sendable, Hashable {
         public var rank: Int
         public var method: Method
         public var dtype: DType = .f16
         public init(rank: Int, method: Method, dtype: DType = .f16) { self.rank = rank; self.method = method; self.dtype = dtype }
         public var needsCalibration: Bool { method == .eora }
         public var description: String { "rank \(rank) \(method.rawValue) \(dtype.flagName)" }
+
+        enum CodingKeys: String, CodingKey { case rank, method, dtype }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            rank = try c.decode(Int.self, forKey: .rank)
+            guard rank >= 1 else { throw DecodingError.dataCorruptedError(forKey: .rank, in: c, debugDescription: "rank \(rank) must be at least 1") }
+            let name = try c.decode(String.self, forKey: .method)
+            guard let m = Method(rawValue: name) else {
+                throw DecodingError.dataCorruptedError(forKey: .method, in: c, debugDescription: "low-rank method '\(name)' is unknown; use svd or eora")
+            }
+            method = m
+            let d = try c.decodeIfPresent(String.self, forKey: .dtype) ?? "f16"
+            guard let t = DType(flag: d), [.f16, .bf16, .f32].contains(t) else {
+                throw DecodingError.dataCorruptedError(forKey: .dtype, in: c, debugDescription: "factor dtype '\(d)' is not f16, bf16 or f32")
+            }
+            dtype = t
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(rank, forKey: .rank)
+            try c.encode(method.rawValue, forKey: .method)
+            if dtype != .f16 { try c.encode(dtype.flagName, forKey: .dtype) }
+        }
+
+        /// Bytes of the two factors of a [rows, columns] weight, as `write` stores them.
+        public func storedBytes(rows: Int, columns: Int) -> Int {
+            let r = LowRankCompensation.rank(self, rows: rows, columns: columns)
+            return (rows * r + r * columns) * dtype.byteSize
+        }
     }
 
     public static let suffixA = "_lora_a", suffixB = "_lora_b"
