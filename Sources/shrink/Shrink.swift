@@ -11,7 +11,7 @@ struct Shrink: ParsableCommand {
         commandName: "shrink",
         abstract: "Compress trained neural networks for edge devices and measure what survived.",
         version: ShrinkVersion.current,
-        subcommands: [Inspect.self, Quantize.self, Dequantize.self, Diff.self, Eval.self, Compare.self, SweepCommand.self, MergeCommand.self, StudyCommand.self, ReportCommand.self, PlanCommand.self, AccountCommand.self, Bench.self, DataCommand.self, ExportCommand.self]
+        subcommands: [Inspect.self, Quantize.self, Dequantize.self, Diff.self, Eval.self, Compare.self, SweepCommand.self, MergeCommand.self, StudyCommand.self, ReportCommand.self, PlanCommand.self, PruneCommand.self, AccountCommand.self, Bench.self, DataCommand.self, ExportCommand.self]
     )
 }
 

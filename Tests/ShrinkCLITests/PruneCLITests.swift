@@ -58,3 +58,39 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.file("q")))
     }
 }
+
+/// `shrink prune --structured mlp` and the sweep's pruning flags, end to end through the binary.
+@Suite struct StructuredPruneCLITests {
+    static let model = Fixtures.path("Tests/Fixtures/tiny/trm-mlp-t-puzzle-emb")
+
+    @Test func theShrunkModelEvaluatesAndItsReportStatesTheWidths() throws {
+        let dir = TemporaryDirectory()
+        let r = try CLI.run(["prune", Self.model, "--sparsity", "0.25", "-o", dir.file("p"), "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let groups = json["groups"] as! [[String: Any]]
+        #expect(groups.count == 2 && groups.allSatisfy { $0["width_before"] as? Int == 256 && $0["width_after"] as? Int == 192 })
+        let config = try String(contentsOfFile: dir.file("p/config.json"), encoding: .utf8)
+        #expect(config.contains(#""intermediate_size": 192"#) && config.contains(#""intermediate_size_t": 192"#))
+        let e = try CLI.run(["eval", dir.file("p"), "--data", Self.model + "/data.safetensors", "--json"])
+        #expect(e.status == 0, "\(e.stderr)")
+    }
+
+    @Test(arguments: [
+        (["prune", "MODEL", "--sparsity", "1.5", "-o", "OUT"], "--sparsity 1.5"),
+        (["prune", "MODEL", "--sparsity", "0.5", "--method", "taylor", "-o", "OUT"], "--method 'taylor'"),
+        (["prune", "MODEL", "--sparsity", "0.5", "--method", "wanda", "-o", "OUT"], "--calib"),
+        (["prune", "MODEL", "--sparsity", "0.5", "--structured", "heads", "-o", "OUT"], "--structured 'heads'"),
+        (["sweep", "MODEL", "--data", "MODEL/data.safetensors", "--prune", "wanda"], "--prune wanda needs --calib"),
+        (["sweep", "MODEL", "--data", "MODEL/data.safetensors", "--bits", "none"], "--bits none needs --prune"),
+        (["sweep", "MODEL", "--data", "MODEL/data.safetensors", "--prune", "magnitude", "--ranks", "4", "--low-rank-method", "svd"], "--ranks compensates quantization"),
+        (["plan", "MODEL", "--device", "mcu-4mb", "--calib", "MODEL/data.safetensors", "--data", "MODEL/data.safetensors", "--ranks", "0"], "--ranks: '0'"),
+    ])
+    func badFlagsAreOneLineErrorsNamingTheFlag(arguments: [String], message: String) throws {
+        let dir = TemporaryDirectory()
+        let r = try CLI.run(arguments.map { $0.replacingOccurrences(of: "MODEL", with: Self.model).replacingOccurrences(of: "OUT", with: dir.file("p")) })
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("p")))
+    }
+}

@@ -59,6 +59,8 @@ class Config:
     mlp_t: bool = False               # TRM: token-mixing SwiGLU across the sequence instead of attention
     puzzle_emb_len: int = 0           # 0 = ceil(puzzle_emb_ndim / hidden_size); forced to 0 when puzzle_emb_ndim == 0
     no_ACT_continue: Optional[bool] = None  # None = True for TRM, False for HRM
+    intermediate_size: Optional[int] = None    # hidden-axis SwiGLU width when not upstream's rule (MLP channels pruned)
+    intermediate_size_t: Optional[int] = None  # TRM's token-MLP width, likewise
 
     def __post_init__(self):
         if self.arch not in ("trm", "hrm"):
@@ -211,9 +213,9 @@ class Attention(nn.Module):
 
 
 class SwiGLU(nn.Module):
-    def __init__(self, hidden: int, expansion: float):
+    def __init__(self, hidden: int, expansion: float, inter: Optional[int] = None):
         super().__init__()
-        inter = swiglu_inter(hidden, expansion)
+        inter = inter or swiglu_inter(hidden, expansion)
         self.gate_up_proj = CastedLinear(hidden, 2 * inter, bias=False)
         self.down_proj = CastedLinear(inter, hidden, bias=False)
 
@@ -231,10 +233,10 @@ class Block(nn.Module):
         self.eps = cfg.rms_norm_eps
         self.use_mlp_t = cfg.mlp_t
         if cfg.mlp_t:
-            self.mlp_t = SwiGLU(cfg.total_len, cfg.expansion)
+            self.mlp_t = SwiGLU(cfg.total_len, cfg.expansion, cfg.intermediate_size_t)
         else:
             self.self_attn = Attention(cfg.hidden_size, cfg.num_heads)
-        self.mlp = SwiGLU(cfg.hidden_size, cfg.expansion)
+        self.mlp = SwiGLU(cfg.hidden_size, cfg.expansion, cfg.intermediate_size)
 
     def forward(self, x, cos_sin):
         if self.use_mlp_t:
@@ -524,10 +526,10 @@ def describe(cfg: Config) -> str:
         lines.append(f"| `{k}` | [{', '.join(map(str, v.shape))}] | {v.numel()} |")
         total += v.numel()
     lines.append(f"| **total** | | {total} ({total * 4 / 1e6:.3f} MB FP32) |")
-    inter = swiglu_inter(cfg.hidden_size, cfg.expansion)
+    inter = cfg.intermediate_size or swiglu_inter(cfg.hidden_size, cfg.expansion)
     extra = f"SwiGLU inter (hidden mlp) = {inter}"
     if cfg.mlp_t:
-        extra += f"; mlp_t inter = {swiglu_inter(cfg.total_len, cfg.expansion)}"
+        extra += f"; mlp_t inter = {cfg.intermediate_size_t or swiglu_inter(cfg.total_len, cfg.expansion)}"
     return "\n".join(lines) + "\n\n" + extra
 
 

@@ -27,6 +27,10 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
     public var ropeTheta: Double
     public var haltMaxSteps: Int
     public var mlpT: Bool
+    /// The SwiGLU widths when they are not upstream's rule (a model whose MLP channels were pruned, issue 17):
+    /// `intermediate_size` of the hidden-axis MLP, `intermediate_size_t` of TRM's token MLP.
+    public var intermediateSize: Int?
+    public var tokenIntermediateSize: Int?
 
     enum CodingKeys: String, CodingKey {
         case arch, seqLen = "seq_len", vocabSize = "vocab_size", puzzleEmbNdim = "puzzle_emb_ndim"
@@ -34,6 +38,7 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         case hCycles = "H_cycles", lCycles = "L_cycles", hLayers = "H_layers", lLayers = "L_layers"
         case hiddenSize = "hidden_size", expansion, numHeads = "num_heads", posEncodings = "pos_encodings"
         case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", haltMaxSteps = "halt_max_steps", mlpT = "mlp_t"
+        case intermediateSize = "intermediate_size", tokenIntermediateSize = "intermediate_size_t"
     }
 
     public init(from decoder: Decoder) throws {
@@ -59,6 +64,8 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10000
         haltMaxSteps = try c.decode(Int.self, forKey: .haltMaxSteps)
         mlpT = try c.decodeIfPresent(Bool.self, forKey: .mlpT) ?? false
+        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize)
+        tokenIntermediateSize = try c.decodeIfPresent(Int.self, forKey: .tokenIntermediateSize)
     }
 
     /// Positions in the hidden state: puzzle-embedding prefix plus tokens.
@@ -71,6 +78,11 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         let raw = (expansion * Double(n) * 2 / 3).rounded(.toNearestOrEven)
         return (Int(raw) + 255) / 256 * 256
     }
+
+    /// The hidden-axis SwiGLU width: `intermediate_size`, else upstream's rule.
+    public var mlpWidth: Int { intermediateSize ?? swigluWidth(hiddenSize) }
+    /// TRM's token-MLP SwiGLU width: `intermediate_size_t`, else upstream's rule over the positions.
+    public var tokenMLPWidth: Int { tokenIntermediateSize ?? swigluWidth(positions) }
 
     /// Checks what the forward pass relies on; names the field and the fix.
     public func validate(file: String) throws {
@@ -88,9 +100,15 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         for (f, v) in [("puzzle_emb_ndim", puzzleEmbNdim), ("puzzle_emb_len", puzzleEmbLen), ("H_layers", hLayers)] where v < 0 {
             throw bad(f, "must not be negative, is \(v)")
         }
+        for (f, v) in [("intermediate_size", intermediateSize), ("intermediate_size_t", tokenIntermediateSize)] {
+            guard let v else { continue }
+            if v < 1 { throw bad(f, "must be at least 1, is \(v)") }
+            try ConfigBounds.requireSizes([(f, v)], file: file)
+        }
+        if tokenIntermediateSize != nil && !mlpT { throw bad("intermediate_size_t", "is the width of TRM's token MLP: set mlp_t true or drop it") }
         if numPuzzleIdentifiers < 1 { throw bad("num_puzzle_identifiers", "must be at least 1, is \(numPuzzleIdentifiers)") }
         guard expansion.isFinite, expansion > 0, expansion <= 1024 else { throw bad("expansion", "must be a number in (0, 1024], is \(expansion)") }
-        let width = Double(Swift.max(hiddenSize, swigluWidth(hiddenSize), vocabSize, positions, puzzleEmbNdim))
+        let width = Double(Swift.max(hiddenSize, mlpWidth, vocabSize, positions, puzzleEmbNdim))
         try ConfigBounds.requireWork(Double(haltMaxSteps) * Double(hCycles) * Double(lCycles + 1) * Double(hLayers + lLayers + 2)
                                          * Double(positions) * width * width * 16
                                          + Double(numPuzzleIdentifiers) * Double(puzzleEmbNdim),

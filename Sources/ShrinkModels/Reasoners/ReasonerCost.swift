@@ -6,10 +6,10 @@ import ShrinkTensor
 public enum ReasonerCost {
     /// FLOPs of one block of a reasoning module on one puzzle.
     public static func blockFLOPs(_ c: ReasonerConfig) -> Int {
-        let P = c.positions, D = c.hiddenSize, I = c.swigluWidth(D)
+        let P = c.positions, D = c.hiddenSize, I = c.mlpWidth
         let channelMLP = 2 * P * D * 2 * I + 2 * P * I * D
         if c.mlpT {
-            let It = c.swigluWidth(P)
+            let It = c.tokenMLPWidth
             return channelMLP + 2 * D * P * 2 * It + 2 * D * It * P
         }
         let projections = 2 * P * D * 3 * D + 2 * P * D * D

@@ -60,7 +60,7 @@ public struct ReasonerFamily: RunnableFamily, Equatable {
     }
 
     public var tensorLayout: [TensorSpec] {
-        let c = config, D = c.hiddenSize, P = c.positions, I = c.swigluWidth(D)
+        let c = config, D = c.hiddenSize, P = c.positions, I = c.mlpWidth
         typealias N = ReasonerNames
         var list = [TensorSpec(N.hInit, [D], .parameter), TensorSpec(N.lInit, [D], .parameter),
                     TensorSpec(N.embedTokens, [c.vocabSize, D], .embedding, rowRead: true),
@@ -71,7 +71,7 @@ public struct ReasonerFamily: RunnableFamily, Equatable {
             for i in 0..<layers {
                 let b = N.block(level, i)
                 if c.mlpT {
-                    let It = c.swigluWidth(P)
+                    let It = c.tokenMLPWidth
                     list += [TensorSpec(b.tokenGateUp, [2 * It, P], .linear), TensorSpec(b.tokenDown, [P, It], .linear)]
                 } else {
                     list += [TensorSpec(b.qkv, [3 * D, D], .linear), TensorSpec(b.output, [D, D], .linear)]
@@ -86,7 +86,7 @@ public struct ReasonerFamily: RunnableFamily, Equatable {
     /// o_proj's input is a softmax-weighted sum of v, so the `v` rows of qkv_proj carry it. Layers after a
     /// weightless RMSNorm have no producer.
     public var scaleFolds: [ScaleFold] {
-        let c = config, inter = c.swigluWidth(c.hiddenSize), interT = c.swigluWidth(c.positions), D = c.hiddenSize
+        let c = config, inter = c.mlpWidth, interT = c.tokenMLPWidth, D = c.hiddenSize
         var folds: [ScaleFold] = []
         for (level, layers) in levels {
             for i in 0..<layers {
@@ -113,8 +113,8 @@ public struct ReasonerFamily: RunnableFamily, Equatable {
     /// dequantized weight row. Phases: attention or token MLP, channel MLP, the output head.
     public func arena(batch: Int) -> ActivationArena {
         let c = config
-        let B = batch, P = c.positions, D = c.hiddenSize, inter = c.swigluWidth(D)
-        let interT = c.mlpT ? c.swigluWidth(P) : 0
+        let B = batch, P = c.positions, D = c.hiddenSize, inter = c.mlpWidth
+        let interT = c.mlpT ? c.tokenMLPWidth : 0
         var phases: [(phase: String, buffers: [(name: String, floats: Int)])] = [
             ("mlp", [("gate_up", B * P * 2 * inter), ("act", B * P * inter), ("mlp_out", B * P * D)]),
             ("head", [("logits", c.vocabSize)]),

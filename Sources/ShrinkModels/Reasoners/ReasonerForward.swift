@@ -110,11 +110,11 @@ final class Workspace {
         let rows = B * P
         x = [Float](repeating: 0, count: rows * D)
         zH = x; zL = x; injection = x; tmp = x
-        let inter = c.swigluWidth(D)
+        let inter = c.mlpWidth
         gateUp = [Float](repeating: 0, count: rows * 2 * inter)
         act = [Float](repeating: 0, count: rows * inter)
         if c.mlpT {
-            let interT = c.swigluWidth(P)
+            let interT = c.tokenMLPWidth
             tokens = [Float](repeating: 0, count: B * D * P)
             tokenTmp = tokens
             tokenGateUp = [Float](repeating: 0, count: B * D * 2 * interT)

@@ -69,11 +69,11 @@ public final class RecursiveReasoner: CompressibleModel, @unchecked Sendable {
         func module(_ level: ReasonerNames.Level, layers: Int) throws -> ReasoningModule {
             try ReasoningModule(blocks: (0..<layers).map { i in
                 let names = N.block(level, i)
-                let inter = c.swigluWidth(D)
+                let inter = c.mlpWidth
                 let mlp = SwiGLU(gateUp: try bind.linear(names.gateUp, out: 2 * inter, in: D),
                                  down: try bind.linear(names.down, out: D, in: inter))
                 if c.mlpT {
-                    let interT = c.swigluWidth(P)
+                    let interT = c.tokenMLPWidth
                     let token = SwiGLU(gateUp: try bind.linear(names.tokenGateUp, out: 2 * interT, in: P),
                                        down: try bind.linear(names.tokenDown, out: P, in: interT))
                     return Block(qkv: nil, output: nil, tokenMLP: token, mlp: mlp)

@@ -1,0 +1,180 @@
+import Foundation
+import ShrinkFormats
+import ShrinkQuant
+import ShrinkTensor
+
+/// Channels a structured pruner removes together: channel j of a SwiGLU is row j of each of the `stacks` row
+/// blocks of `producer` (gate_up_proj holds gate's `width` rows, then up's) and column j of `consumer`
+/// (down_proj). Removing it removes exactly what the channel computes, so the smaller model is the original with
+/// that channel's output zeroed; `configField` is the config.json key that states the width.
+public struct ChannelGroup: Sendable, Equatable {
+    public var producer: String
+    public var stacks: Int
+    public var consumer: String
+    public var width: Int
+    public var configField: String
+    public init(producer: String, stacks: Int, consumer: String, width: Int, configField: String) {
+        self.producer = producer; self.stacks = stacks; self.consumer = consumer; self.width = width; self.configField = configField
+    }
+}
+
+/// A family whose MLP channels can be removed with the shapes shrunk to match (`StructuredPruning`).
+public protocol StructurallyPrunable: ModelFamily {
+    /// Every group of coupled channels; groups with the same `configField` share one width.
+    var channelGroups: [ChannelGroup] { get }
+}
+
+/// `shrink prune --structured`: removes the same fraction of every channel group's channels, ranked by their
+/// score, and writes the smaller checkpoint and its config (the widths in their config fields), all or nothing.
+///
+/// Scores of channel j, from the consumer's column j (what the channel contributes to the block's output):
+/// - magnitude: Σ_i |W_ij|, the L1 norm of the column (Li et al., "Pruning Filters for Efficient ConvNets",
+///   arXiv 1608.08710, §3.1, which ranks filters by the same norm);
+/// - wanda: ‖X_j‖₂ · Σ_i |W_ij|, Wanda's |W|·‖X‖ score (arXiv 2306.11695, Eq. 1) summed over the column — the
+///   structured variant "Wanda-sp" (An et al., FLAP, arXiv 2312.11983, §4.1); ‖X_j‖₂ from the consumer's
+///   calibration statistics.
+public enum StructuredPruning {
+    public enum Method: String, Codable, Sendable, CaseIterable {
+        case magnitude, wanda
+        public var needsCalibration: Bool { self == .wanda }
+    }
+
+    public struct GroupRecord: Codable, Sendable {
+        public var consumer: String
+        public var widthBefore: Int
+        public var widthAfter: Int
+        /// The kept channels, ascending (their order in the original).
+        public var kept: [Int]
+    }
+
+    public struct Report: Codable, Sendable {
+        public var source: String
+        public var method: Method
+        public var fraction: Double
+        public var parametersBefore: Int
+        public var parametersAfter: Int
+        public var bytesBefore: Int
+        public var bytesAfter: Int
+        public var groups: [GroupRecord]
+    }
+
+    /// Channels kept of `width` when `fraction` are removed: ⌊fraction·width⌋ removed, at least one kept.
+    public static func keptCount(width: Int, fraction: Double) -> Int {
+        max(1, width - Int((fraction * Double(width) + 1e-9).rounded(.down)))
+    }
+
+    /// The score of each of the consumer's `columns` channels (row-major [rows, columns]).
+    public static func scores(_ w: [Float], rows: Int, columns: Int, method: Method, statistics: LayerStatistics?, name: String) throws -> [Double] {
+        var s = [Double](repeating: 0, count: columns)
+        for r in 0..<rows {
+            for j in 0..<columns { s[j] += Double(w[r * columns + j].magnitude) }
+        }
+        guard method == .wanda else { return s }
+        guard let statistics, statistics.columns == columns else { throw PruningError.notCalibrated(tensor: name, method: .wanda) }
+        let norms = statistics.hessianDiagonal
+        return (0..<columns).map { s[$0] * norms[$0].squareRoot() }
+    }
+
+    /// The `count` highest-scoring channels, ascending; ties keep the lower index.
+    public static func kept(_ scores: [Double], count: Int) -> [Int] {
+        Array(scores.indices.sorted { (scores[$0], -$0) > (scores[$1], -$1) }.prefix(count)).sorted()
+    }
+
+    public static func run(model directory: String, family: any StructurallyPrunable, fraction: Double, method: Method,
+                           statistics: [String: LayerStatistics] = [:], outputDirectory: String, overwrite: Bool = false) throws -> Report {
+        guard fraction > 0 && fraction < 1 else {
+            throw PruningError.unsupported(flag: "--sparsity", reason: "structured pruning removes a fraction of the channels in (0, 1), not \(fraction)")
+        }
+        let source = try Checkpoint.open(directory)
+        let groups = family.channelGroups
+        guard !groups.isEmpty else {
+            throw PruningError.unsupported(flag: "--structured", reason: "\(directory) has no MLP channels to remove")
+        }
+        var keptBy: [String: [Int]] = [:], records: [GroupRecord] = [], newWidth: [String: Int] = [:]
+        for g in groups {
+            let consumer = try source.requireInfo(g.consumer), producer = try source.requireInfo(g.producer)
+            guard consumer.shape.rank == 2, consumer.shape.dims[1] == g.width, producer.shape.rank == 2,
+                  producer.shape.dims[0] == g.stacks * g.width, producer.shape.dims[1] >= 1 else {
+                let bad = consumer.shape.rank == 2 && consumer.shape.dims[1] == g.width ? producer : consumer
+                let expected = bad.name == g.producer ? Shape([g.stacks * g.width, producer.shape.dims.last ?? 0]) : Shape([consumer.shape.dims.first ?? 0, g.width])
+                throw ModelError.wrongShape(file: source.location, tensor: bad.name, expected: expected, actual: bad.shape)
+            }
+            let w = try source.floats(g.consumer)
+            let s = try scores(w, rows: consumer.shape.dims[0], columns: g.width, method: method, statistics: statistics[g.consumer], name: g.consumer)
+            let keep = kept(s, count: keptCount(width: g.width, fraction: fraction))
+            keptBy[g.consumer] = keep
+            newWidth[g.configField] = keep.count
+            records.append(GroupRecord(consumer: g.consumer, widthBefore: g.width, widthAfter: keep.count, kept: keep))
+        }
+        // Shrunk shapes: producer rows (each stack's kept rows), consumer columns.
+        var rowsOf: [String: [Int]] = [:], columnsOf: [String: [Int]] = [:]
+        for g in groups {
+            let keep = keptBy[g.consumer]!
+            rowsOf[g.producer] = (0..<g.stacks).flatMap { s in keep.map { s * g.width + $0 } }
+            columnsOf[g.consumer] = keep
+        }
+        let declared = source.infos.map { info -> TensorInfo in
+            var d = info.shape.dims
+            if let r = rowsOf[info.name] { d[0] = r.count }
+            if let c = columnsOf[info.name] { d[1] = c.count }
+            return TensorInfo(name: info.name, dtype: info.dtype, shape: Shape(d))
+        }
+        let staging = try OutputDirectory(path: outputDirectory, overwrite: overwrite)
+        var metadata = source.metadata
+        metadata["format"] = metadata["format"] ?? "pt"
+        let writer = try SafetensorsWriter(path: staging.path + "/model.safetensors", tensors: declared, metadata: metadata)
+        for (info, out) in zip(source.infos, declared) {
+            let raw = try source.rawBytes(info.name)
+            guard rowsOf[info.name] != nil || columnsOf[info.name] != nil else {
+                try writer.write(info.name, bytes: raw)
+                continue
+            }
+            let size = info.dtype.byteSize, columns = info.shape.dims[1]
+            let rows = rowsOf[info.name] ?? Array(0..<info.shape.dims[0]), cols = columnsOf[info.name] ?? Array(0..<columns)
+            var bytes = [UInt8](repeating: 0, count: out.byteCount)
+            var k = 0
+            for r in rows {
+                for c in cols {
+                    let from = (r * columns + c) * size
+                    for b in 0..<size { bytes[k + b] = raw[from + b] }
+                    k += size
+                }
+            }
+            try writer.write(info.name, values: bytes)
+            source.release(info.name)
+        }
+        try writer.commit()
+        // The config with the new widths, everything else as it was.
+        let configPath = (FileSystem.isDirectory(directory) ? directory : FileSystem.directoryOf(directory)) + "/config.json"
+        let m = try MappedFile(path: configPath)
+        var config = try StrictJSONParser.parse(m.bytes(0..<m.byteCount))
+        for (field, width) in newWidth.sorted(by: { $0.key < $1.key }) { config = config.setting(field, to: .number(String(width))) }
+        try AtomicFile.write(config.serialized() + "\n", to: staging.path + "/config.json")
+        let report = Report(source: directory, method: method, fraction: fraction,
+                            parametersBefore: source.parameterCount, parametersAfter: declared.reduce(0) { $0 + $1.shape.elementCount },
+                            bytesBefore: source.infos.reduce(0) { $0 + $1.byteCount }, bytesAfter: declared.reduce(0) { $0 + $1.byteCount },
+                            groups: records)
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        try AtomicFile.write(String(decoding: try e.encode(report), as: UTF8.self) + "\n", to: staging.path + "/pruning.json")
+        try staging.commit()
+        return report
+    }
+}
+
+extension ReasonerFamily: StructurallyPrunable {
+    /// Every block's hidden-axis SwiGLU (`intermediate_size`) and, in TRM-MLP, its token MLP (`intermediate_size_t`).
+    public var channelGroups: [ChannelGroup] {
+        levels.flatMap { level, layers in
+            (0..<layers).flatMap { i -> [ChannelGroup] in
+                let b = ReasonerNames.block(level, i)
+                var g = [ChannelGroup(producer: b.gateUp, stacks: 2, consumer: b.down, width: config.mlpWidth, configField: "intermediate_size")]
+                if config.mlpT {
+                    g.append(ChannelGroup(producer: b.tokenGateUp, stacks: 2, consumer: b.tokenDown, width: config.tokenMLPWidth, configField: "intermediate_size_t"))
+                }
+                return g
+            }
+        }
+    }
+}
