@@ -42,6 +42,11 @@ import Glibc
     static let bigLlama: String = {
         let dir = NSTemporaryDirectory() + "shrink-kill-llama-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // Shared by every case of the run (21 MB, and its quantized copy): removed when the test process exits.
+        atexit {
+            let dir = NSTemporaryDirectory() + "shrink-kill-llama-\(getpid())"
+            for path in [dir, dir + "-q4"] { try? FileManager.default.removeItem(atPath: path) }
+        }
         let config = #"""
         {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256, "intermediate_size": 768,
          "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 64, "num_hidden_layers": 4,
@@ -194,6 +199,8 @@ import Glibc
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         if let point { env["SHRINK_KILL_POINT"] = point; env["SHRINK_KILL_POINT_READY"] = ready }
+        // A killed process cannot remove its scratch (a plan's measurement directory): keep it in the test's directory.
+        env["TMPDIR"] = FileSystem.directoryOf(ready)
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
