@@ -46,4 +46,4 @@ for n in "${names[@]+"${names[@]}"}"; do
         *) echo "unknown fixture $n" >&2; exit 2 ;;
     esac
 done
-python3 tools/prune_study.py study/prune PRUNING_STUDY.md --command "tools/prune_study.sh" --limit "$limit"
+python3 tools/prune_study.py study/prune PRUNING_STUDY.md --command "tools/prune_study.sh"
