@@ -6,7 +6,9 @@
 #   2. llama-completion generates readable text from it (greedy, 48 tokens past any end-of-text; mostly ASCII words);
 #   3. a compressed directory from `shrink quantize --bits 4 --group 32 --scale-dtype f16` exports as Q4_0 with every
 #      quantized tensor written exactly from its codes, and llama-perplexity on it is within 1% of shrink eval;
-#   4. every tensor whose type matches llama-quantize's holds the same bytes: --type q4_0 against Q4_0, and
+#   4. low-rank factors (`shrink quantize --low-rank`) exported as a llama.cpp LoRA adapter beside the exact Q4_0 codes:
+#      llama-perplexity --lora within 1% of Shrink's perplexity of the same compressed model;
+#   5. every tensor whose type matches llama-quantize's holds the same bytes: --type q4_0 against Q4_0, and
 #      --type q4_k --imatrix against --pure --imatrix Q4_K_S (ggml's quantizers, ported bit for bit).
 # Prints one table row per type: file size, bits per weight, exact/re-quantized/fallback counts, both perplexities.
 # Usage: tools/check_gguf_export.sh [path/to/shrink]     TYPES, CHUNKS (8), TEXT (data/text/persuasion.txt), THREADS (2)
@@ -76,6 +78,37 @@ bad = []
 if len(q) < 200 or any(t["placement"] != "exact" or t["type"] != "q4_0" for t in q): bad.append("int4 g32 tensors were not all written exactly as q4_0")
 if abs(ppl / llama - 1) > 0.01: bad.append(f"shrink eval {ppl:.4f} vs llama-perplexity {llama:.4f}: more than 1% apart")
 if bad: sys.exit("FAILED  int4 g32 → q4_0: " + "; ".join(bad))
+PY
+
+# Low-rank factors as a llama.cpp LoRA adapter: `shrink quantize --low-rank 16` (int4 g32, f16 scales), exported as
+# Q4_0 codes (exact, the Q8_0 embedding kept) plus `--lora-adapter`; llama-perplexity with `--lora` must be within 1%
+# of Shrink's perplexity of the same compressed model (Ŵ + A·B, evaluated from an exact F32 export of it), and the
+# adapter must buy back perplexity against the same Q4_0 file without it.
+"$shrink" quantize "$model" -o "$work/lr16" --bits 4 --group 32 --scale-dtype f16 --low-rank 16 --low-rank-method svd --quiet >/dev/null
+"$shrink" export gguf "$work/lr16" --type q4_0 --type-for token_embd=q8_0 -o "$work/lr16.gguf" --lora-adapter "$work/lr16.lora.gguf" \
+    --json > "$work/lr16.export.json"
+"$shrink" export gguf "$work/lr16" --type f32 -o "$work/lr16.f32.gguf" --quiet >/dev/null
+"$bin/llama-perplexity" -m "$work/lr16.gguf" --lora "$work/lr16.lora.gguf" -f "$text" -c 512 -b 512 --chunks "$chunks" -t "$threads" \
+    > "$work/lr16.llama.log" 2>&1
+"$bin/llama-perplexity" -m "$work/lr16.gguf" -f "$text" -c 512 -b 512 --chunks "$chunks" -t "$threads" > "$work/lr16.base.log" 2>&1
+"$shrink" eval "$work/lr16.f32.gguf" --text "$text" --ctx 512 --chunks "$chunks" --json > "$work/lr16.eval.json"
+rm -f "$work/lr16.f32.gguf"
+"$py" - "$work/lr16.export.json" "$work/lr16.llama.log" "$work/lr16.base.log" "$work/lr16.eval.json" <<'PY' || failed=$((failed + 1))
+import json, re, sys
+export, log, base, ours = json.load(open(sys.argv[1])), open(sys.argv[2]).read(), open(sys.argv[3]).read(), json.load(open(sys.argv[4]))
+m, b = re.search(r"Final estimate: PPL = ([0-9.]+)", log), re.search(r"Final estimate: PPL = ([0-9.]+)", base)
+if not m or not b: sys.exit("FAILED  int4 g32 + rank 16 → q4_0 + LoRA adapter: llama-perplexity did not run it:\n" + (log if not m else base)[-2000:])
+llama, without, ppl = float(m.group(1)), float(b.group(1)), ours["perplexity"]["value"]
+adapter = export.get("lora_adapter") or {}
+print(f"| int4 g32 + rank 16 → q4_0 + LoRA adapter ({adapter.get('bytes', 0) / 1e6:.1f} MB) | {export['bytes'] / 1e6:.1f} | "
+      f"{export['bits_per_weight']:.3f} | {export['exact']} | {export['requantized']} | {export['fallbacks']} | {llama:.4f} "
+      f"(without the adapter {without:.4f}) | {ppl:.4f} | {100 * (ppl / llama - 1):+.3f}% |")
+bad = []
+if adapter.get("weights", 0) != 210: bad.append(f"the adapter holds {adapter.get('weights')} weights' factors, not the 210 block linears")
+if export["requantized"] != 0: bad.append(f"{export['requantized']} tensors were re-quantized; Ŵ's codes should be written exactly")
+if abs(ppl / llama - 1) > 0.01: bad.append(f"shrink eval {ppl:.4f} vs llama-perplexity --lora {llama:.4f}: more than 1% apart")
+if not llama < without: bad.append(f"the adapter did not lower perplexity ({without:.4f} → {llama:.4f})")
+if bad: sys.exit("FAILED  int4 g32 + rank 16 → q4_0 + LoRA adapter: " + "; ".join(bad))
 PY
 
 # Bit-exactness with llama-quantize on the tensors both put in the same type: Q4_0 (llama.cpp keeps its own types for

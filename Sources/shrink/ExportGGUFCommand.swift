@@ -30,6 +30,9 @@ struct ExportGGUFCommand: ParsableCommand {
     @Option(help: "A llama.cpp importance matrix (llama-imatrix -o FILE.gguf): re-quantized tensors use ggml's importance-weighted quantizers, as llama-quantize --imatrix does.")
     var imatrix: String?
 
+    @Option(help: "A compressed directory with low-rank factors (shrink quantize --low-rank): write them to this llama.cpp LoRA adapter (.gguf, for --lora) and keep each weight's Ŵ in the model, instead of re-quantizing Ŵ + A·B.")
+    var loraAdapter: String?
+
     @Option(help: "Reasoners only: also write Shrink's dequantized tensors (and their FP32 sources as '<name>:source') to this .safetensors file, for tools/check_gguf.py.")
     var verifyDump: String?
 
@@ -44,6 +47,9 @@ struct ExportGGUFCommand: ParsableCommand {
     }
 
     func run() throws {
+        if loraAdapter != nil && !LlamaGGUFExport.handles(model) {
+            throw ValidationError("--lora-adapter applies to a decoder's compressed directory (shrink quantize --low-rank)")
+        }
         if LlamaGGUFExport.handles(model) {
             guard verifyDump == nil else { throw ValidationError("--verify-dump applies to reasoners; check a decoder's export with tools/check_gguf_export.sh") }
             var rules: [(pattern: String, type: GGMLType)] = []
@@ -58,7 +64,7 @@ struct ExportGGUFCommand: ParsableCommand {
             }
             let importance = try imatrix.map { try GGUFImportance.load($0) } ?? [:]
             let options = LlamaGGUFExport.Options(type: try type.flatMap { try Self.parseType($0, flag: "--type") }, typeFor: rules,
-                                                  importance: importance)
+                                                  importance: importance, loraAdapter: loraAdapter)
             let s = try LlamaGGUFExport.run(source: model, output: output, options: options, progress: out.progress)
             try out.emit(s) {
                 var lines = ["wrote \(s.output): GGUF v3, llama, \(s.tensors.count) tensors, \(s.metadataKeys) metadata keys (tokenizer from \(s.metadataSource)), \(Format.bytes(s.bytes)), \(String(format: "%.3f", s.bitsPerWeight)) bits per weight"]
@@ -69,6 +75,7 @@ struct ExportGGUFCommand: ParsableCommand {
                                                            $0.placement.rawValue, String(format: "%.2e", $0.relativeError)] },
                                           rightAligned: [5]))
                 for e in s.tensors { if let n = e.note { lines.append("note: \(e.name): \(n)") } }
+                if let a = s.loraAdapter { lines.append("wrote \(a.path): llama.cpp LoRA adapter, \(a.weights) weights' factors (F16), load it with --lora") }
                 return lines.joined(separator: "\n")
             }
             return

@@ -272,6 +272,53 @@ import Testing
         }
     }
 
+    /// Low-rank factors as a llama.cpp LoRA adapter (`--lora-adapter`): the model holds Ŵ's codes exactly (not Ŵ + A·B
+    /// re-quantized), and the adapter holds each block weight's factors bit for bit in llama.cpp's roles — lora_a =
+    /// Shrink's B [r, in], lora_b = Shrink's A [out, r] with Q/K rows in llama.cpp's order — under the keys
+    /// src/llama-adapter.cpp reads. (tools/check_gguf_export.sh runs it in llama-perplexity --lora.)
+    @Test func lowRankFactorsExportAsALoRAAdapterBitForBit() throws {
+        let path = try Self.requireSmolLM2()
+        let tmp = TemporaryDirectory()
+        let reader = try GGUFReader(path: path)
+        let config = try LlamaConfig(gguf: reader)
+        var o = QuantizeOptions()
+        o.bits = 4; o.granularity = .group(32); o.scaleDType = .f16
+        o.include = #"model\.layers\.0\.(self_attn\.(q|k|v)_proj|mlp\.down_proj)\.weight"#
+        o.lowRank = .init(rank: 4, method: .svd)
+        try QuantizeJob.run(LlamaGGUFSource(reader, config: config), options: o, outputDirectory: tmp.file("c"))
+        let ckpt = try CompressedCheckpoint(directory: tmp.file("c"))
+        #expect(ckpt.lowRankWeights.count == 4)
+        let s = try LlamaGGUFExport.run(source: tmp.file("c"), output: tmp.file("m.gguf"),
+                                        options: .init(type: .q4_0, typeFor: [("token_embd", .q8_0)], loraAdapter: tmp.file("a.gguf")))
+        #expect(s.loraAdapter?.weights == 4 && ckpt.lowRankWeights.allSatisfy { n in s.tensors.first { $0.source == n }?.placement == .exact })
+        let model = try GGUFReader(path: tmp.file("m.gguf")), adapter = try GGUFReader(path: tmp.file("a.gguf"))
+        #expect(adapter.value("general.type") == .string("adapter") && adapter.value("adapter.type") == .string("lora"))
+        #expect(adapter.value("general.architecture") == .string("llama") && adapter.value("adapter.lora.alpha") == .float32(0))
+        #expect(adapter.tensorNames.count == 8)
+        let view = LlamaGGUFSource(model, config: config)
+        for name in ckpt.lowRankWeights.sorted() {
+            let packed = try #require(ckpt.packedWeights[name])
+            #expect(try view.floats(name) == ckpt.quantized(packed).dequantized(), "\(name): the model holds Ŵ")
+            let gguf = try #require(LlamaGGUFNames.ggufName(hf: name))
+            let f = try LowRankCompensation.read(name, rows: packed.layout.rows, columns: packed.layout.columns, from: ckpt.stored)
+            let a = try #require(adapter.tensor(gguf + ".lora_a")), b = try #require(adapter.tensor(gguf + ".lora_b"))
+            #expect(a.type == .f16 && a.shape.dims == [4, packed.layout.columns] && b.shape.dims == [packed.layout.rows, 4])
+            #expect(try adapter.floats(gguf + ".lora_a") == f.b)
+            let rows = try adapter.floats(gguf + ".lora_b")
+            let from = LlamaGGUFNames.permutedHeads(gguf: gguf, config: config).flatMap { LlamaGGUFNames.permutation(rows: packed.layout.rows, heads: $0) }
+                ?? Array(0..<packed.layout.rows)
+            #expect(gguf.contains("attn_q") || gguf.contains("attn_k") ? from != Array(0..<packed.layout.rows) : true)
+            for (i, r) in from.enumerated() { #expect(Array(rows[(i * 4)..<(i * 4 + 4)]) == Array(f.a[(r * 4)..<(r * 4 + 4)]), "\(gguf) row \(i)") }
+        }
+        // Without --lora-adapter the factors are folded in and those weights re-quantized; an adapter needs factors.
+        let folded = try LlamaGGUFExport.run(source: tmp.file("c"), output: tmp.file("f.gguf"), options: .init(type: .q4_0, typeFor: [("token_embd", .q8_0)]))
+        #expect(folded.loraAdapter == nil && folded.requantized == s.requantized + 4)
+        #expect(throws: ExportError.self) {
+            try LlamaGGUFExport.run(source: path, output: tmp.file("x.gguf"), options: .init(type: .q4_0, loraAdapter: tmp.file("x.lora.gguf")))
+        }
+        #expect(!FileManager.default.fileExists(atPath: tmp.file("x.gguf")) && !FileManager.default.fileExists(atPath: tmp.file("x.lora.gguf")))
+    }
+
     /// GPTQ solved on ggml's Q4_1/Q5_1 grid (`--grid ggml`) is stored with its F16 minima (`_minimum`) and exported
     /// as Q4_1/Q5_1 blocks value for value: llama.cpp's decoder gives exactly Shrink's dequantized weights.
     @Test(arguments: [4, 5])

@@ -28,8 +28,13 @@ public enum LlamaGGUFExport {
         /// Per-column importance by llama.cpp tensor name (`GGUFImportance.load`, an imatrix): re-quantized tensors
         /// that have an entry use ggml's importance-weighted quantizers, as `llama-quantize --imatrix` does.
         public var importance: [String: [Float]]
-        public init(type: GGMLType?, typeFor: [(pattern: String, type: GGMLType)] = [], importance: [String: [Float]] = [:]) {
-            self.type = type; self.typeFor = typeFor; self.importance = importance
+        /// Where to write the low-rank factors of a compressed directory (`shrink quantize --low-rank`) as a
+        /// llama.cpp LoRA adapter (`llama-cli -m OUT --lora ADAPTER`): the model then holds each such weight's Ŵ,
+        /// not Ŵ + A·B re-quantized. nil: the factors are folded in and re-quantized.
+        public var loraAdapter: String?
+        public init(type: GGMLType?, typeFor: [(pattern: String, type: GGMLType)] = [], importance: [String: [Float]] = [:],
+                    loraAdapter: String? = nil) {
+            self.type = type; self.typeFor = typeFor; self.importance = importance; self.loraAdapter = loraAdapter
         }
     }
 
@@ -79,6 +84,14 @@ public enum LlamaGGUFExport {
         public var bytes: Int
         public var parameters: Int
         public var bitsPerWeight: Double
+        /// The LoRA adapter written beside the model (`Options.loraAdapter`).
+        public var loraAdapter: Adapter?
+    }
+
+    public struct Adapter: Codable, Sendable {
+        public var path: String
+        public var weights: Int
+        public var bytes: Int
     }
 
     /// Whether `path` is a source this export handles: a GGUF file, or a compressed directory made from a GGUF
@@ -124,7 +137,20 @@ public enum LlamaGGUFExport {
         metadata.append(("general.quantization_version", .uint32(2)))
         metadata.append(("general.file_type", .uint32(UInt32(fileType))))
 
+        if options.loraAdapter != nil && plan.adapter.isEmpty {
+            throw ExportError.unsupported(file: path, detail: "has no low-rank factors for --lora-adapter to write; quantize with --low-rank R, or drop --lora-adapter")
+        }
         let infos = plan.tensors.map { GGUFHeader.TensorInfo(name: $0.name, dims: $0.shape.reversed(), type: $0.type, byteCount: $0.type.rowBytes($0.shape.last!) * $0.rows) }
+        let adapterWriter = try options.loraAdapter.map { adapterPath in
+            let architecture = plan.metadata.first { $0.key == "general.architecture" }?.value ?? .string("llama")
+            let tensors = plan.adapter.flatMap { t in
+                [GGUFHeader.TensorInfo(name: t.name + ".lora_a", dims: [t.columns, t.rank], type: .f16, byteCount: 2 * t.rank * t.columns),
+                 GGUFHeader.TensorInfo(name: t.name + ".lora_b", dims: [t.rank, t.rows], type: .f16, byteCount: 2 * t.rows * t.rank)]
+            }
+            return try GGUFStreamWriter(path: adapterPath, metadata: [("general.architecture", architecture), ("general.type", .string("adapter")),
+                                                                      ("adapter.type", .string("lora")), ("adapter.lora.alpha", .float32(0))],
+                                        tensors: tensors)
+        }
         let writer = try GGUFStreamWriter(path: output, metadata: metadata, tensors: infos)
         var reports: [TensorReport] = []
         for (i, t) in plan.tensors.enumerated() {
@@ -135,6 +161,14 @@ public enum LlamaGGUFExport {
                                         requested: t.requested?.name ?? "auto", type: t.type.name, placement: t.placement,
                                         relativeError: error, bytes: bytes.count, note: t.note,
                                         weighted: t.placement == .requantized && t.type.isQuantized && options.importance[t.name] != nil))
+        }
+        if let adapterWriter {
+            for t in plan.adapter {
+                let (a, b) = try t.produce()
+                try adapterWriter.write(t.name + ".lora_a", bytes: a)
+                try adapterWriter.write(t.name + ".lora_b", bytes: b)
+            }
+            try adapterWriter.commit()
         }
         try writer.commit()
         progress?.finish()
@@ -147,7 +181,8 @@ public enum LlamaGGUFExport {
                        requantized: reports.filter { $0.placement == .requantized }.count,
                        fallbacks: reports.filter { $0.note != nil }.count, metadataKeys: metadata.count,
                        bytes: writer.bytesWritten, parameters: parameters,
-                       bitsPerWeight: Double(reports.reduce(0) { $0 + $1.bytes } * 8) / Double(max(1, parameters)))
+                       bitsPerWeight: Double(reports.reduce(0) { $0 + $1.bytes } * 8) / Double(max(1, parameters)),
+                       loraAdapter: adapterWriter.map { Adapter(path: $0.path, weights: plan.adapter.count, bytes: $0.bytesWritten) })
     }
 
     // MARK: - Planning
@@ -172,6 +207,17 @@ public enum LlamaGGUFExport {
         var metadata: [(key: String, value: GGUFValue)]
         var metadataSource: String
         var tensors: [PlannedTensor]
+        /// With `Options.loraAdapter`: the LoRA tensors, in the model's tensor order.
+        var adapter: [AdapterTensor] = []
+    }
+
+    /// One weight's low-rank factors as llama.cpp's LoRA pair (src/llama-adapter.cpp): `<name>.lora_a` with ggml
+    /// shape [in, r] (Shrink's B, [r, columns]) and `<name>.lora_b` [r, out] (Shrink's A, [rows, r], rows in
+    /// llama.cpp's Q/K order), both F16; llama.cpp adds scale·B·(A·x) with scale 1 (adapter.lora.alpha 0).
+    struct AdapterTensor {
+        var name: String
+        var rank: Int, rows: Int, columns: Int
+        var produce: () throws -> (a: [UInt8], b: [UInt8])
     }
 
     /// llama.cpp's llama_tensor_quantize rule (src/llama-quant.cpp): only names ending in "weight", never a
@@ -423,13 +469,18 @@ public enum LlamaGGUFExport {
         // A tensor the recipe kept holds the source's dequantized values: it keeps the source's blocks (the
         // planner counts it at its stored size), copied when its values are still the source's.
         let original = LlamaGGUFSource(meta, config: config)
-        var tensors: [PlannedTensor] = []
+        var tensors: [PlannedTensor] = [], adapter: [AdapterTensor] = []
         for (gguf, source, hfOrder) in names {
             guard let info = ckpt.info(source) else { continue }
             let shape = info.shape.dims
             let packed = ckpt.packedWeights[source]
-            // Low-rank factors change the values: such a weight is re-quantized from Ŵ + A·B, not copied as codes.
-            let grid = ckpt.lowRankWeights.contains(source) ? nil : packed.flatMap { GGMLGrid(scheme: $0.layout.scheme) }
+            // Low-rank factors change the values: such a weight is re-quantized from Ŵ + A·B, not copied as codes —
+            // unless they go to a LoRA adapter, and the model holds Ŵ alone. Only a block's linear weights go there:
+            // llama.cpp applies token_embd's pair with flipped roles, and a tied head reads the same tensor as a
+            // linear, so the embedding's factors are folded in.
+            let factored = ckpt.lowRankWeights.contains(source)
+            let toAdapter = factored && options.loraAdapter != nil && gguf.hasPrefix("blk.")
+            let grid = factored && !toAdapter ? nil : packed.flatMap { GGMLGrid(scheme: $0.layout.scheme) }
             var sourceType = packed == nil && hfOrder ? meta.tensor(gguf).flatMap { $0.shape.dims == shape ? $0.type : nil } : nil
             if sourceType != nil, original.info(source) != nil {
                 if try ckpt.floats(source) != original.floats(source) { sourceType = nil }
@@ -478,15 +529,30 @@ public enum LlamaGGUFExport {
                             bytes.withUnsafeMutableBytes { GGMLGridCopy.fromCodes(codes, scales: q.scales, to: type, into: $0) }
                         }
                     } else {
-                        let values = try ckpt.floats(source)
+                        let values = toAdapter ? try ckpt.quantized(packed!).dequantized() : try ckpt.floats(source)
                         try checkFinite(values, tensor: source, file: dir)
                         (bytes, error) = quantize(values, rowLength: rowLength, type: type, importance: importance)
                     }
                     if let from { bytes = permuteRows(bytes, rowBytes: type.rowBytes(rowLength), from: from) }
                     return (bytes, error)
                 }))
+            if toAdapter, let packed {
+                let rows = packed.layout.rows, columns = packed.layout.columns
+                let rank = try LowRankCompensation.check(source, rows: rows, columns: columns, in: ckpt.stored).a.shape.dims[1]
+                adapter.append(AdapterTensor(name: gguf, rank: rank, rows: rows, columns: columns, produce: {
+                    let f = try LowRankCompensation.read(source, rows: rows, columns: columns, from: ckpt.stored)
+                    func f16(_ v: [Float]) -> [UInt8] {
+                        var out = [UInt8](repeating: 0, count: v.count * 2)
+                        v.withUnsafeBufferPointer { p in out.withUnsafeMutableBytes { ElementCodec.encode(p, as: .f16, into: $0.baseAddress!) } }
+                        return out
+                    }
+                    var b = f16(f.a)
+                    if let from { b = permuteRows(b, rowBytes: 2 * rank, from: from) }
+                    return (f16(f.b), b)
+                }))
+            }
         }
-        return Plan(metadata: metadata, metadataSource: ggufPath, tensors: tensors)
+        return Plan(metadata: metadata, metadataSource: ggufPath, tensors: tensors, adapter: adapter)
     }
 
     /// convert_hf_to_gguf.py's order: token_embd, then each block's tensors, then output_norm and output.
