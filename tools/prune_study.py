@@ -162,6 +162,23 @@ def lowrank_section(name, report):
             + ("the rank buys more than the bit" if beats else "the extra bit buys more than the rank" if loses
                else "the intervals overlap: neither is established as better"))
     out += ["Rank against one more bit, at no more bytes than the extra bit costs:", ""] + verdicts + [""]
+    # Every compensated point against the best uncompensated one that costs no more bytes.
+    plain = [r for r in q if rank(r) == 0]
+    lines, dominated, compensated = [], 0, [r for r in q if rank(r) > 0]
+    for r in sorted(compensated, key=lambda r: r["weight_bytes"]):
+        cheaper = [p for p in plain if p["weight_bytes"] <= r["weight_bytes"]]
+        if not cheaper:
+            continue
+        best = max(cheaper, key=lambda p: p["exact"]["estimate"])
+        if best["exact"]["estimate"] >= r["exact"]["estimate"]:
+            dominated += 1
+        lines.append(f"INT{r['bits']} + rank {rank(r)} ({r['weight_bytes']} B, exact {pct(r['exact']['estimate'])}%) vs INT{best['bits']} "
+                     f"({best['weight_bytes']} B, {pct(best['exact']['estimate'])}%)")
+    if lines:
+        widths = ", ".join(str(b) for b in sorted({p["bits"] for p in plain}, reverse=True))
+        out += [f"Against bits at no more bytes: {dominated} of {len(lines)} compensated points are matched or beaten by a plain bit "
+                f"width that costs no more (the sweep's plain widths: {widths} bits, so a point above the widest one's bytes has "
+                f"only that one to meet): {'; '.join(lines)}.", ""]
     return out
 
 
