@@ -187,8 +187,9 @@ def main():
     p.add_argument("folder")
     p.add_argument("output")
     p.add_argument("--command", default="tools/prune_study.sh")
+    p.add_argument("--fixtures", default="", help="every fixture the study covers, comma-separated (those without a sweep are listed as not run)")
     a = p.parse_args()
-    names = sorted(f[:-5] for f in os.listdir(a.folder) if f.endswith(".json") and not f.endswith("-lowrank.json"))
+    names = sorted(f[:-5] for f in os.listdir(a.folder) if f.endswith(".json") and not f.endswith("-lowrank.json") and not f.startswith("plan-"))
     if not names:
         raise SystemExit(f"{a.folder}: no pruning sweeps (*.json); run tools/prune_study.sh")
     counts = sorted({load(os.path.join(a.folder, n + ".json"))["puzzles"] for n in names})
@@ -202,6 +203,9 @@ def main():
              "Scope: unstructured and N:M pruning. Structured pruning (attention heads, MLP channels, token-MLP rows with "
              "the shapes shrunk) is not built yet, so the recursive-reasoner paper's claim about 25% *structured* pruning is "
              "not tested here.", ""]
+    missing = [f for f in a.fixtures.split(",") if f and f not in names]
+    if missing:
+        lines += [f"Not run yet (CPU time; `tools/prune_study.sh {' '.join(missing)}` adds them): {', '.join(missing)}.", ""]
     for n in names:
         section, _ = pruning_section(n, load(os.path.join(a.folder, n + ".json")))
         lines += section
@@ -212,6 +216,32 @@ def main():
                   "exactly as `shrink quantize --low-rank` writes them.", ""]
         for n in lr:
             lines += lowrank_section(n, load(os.path.join(a.folder, n + "-lowrank.json")))
+    plans = sorted(f for f in os.listdir(a.folder) if f.startswith("plan-") and f.endswith("-bits.json"))
+    if plans:
+        lines += ["## The planner with ranks against bits alone", "",
+                  "`shrink plan Fixtures/models/trm_mlp_sudoku6 --device soc-8mb-sram --max-bytes B` over RTN and GPTQ per channel, "
+                  "without and with `--ranks 8,16` (EoRA): does the knapsack, given the ranks, find a better point at the same budget? "
+                  "Each plan is applied and measured on the held-out puzzles.", "",
+                  "| budget | options | weight bytes | ranks chosen | recipe | exact (95%) | Δexact vs FP32 | carry fidelity | label |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for f in plans:
+            budget = f[len("plan-"):-len("-bits.json")]
+            for kind in ["bits", "ranks"]:
+                path = os.path.join(a.folder, f"plan-{budget}-{kind}.json")
+                if not os.path.exists(path):
+                    continue
+                m = load(path)["models"][0]
+                me = m["measurement"]
+                chosen = [c for c in m["quantize"].values() if c.get("low_rank")]
+                kinds = {}
+                for c in m["quantize"].values():
+                    key = f"int{c['bits']} {c['method']}" + (f" r{c['low_rank']['rank']}" if c.get("low_rank") else "")
+                    kinds[key] = kinds.get(key, 0) + 1
+                recipe = ", ".join(f"{v}× {k}" for k, v in sorted(kinds.items()))
+                lines.append(f"| {budget} | {'bits' if kind == 'bits' else 'bits + ranks 8, 16'} | {m['prediction']['weight_bytes']} | {len(chosen)} | "
+                             f"{recipe} | {interval(me['exact'])} | {interval(me['exact_difference'])} | {me['carry_fidelity']:.4f} | "
+                             f"{me['label']['evidence']} |")
+        lines.append("")
     text = "\n".join(lines).rstrip() + "\n"
     tmp = a.output + ".tmp"
     with open(tmp, "w") as f:

@@ -6,11 +6,14 @@
 #      training puzzles);
 #   2. low rank: GPTQ at INT4/INT3/INT2 per channel with EoRA rank 0/4/8/16/32 compensation (the 6×6 and maze
 #      fixtures; the 9×9 one is left out for time), so each rank's bytes can be set against one more bit;
-#   3. tools/prune_study.py turns the sweeps into PRUNING_STUDY.md.
+#   3. the planner with and without ranks at the same budget (trm_mlp_sudoku6 on soc-8mb-sram, 70 KB over INT4/3/2,
+#      110 KB over INT8…2): `shrink plan` without, then with `--ranks 8,16`;
+#   4. tools/prune_study.py turns the sweeps and plans into PRUNING_STUDY.md.
 # Not run by CI (about an hour of CPU on 2 cores). PRUNE_LIMIT=N sets the puzzles per row (default 500).
 #
 # Usage: tools/prune_study.sh [FIXTURE ...]   (default: all)
 #        tools/prune_study.sh --render        (no sweep: PRUNING_STUDY.md from the committed sweeps)
+#        tools/prune_study.sh plans           (only the four plans)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/datasets.sh
@@ -33,9 +36,20 @@ sweeps() {  # fixture test-set train-set [lowrank]
         --limit "$limit" -o "study/prune/$name-lowrank.md" --quiet
 }
 
+plans() {  # budget bits
+    local budget="$1" bits="$2"
+    ensure_train_set sudoku6-hard-train
+    for r in bits ranks; do
+        local extra=(); [[ $r == ranks ]] && extra=(--ranks 8,16)
+        $shrink plan Fixtures/models/trm_mlp_sudoku6 --device soc-8mb-sram --max-bytes "$budget" --calib data/sudoku6-hard-train.safetensors \
+            --data Fixtures/data/sudoku6-hard-test.safetensors --limit "$limit" --bits "$bits" --methods rtn,gptq "${extra[@]+"${extra[@]}"}" \
+            -o "study/prune/plan-$budget-$r.json" --quiet > /dev/null
+    done
+}
+
 names=("$@")
 if [[ "${names[0]:-}" == "--render" ]]; then names=(); fi
-[[ ${#names[@]} -gt 0 || "${1:-}" == "--render" ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7 trm_mlp_sudoku9)
+[[ ${#names[@]} -gt 0 || "${1:-}" == "--render" ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7 trm_mlp_sudoku9 plans)
 for n in "${names[@]+"${names[@]}"}"; do
     case "$n" in
         trm_mlp_sudoku6) sweeps "$n" sudoku6-hard-test sudoku6-hard-train ;;
@@ -43,7 +57,9 @@ for n in "${names[@]+"${names[@]}"}"; do
         hrm_sudoku6)     sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
         trm_att_maze7)   sweeps "$n" maze7-test maze7-train ;;
         trm_mlp_sudoku9) sweeps "$n" sudoku9-test sudoku9-train no ;;
+        plans)           plans 70KB 4,3,2; plans 110KB 8,6,4,3,2 ;;
         *) echo "unknown fixture $n" >&2; exit 2 ;;
     esac
 done
-python3 tools/prune_study.py study/prune PRUNING_STUDY.md --command "tools/prune_study.sh"
+python3 tools/prune_study.py study/prune PRUNING_STUDY.md --command "tools/prune_study.sh" \
+    --fixtures trm_mlp_sudoku6,trm_att_sudoku6,hrm_sudoku6,trm_att_maze7,trm_mlp_sudoku9
