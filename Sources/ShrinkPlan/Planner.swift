@@ -255,6 +255,7 @@ public enum Planner {
             for bits in sensitivities ? options.bits : [] {
                 for g in options.granularities where g.groupSize.map({ t.shape[1] % $0 == 0 }) ?? true {
                     for method in options.methods {
+                        var quantized: QuantizedTensor?  // one quantization, shared by the option's ranks
                         for rank in [0] + options.ranks {
                             let index = next
                             next += 1
@@ -263,8 +264,9 @@ public enum Planner {
                             progress?.update(done: ti, total: quantizable.count, item: "\(t.name) int\(bits) \(g) \(method.rawValue)" + (lowRank.map { " + \($0.description)" } ?? ""))
                             let choice = TensorChoice(bits: bits, granularity: g, method: method, lowRank: lowRank)
                             if choice.needsCalibration && statistics[t.name] == nil { continue }  // never ran on calibration: no option
-                            let q = try method.compressor().compress(w, rows: t.shape[0], columns: t.shape[1], scheme: choice.scheme(scaleDType: .f32),
-                                                                     statistics: statistics[t.name], name: t.name)
+                            let q = try quantized ?? method.compressor().compress(w, rows: t.shape[0], columns: t.shape[1], scheme: choice.scheme(scaleDType: .f32),
+                                                                                  statistics: statistics[t.name], name: t.name)
+                            quantized = q
                             var values = q.dequantized()
                             if let lowRank {
                                 let f = try w.withUnsafeBufferPointer {

@@ -162,7 +162,7 @@ public enum Sweep {
         let base = try location.openWeights()
         let fp32Bytes = base.totalBytes
 
-        let recipes = try grid(base, options: options, calibrated: calibration != nil)
+        let recipes = grid(base, options: options, calibrated: calibration != nil)
         let keep = min(count, options.fidelityPuzzles)
         var rows: [Row<Task.Depth>] = []
         var references = [Run<Task.Outcome>?](repeating: nil, count: depths.count)
@@ -229,7 +229,7 @@ public enum Sweep {
     /// The grid's recipes in order, the original first: bits × methods × granularities (groups that do not divide
     /// every row skipped, calibrated methods only with calibration), each crossed with the ranks, then, with a
     /// pruning axis, every pruning choice crossed with those recipes (or alone, without bits).
-    static func grid(_ base: any TensorSource, options: Options, calibrated: Bool) throws -> [Recipe] {
+    static func grid(_ base: any TensorSource, options: Options, calibrated: Bool) -> [Recipe] {
         var quantized: [Recipe] = []
         for bits in options.bits {
             for method in options.methods where !method.needsCalibration || calibrated {
