@@ -85,3 +85,15 @@ public struct Recipe: Codable, Sendable, Equatable {
 public enum ShrinkVersion {
     public static let current = "0.1.0"
 }
+
+extension Recipe {
+    /// The GGUF a compressed directory was made from: its shrink.json `source.path`, resolved against the working
+    /// directory, then against the directory; nil when there is no readable shrink.json or the source is not a GGUF
+    /// file that is there. (A compressed GGUF decoder keeps no tokenizer.json: its tokenizer is the source's.)
+    public static func sourceGGUF(ofCompressed dir: String) -> String? {
+        guard let m = try? MappedFile(path: dir + "/shrink.json"), m.byteCount > 0,
+              let recipe = try? decoder().decode(Recipe.self, from: Data(m.bytes(0..<m.byteCount))) else { return nil }
+        let p = recipe.source.path
+        return (p.hasPrefix("/") ? [p] : [p, dir + "/" + p]).first { FileSystem.exists($0) && !FileSystem.isDirectory($0) && GGUFReader.looksLikeGGUF($0) }
+    }
+}

@@ -2,6 +2,7 @@ import CShrinkKernels
 import Foundation
 import ShrinkFormats
 import ShrinkModels
+import ShrinkQuant
 import ShrinkTestSupport
 import Testing
 
@@ -275,6 +276,25 @@ import Testing
         let linears = family.tensorLayout.filter { $0.role == .linear }
         #expect(names.seen.count == linears.count)
         for l in linears { #expect(names.seen[l.name] == l.shape[1], "\(l.name)") }
+    }
+
+    /// A directory `shrink quantize` made from the GGUF keeps no tokenizer.json: its tokenizer is the source GGUF's
+    /// (shrink.json source.path), so `shrink eval DIR --text` works on it; without either, the error names the file.
+    @Test func aCompressedGGUFDecoderReadsTheSourceTokenizer() throws {
+        let path = try Self.requireSmolLM2()
+        let tmp = TemporaryDirectory()
+        let reader = try GGUFReader(path: path)
+        var o = QuantizeOptions()
+        o.include = #"model\.layers\.0\.self_attn\.q_proj\.weight"#
+        let config = try LlamaConfig(gguf: reader)
+        try QuantizeJob.run(LlamaGGUFSource(reader, config: config), options: o, outputDirectory: tmp.file("q"), calibrationSource: nil,
+                            baseConfig: config.huggingFaceJSON)  // what `shrink quantize MODEL.gguf` writes
+        #expect(!FileSystem.exists(tmp.file("q/tokenizer.json")) && Recipe.sourceGGUF(ofCompressed: tmp.file("q")) == path)
+        let family = try #require(try ModelRegistry.family(config: tmp.file("q")) as? LlamaFamily)
+        let text = "Anne Elliot, with an elegant little mind and a sweet character."
+        #expect(try family.tokenizer(location: tmp.file("q")).encode(text) == ByteLevelBPETokenizer(ggufFile: path).encode(text))
+        try FileManager.default.removeItem(atPath: tmp.file("q/shrink.json"))
+        #expect(throws: TokenizerError.self) { try family.tokenizer(location: tmp.file("q")) }
     }
 }
 

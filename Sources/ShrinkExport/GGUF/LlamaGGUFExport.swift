@@ -427,6 +427,8 @@ public enum LlamaGGUFExport {
     /// The GGUF a compressed directory was made from (shrink.json `source.path`), resolved against the working
     /// directory and then the compressed directory; throws a one-line error when it is not there.
     public static func metadataGGUF(forCompressed dir: String) throws -> String {
+        if let found = Recipe.sourceGGUF(ofCompressed: dir) { return found }
+        // Not found: say which part is missing.
         let recipePath = dir + "/shrink.json"
         guard let m = try? MappedFile(path: recipePath), m.byteCount > 0,
               let recipe = try? Recipe.decoder().decode(Recipe.self, from: Data(m.bytes(0..<m.byteCount))) else {

@@ -61,10 +61,13 @@ public struct LlamaFamily: RunnableFamily, GGUFFamily, LanguageModelFamily {
 
     public var vocabularySize: Int { config.vocabularySize }
 
-    /// The byte-level BPE tokenizer of the GGUF (`tokenizer.ggml.*`) or of the `tokenizer.json` beside the weights.
+    /// The byte-level BPE tokenizer of the GGUF (`tokenizer.ggml.*`), of the `tokenizer.json` beside the weights, or,
+    /// for a directory `shrink quantize` made from a GGUF (which keeps no tokenizer.json), of that GGUF.
     public func tokenizer(location: String) throws -> any Tokenizer {
         if !FileSystem.isDirectory(location) && GGUFReader.looksLikeGGUF(location) { return try ByteLevelBPETokenizer(ggufFile: location) }
-        return try ByteLevelBPETokenizer(contentsOf: ModelLocation(location).directory + "/tokenizer.json")
+        let dir = ModelLocation(location).directory
+        if !FileSystem.exists(dir + "/tokenizer.json"), let gguf = Recipe.sourceGGUF(ofCompressed: dir) { return try ByteLevelBPETokenizer(ggufFile: gguf) }
+        return try ByteLevelBPETokenizer(contentsOf: dir + "/tokenizer.json")
     }
 
     /// transformers' config.json for this config (what a compressed copy of a GGUF decoder carries).
