@@ -6,7 +6,8 @@
 # with `shrink eval` of the same compressed model (tools/check_c.py). Prints the
 # sections' sizes (size -A: .text, .rodata, .bss = arena) and, when
 # arm-none-eabi-gcc is installed, the Cortex-M7 build's arm-none-eabi-size.
-# PUZZLES (default 1000) puzzles each; SANITIZE_PUZZLES (default 20) under the sanitizers.
+# PUZZLES (default 1000) puzzles each; SANITIZE_PUZZLES (default 20) under the sanitizers;
+# ONLY=label,label (e.g. ONLY=int3-g32-lr8) runs just those variants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv-tools/bin/python}
@@ -31,6 +32,7 @@ for spec in trm_mlp_sudoku6:sudoku6-hard-test trm_att_sudoku6:sudoku6-easy-test 
   "$PY" tools/check_c.py to-bin "$data" "$PUZZLES" "$tmp/$fixture.in"
   for variant in "${VARIANTS[@]}"; do
     IFS=: read -r label qflags <<< "$variant"
+    [[ -n "${ONLY:-}" && ",$ONLY," != *",$label,"* ]] && continue
     q="$tmp/$fixture-$label"
     c="$q-c"
     # shellcheck disable=SC2086  # qflags is a word list

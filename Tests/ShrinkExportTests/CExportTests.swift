@@ -168,9 +168,9 @@ private struct CBuildFailure: Error, CustomStringConvertible {
         #expect(decoded.count == 63488 && decoded == expected)
     }
 
-    /// A trained fixture at INT3 group 32 with rank-8 SVD factors (`shrink quantize --bits 3 --group 32 --low-rank 8`),
-    /// at -O2 on 64 puzzles and under ASan/UBSan on 3: ≥ 99.9% of cells and the puzzle-exact count agree with
-    /// `shrink eval`, which runs Ŵ + A·B.
+    /// A trained fixture at INT3 group 32 with rank-8 SVD factors (`shrink quantize --bits 3 --group 32 --low-rank 8`)
+    /// on 32 puzzles (the debug build's `shrink eval` of this model is slow; tools/check_c.sh runs 1,000): the C
+    /// agrees with `shrink eval`, which runs Ŵ + A·B.
     @Test func trmMlpSudokuInt3WithLowRankFactorsAgreesWithShrinkEval() throws {
         let tmp = TemporaryDirectory()
         let data = try PuzzleDataset(path: Fixtures.path("Fixtures/data/sudoku6-hard-test.safetensors"))
@@ -180,7 +180,7 @@ private struct CBuildFailure: Error, CustomStringConvertible {
                       lowRank: .init(rank: 8, method: .svd), into: q)
         let s = try CExport.run(model: q, output: tmp.file("c"))
         #expect(s.linears.filter { $0.rank == 8 }.count == s.linears.filter { $0.bits == 3 }.count && s.linears.contains { $0.bits == 3 })
-        try expectAgreement(export: tmp.file("c"), model: q, data: data, count: 64, scratch: tmp)
+        try expectAgreement(export: tmp.file("c"), model: q, data: data, count: 32, scratch: tmp)
     }
 
     @Test func exportIsDeterministicAndRejectsZeroSteps() throws {
