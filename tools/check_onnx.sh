@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ONNX export check (issue 7): every fixture (TRM mlp_t, TRM attention, HRM) exported
 # as FP32, INT8 per-channel QDQ, INT4 group QDQ and INT4 MatMulNBits (plus asymmetric
-# INT4 with quantized embeddings) must pass onnx.checker (full_check), and onnxruntime
+# INT4 with quantized embeddings; INT3/INT4 with low-rank factors, `--low-rank`) must pass onnx.checker (full_check), and onnxruntime
 # (CPU) on the test set must agree with `shrink eval` of the same directory: logits
 # within the tolerance in tools/check_onnx.py, >= 99.9% identical predicted cells,
 # the same puzzle-exact accuracy. The tiny test fixtures are checked against their

@@ -10,8 +10,6 @@ public enum ExportError: UserFacingError, Equatable, Sendable {
     case unsupported(file: String, detail: String)
     /// A tensor on ggml's Q4_1/Q5_1 grid (float minima), which only a GGUF export can hold.
     case ggmlMinimumGrid(file: String, tensor: String, format: String)
-    /// A weight with low-rank factors (`shrink quantize --low-rank`), which this export does not apply.
-    case lowRankFactors(file: String, tensor: String, format: String)
 
     public var description: String {
         switch self {
@@ -21,8 +19,6 @@ public enum ExportError: UserFacingError, Equatable, Sendable {
         case let .unsupported(f, d): "\(f): \(d)"
         case let .ggmlMinimumGrid(f, t, format):
             "\(f): tensor '\(t)' is on ggml's Q4_1/Q5_1 grid (float minima), which \(format) integer zero points cannot hold; export it with `shrink export gguf`, or quantize without --grid ggml"
-        case let .lowRankFactors(f, t, format):
-            "\(f): tensor '\(t)' carries low-rank factors (shrink quantize --low-rank), which the \(format) export does not apply yet; export a model quantized without --low-rank"
         }
     }
 }

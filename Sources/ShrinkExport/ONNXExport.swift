@@ -16,7 +16,9 @@ import SwiftProtobuf
 /// fusion. Inputs: `inputs` int64 [batch, seq_len] (+ `puzzle_identifiers` int64
 /// [batch] when the config has a puzzle embedding). Outputs: `logits` float
 /// [batch, seq_len, vocab] of the last step and `predictions` int64 [batch, seq_len]
-/// (argmax, first maximum on ties, as ARCHITECTURE.md §8).
+/// (argmax, first maximum on ties, as ARCHITECTURE.md §8). A weight stored with low-rank
+/// factors (`shrink quantize --low-rank`, W ≈ Ŵ + A·B) keeps its quantized nodes and adds
+/// (x·Bᵀ)·Aᵀ: MatMul on `<p>.weight_lora_b.T`, MatMul on `<p>.weight_lora_a.T`, Add.
 public enum ONNXExport {
     /// How quantized weights are written.
     public enum Style: String, CaseIterable, Codable, Sendable {
@@ -43,6 +45,8 @@ public enum ONNXExport {
         public var initializers: Int
         public var quantizedWeights: Int
         public var floatWeights: Int
+        /// Quantized weights exported with their low-rank factors (`shrink quantize --low-rank`).
+        public var lowRankWeights: Int
         public var operators: [String: Int]
     }
 
@@ -88,7 +92,8 @@ public enum ONNXExport {
         for n in graph.node { ops[n.opType, default: 0] += 1 }
         let summary = Summary(model: reasoner.location, output: "", bytes: 0, style: options.style, steps: steps,
                               nodes: graph.node.count, initializers: graph.initializer.count,
-                              quantizedWeights: emitter.quantizedWeights, floatWeights: emitter.floatWeights, operators: ops)
+                              quantizedWeights: emitter.quantizedWeights, floatWeights: emitter.floatWeights,
+                              lowRankWeights: emitter.lowRankWeights, operators: ops)
         return (model, summary)
     }
 
@@ -114,11 +119,14 @@ struct GraphEmitter {
     var inputs: [Onnx_ValueInfoProto] = []
     var outputs: [Onnx_ValueInfoProto] = []
     var usesMicrosoftDomain = false
-    var quantizedWeights = 0, floatWeights = 0
+    var quantizedWeights = 0, floatWeights = 0, lowRankWeights = 0
     /// Weight name (+ layout) → the graph value holding it as float.
     private var floatValues: [String: String] = [:]
     private var nbits: [String: (ONNXWeightEncoding.NBits, [String])] = [:]
     private var unpacked: [String: UnpackedWeight] = [:]
+    private var factors: [String: LowRank.Factors] = [:]
+    /// Weights whose transposed factor initializers are in the graph.
+    private var factorInitializers: Set<String> = []
 
     init(config: ReasonerConfig, source: any TensorSource, compressed: CompressedCheckpoint?, style: ONNXExport.Style) {
         c = config; self.source = source; self.compressed = compressed; self.style = style
@@ -234,24 +242,62 @@ struct GraphEmitter {
         return ("rope.cos", "rope.sin")
     }
 
-    /// x·Wᵀ for the [out, in] weight `name`.
+    /// x·Wᵀ for the [out, in] weight `name`. A weight with low-rank factors (W ≈ Ŵ + A·B,
+    /// `LowRankCompensation`) is x·Ŵᵀ + (x·Bᵀ)·Aᵀ: the quantized product as without factors, plus
+    /// MatMul(MatMul(x, `<p>.weight_lora_b.T`), `<p>.weight_lora_a.T`) and one Add (`lowRankProduct`).
     @discardableResult
     private mutating func linear(_ x: String, _ name: String, output: String? = nil) throws -> String {
+        let factors = try lowRankFactors(name)
+        let quantizedOutput = factors == nil ? output : g.fresh(name + "_quantized")
+        let y: String
         if style == .matmulnbits, let w = try quantizedWeight(name) {
             let (enc, names) = try nbitsInitializers(w)
             usesMicrosoftDomain = true
-            return g.node("MatMulNBits", [x] + names,
-                          [.int("K", enc.K), .int("N", enc.N), .int("bits", enc.bits), .int("block_size", enc.blockSize), .int("accuracy_level", 0)],
-                          domain: ONNXExport.microsoftDomain, output: output)
+            y = g.node("MatMulNBits", [x] + names,
+                       [.int("K", enc.K), .int("N", enc.N), .int("bits", enc.bits), .int("block_size", enc.blockSize), .int("accuracy_level", 0)],
+                       domain: ONNXExport.microsoftDomain, output: quantizedOutput)
+        } else {
+            y = g.node("MatMul", [x, try weight(name, transposed: true)], output: quantizedOutput)
         }
-        return g.node("MatMul", [x, try weight(name, transposed: true)], output: output)
+        guard let factors else { return y }
+        return g.node("Add", [y, lowRankProduct(x, name, factors)], output: output)
+    }
+
+    /// (x·Bᵀ)·Aᵀ for weight `name`'s factors: two MatMuls on float32 initializers `<p>.weight_lora_b.T`
+    /// [columns, R] and `<p>.weight_lora_a.T` [R, rows] (the stored F16 values widened exactly), their
+    /// outputs `<p>.weight_lora_b_<n>` and `<p>.weight_lora_a_<n>`.
+    private mutating func lowRankProduct(_ x: String, _ name: String, _ f: LowRank.Factors) -> String {
+        let (a, b) = (name + LowRankCompensation.suffixA, name + LowRankCompensation.suffixB)
+        if !factorInitializers.contains(name) {
+            _ = g.floats(b + ".T", dims: [f.columns, f.rank], Self.transpose(f.b, rows: f.rank, columns: f.columns))
+            _ = g.floats(a + ".T", dims: [f.rank, f.rows], Self.transpose(f.a, rows: f.rows, columns: f.rank))
+            factorInitializers.insert(name)
+        }
+        let xb = g.node("MatMul", [x, b + ".T"], output: g.fresh(b))
+        return g.node("MatMul", [xb, a + ".T"], output: g.fresh(a))
+    }
+
+    /// Weight `name`'s low-rank factors as Shrink reads them (nil when it has none).
+    private mutating func lowRankFactors(_ name: String) throws -> LowRank.Factors? {
+        if let f = factors[name] { return f }
+        guard let compressed, compressed.lowRankWeights.contains(name), let packed = compressed.packedWeights[name] else { return nil }
+        let f = try LowRankCompensation.read(name, rows: packed.layout.rows, columns: packed.layout.columns, from: compressed.stored)
+        factors[name] = f
+        lowRankWeights += 1
+        return f
+    }
+
+    /// [rows, columns] row-major → [columns, rows].
+    private static func transpose(_ v: [Float], rows: Int, columns: Int) -> [Float] {
+        var t = v
+        for r in 0..<rows { for j in 0..<columns { t[j * rows + r] = v[r * columns + j] } }
+        return t
     }
 
     private mutating func quantizedWeight(_ name: String) throws -> UnpackedWeight? {
         if let w = unpacked[name] { return w }
         guard let compressed, let packed = compressed.packedWeights[name] else { return nil }
         if packed.layout.scheme.grid == .ggmlMinimum { throw ExportError.ggmlMinimumGrid(file: compressed.location, tensor: name, format: "ONNX") }
-        if compressed.lowRankWeights.contains(name) { throw ExportError.lowRankFactors(file: compressed.location, tensor: name, format: "ONNX") }
         let w = UnpackedWeight(name: name, try compressed.quantized(packed))
         unpacked[name] = w
         return w
@@ -276,11 +322,14 @@ struct GraphEmitter {
     }
 
     /// The float value of weight `name` ([out, in], or [in, out] when `transposed`):
-    /// an initializer for float tensors, DequantizeLinear of int8/int4 ones.
+    /// an initializer for float tensors, DequantizeLinear of int8/int4 ones. Transposed, it is
+    /// only Ŵ (`linear` adds a low-rank weight's factors as a product of their own); untransposed
+    /// (the embeddings' Gather), a weight with factors is Add(Ŵ, MatMul(`<p>.weight_lora_a`,
+    /// `<p>.weight_lora_b`)) = Ŵ + A·B, output `<p>.weight_compensated`.
     private mutating func weight(_ name: String, transposed: Bool) throws -> String {
         let key = name + (transposed ? ".T" : "")
         if let v = floatValues[key] { return v }
-        let value: String
+        var value: String
         if let w = try quantizedWeight(name) {
             let q = ONNXWeightEncoding.qdq(w, transposed: transposed)
             g.initializer(key + ".quantized", q.codeType, dims: q.dims, raw: Data(q.codes))
@@ -294,16 +343,18 @@ struct GraphEmitter {
             if let b = q.blockSize { attributes.append(.int("block_size", b)) }
             value = g.node("DequantizeLinear", args, attributes, output: key)
             quantizedWeights += 1
+            if !transposed, let f = try lowRankFactors(name) {
+                let (a, b) = (name + LowRankCompensation.suffixA, name + LowRankCompensation.suffixB)
+                let ab = g.node("MatMul", [g.floats(a, dims: [f.rows, f.rank], f.a), g.floats(b, dims: [f.rank, f.columns], f.b)], output: name + "_lora_ab")
+                value = g.node("Add", [value, ab], output: name + "_compensated")
+            }
         } else {
             guard let info = source.info(name) else { throw ModelError.missingTensor(file: source.location, tensor: name) }
             var values = try source.floats(name)
             var dims = info.shape.dims
             if transposed {
-                let (R, C) = (dims[0], dims[1])
-                var t = values
-                for r in 0..<R { for j in 0..<C { t[j * R + r] = values[r * C + j] } }
-                values = t
-                dims = [C, R]
+                values = Self.transpose(values, rows: dims[0], columns: dims[1])
+                dims = [dims[1], dims[0]]
             }
             value = g.floats(key, dims: dims, values)
             floatWeights += 1

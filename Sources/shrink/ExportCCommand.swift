@@ -24,10 +24,12 @@ struct ExportCCommand: ParsableCommand {
         let s = try CExport.run(model: model, output: output, steps: steps, overwrite: force)
         try out.emit(s) {
             var lines = ["wrote \(s.output): \(s.files.joined(separator: ", "))"]
-            lines.append("  \(s.architecture), \(s.steps) steps × \(s.hCycles) H × \(s.lCycles) L cycles; const data \(Format.bytes(s.constantBytes)), arena \(s.arena.totalBytes) bytes")
-            lines.append(Format.table(["linear", "shape", "bits", "groups/row", "bytes"],
-                                      s.linears.map { [$0.name, "\($0.rows)×\($0.columns)", $0.bits == 32 ? "f32" : String($0.bits), String($0.groupsPerRow), String($0.bytes)] },
-                                      rightAligned: [2, 3, 4]))
+            lines.append("  \(s.architecture), \(s.steps) steps × \(s.hCycles) H × \(s.lCycles) L cycles; const data \(Format.bytes(s.constantBytes)), arena \(s.arena.totalBytes) bytes"
+                         + (s.lowRankScratchBytes > 0 ? " + low-rank scratch \(s.lowRankScratchBytes) bytes" : ""))
+            lines.append(Format.table(["linear", "shape", "bits", "groups/row", "rank", "bytes"],
+                                      s.linears.map { [$0.name, "\($0.rows)×\($0.columns)", $0.bits == 32 ? "f32" : String($0.bits), String($0.groupsPerRow),
+                                                       $0.rank == 0 ? "-" : String($0.rank), String($0.bytes)] },
+                                      rightAligned: [2, 3, 4, 5]))
             return lines.joined(separator: "\n")
         }
     }

@@ -35,7 +35,8 @@ struct ExportONNX: ParsableCommand {
         try out.emit(s) {
             let ops = s.operators.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             return "wrote \(s.output): \(Format.bytes(s.bytes)), \(s.steps) steps unrolled, \(s.nodes) nodes, "
-                + "\(s.quantizedWeights) quantized + \(s.floatWeights) float weights (\(s.style.rawValue))\n  ops: \(ops)"
+                + "\(s.quantizedWeights) quantized + \(s.floatWeights) float weights (\(s.style.rawValue))"
+                + (s.lowRankWeights > 0 ? ", \(s.lowRankWeights) with low-rank factors" : "") + "\n  ops: \(ops)"
         }
     }
 }

@@ -151,6 +151,88 @@ import Testing
         }
     }
 
+    /// `--low-rank` factors (W ≈ Ŵ + A·B): each linear application keeps its quantized node (DequantizeLinear + MatMul,
+    /// or MatMulNBits) and adds MatMul(MatMul(x, `<p>.weight_lora_b.T`), `<p>.weight_lora_a.T`) and one Add; the factor
+    /// initializers are the stored factors transposed, and that linear evaluated here on an input agrees with
+    /// x·(Ŵ + A·B)ᵀ, the weight Shrink runs. A quantized embedding is Gathered from Add(Ŵ, MatMul(A, B)).
+    @Test(arguments: [ONNXExport.Style.qdq, .matmulnbits])
+    func lowRankFactorsBecomeAMatMulPairBesideTheQuantizedProduct(style: ONNXExport.Style) throws {
+        let dir = TemporaryDirectory()
+        var o = QuantizeOptions()
+        // MatMulNBits needs groups of ≥ 16; the embeddings (24-wide puzzle embedding) take groups of 8 (QDQ only).
+        o.bits = 4; o.granularity = .group(style == .qdq ? 8 : 16); o.quantizeEmbeddings = style == .qdq
+        o.lowRank = .init(rank: 3, method: .svd)
+        let q = dir.file("lr")
+        try QuantizeJob.run(try Checkpoint.open(Self.tiny), options: o, outputDirectory: q)
+        let (m, summary) = try ONNXExport.model(directory: q, options: .init(style: style, steps: 1))
+        let compressed = try CompressedCheckpoint(directory: q)
+        let exported = compressed.packedWeights.keys.filter { !$0.hasPrefix(ReasonerNames.qHead) }.sorted()
+        #expect(summary.lowRankWeights == exported.count && compressed.lowRankWeights.isSuperset(of: exported))
+        let producer = Dictionary(m.graph.node.flatMap { n in n.output.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        func consumers(_ value: String) -> [Onnx_NodeProto] { m.graph.node.filter { $0.input.contains(value) } }
+        let embeddings: Set = [ReasonerNames.embedTokens, ReasonerNames.puzzleEmbedding, ReasonerNames.positionEmbedding]
+        var linears = 0, gathered = 0
+        for name in exported {
+            let packed = try #require(compressed.packedWeights[name])
+            let (R, C) = (packed.layout.rows, packed.layout.columns)
+            let f = try LowRankCompensation.read(name, rows: R, columns: C, from: compressed.stored)
+            #expect(f.rank == min(3, R, C))
+            let shrinks = try compressed.floats(name)  // Ŵ + A·B
+            let wHat = try compressed.quantized(packed).dequantized()
+            let scale = Double(shrinks.map { abs($0) }.max() ?? 1)
+            if embeddings.contains(name) {
+                let add = try #require(producer[name + "_compensated"])
+                #expect(add.opType == "Add" && add.input == [name, name + "_lora_ab"] && producer[name]?.opType == "DequantizeLinear")
+                #expect(consumers(name + "_compensated").map(\.opType) == ["Gather"])
+                #expect(producer[name + "_lora_ab"]?.input == [name + "_lora_a", name + "_lora_b"])
+                let a = Self.floats(try #require(Self.initializer(m, name + "_lora_a"))), b = Self.floats(try #require(Self.initializer(m, name + "_lora_b")))
+                #expect(a == f.a && b == f.b)
+                var worst = 0.0
+                for i in 0..<R {
+                    for j in 0..<C {
+                        let v = Double(wHat[i * C + j]) + (0..<f.rank).reduce(0.0) { $0 + Double(a[i * f.rank + $1]) * Double(b[$1 * C + j]) }
+                        worst = max(worst, abs(v - Double(shrinks[i * C + j])))
+                    }
+                }
+                #expect(worst <= 1e-6 * scale, "\(name): Ŵ + A·B off by \(worst)")
+                gathered += 1
+                continue
+            }
+            let bT = try #require(Self.initializer(m, name + "_lora_b.T")), aT = try #require(Self.initializer(m, name + "_lora_a.T"))
+            #expect(bT.dims == [Int64(C), Int64(f.rank)] && aT.dims == [Int64(f.rank), Int64(R)])
+            let (bt, at) = (Self.floats(bT), Self.floats(aT))
+            #expect((0..<f.rank).allSatisfy { k in (0..<C).allSatisfy { bt[$0 * f.rank + k] == f.b[k * C + $0] } })
+            #expect((0..<f.rank).allSatisfy { k in (0..<R).allSatisfy { at[k * R + $0] == f.a[$0 * f.rank + k] } })
+            // Every application: the quantized node and the pair read the same x, and one Add joins them.
+            let quantizedNodes = m.graph.node.filter { style == .matmulnbits ? $0.opType == "MatMulNBits" && $0.input[1] == name + ".nbits"
+                                                                             : $0.opType == "MatMul" && $0.input[1] == name + ".T" }
+            let first = m.graph.node.filter { $0.opType == "MatMul" && $0.input[1] == name + "_lora_b.T" }
+            #expect(!first.isEmpty && first.count == quantizedNodes.count, "\(name)")
+            for xb in first {
+                let xba = try #require(consumers(xb.output[0]).first)
+                #expect(xba.opType == "MatMul" && xba.input == [xb.output[0], name + "_lora_a.T"])
+                let add = try #require(consumers(xba.output[0]).first)
+                let base = try #require(producer[add.input[0]])
+                #expect(add.opType == "Add" && add.input[1] == xba.output[0] && quantizedNodes.contains(base) && base.input[0] == xb.input[0])
+            }
+            // x·Ŵᵀ + (x·Bᵀ)·Aᵀ from the initializers against x·(Ŵ + A·B)ᵀ.
+            let x = (0..<C).map { Double(sin(0.7 * Double($0) + 0.3)) }
+            let t = (0..<f.rank).map { k in (0..<C).reduce(0.0) { $0 + x[$1] * Double(bt[$1 * f.rank + k]) } }
+            var worst = 0.0, largest = 0.0
+            for r in 0..<R {
+                let reference = (0..<C).reduce(0.0) { $0 + x[$1] * Double(shrinks[r * C + $1]) }
+                let graph = (0..<C).reduce(0.0) { $0 + x[$1] * Double(wHat[r * C + $1]) } + (0..<f.rank).reduce(0.0) { $0 + t[$1] * Double(at[$1 * R + r]) }
+                worst = max(worst, abs(graph - reference))
+                largest = max(largest, abs(reference))
+            }
+            #expect(worst <= 1e-5 * max(largest, 1), "\(name): x·Ŵᵀ + (x·Bᵀ)·Aᵀ off by \(worst)")
+            linears += 1
+        }
+        let model = try RecursiveReasoner.load(directory: q)
+        #expect(linears == 1 + 4 * ReasonerFamily(model.config).levels.map(\.layers).reduce(0, +))
+        #expect(gathered == (style == .qdq ? 1 : 0), "the token embedding (--embeddings leaves the puzzle embedding float)")
+    }
+
     @Test func badRequestsAreRefusedWithTheFlagNamed() throws {
         #expect(throws: ExportError.badFlag(flag: "--steps", value: "0", reason: "must be at least 1")) {
             try ONNXExport.model(directory: Self.tiny, options: .init(steps: 0))

@@ -7,7 +7,8 @@ import ShrinkTensor
 /// - `<p>.weight_lora_a`: [rows, R], `<p>.weight_lora_b`: [R, columns] (a convolution kernel's columns are
 ///   in·kh·kw), both F16 (or `dtype`);
 /// - Shrink's readers (`CompressedCheckpoint`) return Ŵ + A·B for `<p>.weight`, so every Shrink runtime, sweep and
-///   comparison applies them; the names follow PEFT's lora_A/lora_B roles (x·Wᵀ + (x·Bᵀ)·Aᵀ).
+///   comparison applies them; the names follow PEFT's lora_A/lora_B roles (x·Wᵀ + (x·Bᵀ)·Aᵀ), which is how
+///   `shrink export onnx` and `shrink export c` apply them beside the quantized product.
 public enum LowRankCompensation {
     public enum Method: String, Codable, Sendable, CaseIterable {
         /// The plain truncated SVD of the residual (LQER's baseline).
