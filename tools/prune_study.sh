@@ -6,14 +6,17 @@
 #      training puzzles);
 #   2. low rank: GPTQ at INT4/INT3/INT2 per channel with EoRA rank 0/4/8/16/32 compensation (the 6×6 and maze
 #      fixtures; the 9×9 one is left out for time), so each rank's bytes can be set against one more bit;
-#   3. the planner with and without ranks at the same budget (trm_mlp_sudoku6 on soc-8mb-sram, 70 KB over INT4/3/2,
+#   3. structured pruning: `shrink prune --structured mlp` (magnitude and Wanda-sp) at 10/25/50% of every MLP's
+#      channels, then `shrink compare` against FP32 on the same held-out puzzles (study/prune/structured/);
+#   4. the planner with and without ranks at the same budget (trm_mlp_sudoku6 on soc-8mb-sram, 70 KB over INT4/3/2,
 #      110 KB over INT8…2): `shrink plan` without, then with `--ranks 8,16`;
-#   4. tools/prune_study.py turns the sweeps and plans into PRUNING_STUDY.md.
+#   5. tools/prune_study.py turns the sweeps, comparisons and plans into PRUNING_STUDY.md.
 # Not run by CI (about an hour of CPU on 2 cores). PRUNE_LIMIT=N sets the puzzles per row (default 500).
 #
 # Usage: tools/prune_study.sh [FIXTURE ...]   (default: all)
 #        tools/prune_study.sh --render        (no sweep: PRUNING_STUDY.md from the committed sweeps)
 #        tools/prune_study.sh plans           (only the four plans)
+#        tools/prune_study.sh structured      (only trm_mlp_sudoku6's structured pruning)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/datasets.sh
@@ -36,6 +39,22 @@ sweeps() {  # fixture test-set train-set [lowrank]
         --limit "$limit" -o "study/prune/$name-lowrank.md" --quiet
 }
 
+structured() {  # fixture test-set train-set
+    local name="$1" test="$2" train="$3" work
+    ensure_train_set "$train"
+    work="$(mktemp -d)"
+    mkdir -p study/prune/structured
+    for m in magnitude wanda; do
+        for f in 0.1 0.25 0.5; do
+            $shrink prune "Fixtures/models/$name" --structured mlp --method "$m" --sparsity "$f" --calib "data/$train.safetensors" \
+                -o "$work/p" --overwrite --quiet > /dev/null
+            $shrink compare "Fixtures/models/$name" "$work/p" --data "Fixtures/data/$test.safetensors" --limit "$limit" --json \
+                > "study/prune/structured/$name-$m-$f.json"
+        done
+    done
+    rm -rf "$work"
+}
+
 plans() {  # budget bits
     local budget="$1" bits="$2"
     ensure_train_set sudoku6-hard-train
@@ -52,11 +71,12 @@ if [[ "${names[0]:-}" == "--render" ]]; then names=(); fi
 [[ ${#names[@]} -gt 0 || "${1:-}" == "--render" ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7 trm_mlp_sudoku9 plans)
 for n in "${names[@]+"${names[@]}"}"; do
     case "$n" in
-        trm_mlp_sudoku6) sweeps "$n" sudoku6-hard-test sudoku6-hard-train ;;
-        trm_att_sudoku6) sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
-        hrm_sudoku6)     sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
-        trm_att_maze7)   sweeps "$n" maze7-test maze7-train ;;
-        trm_mlp_sudoku9) sweeps "$n" sudoku9-test sudoku9-train no ;;
+        trm_mlp_sudoku6) structured "$n" sudoku6-hard-test sudoku6-hard-train; sweeps "$n" sudoku6-hard-test sudoku6-hard-train ;;
+        trm_att_sudoku6) structured "$n" sudoku6-easy-test sudoku6-easy-train; sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
+        hrm_sudoku6)     structured "$n" sudoku6-easy-test sudoku6-easy-train; sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
+        trm_att_maze7)   structured "$n" maze7-test maze7-train; sweeps "$n" maze7-test maze7-train ;;
+        trm_mlp_sudoku9) structured "$n" sudoku9-test sudoku9-train; sweeps "$n" sudoku9-test sudoku9-train no ;;
+        structured)      structured trm_mlp_sudoku6 sudoku6-hard-test sudoku6-hard-train ;;
         plans)           plans 70KB 4,3,2; plans 110KB 8,6,4,3,2 ;;
         *) echo "unknown fixture $n" >&2; exit 2 ;;
     esac

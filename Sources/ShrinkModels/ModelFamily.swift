@@ -134,7 +134,8 @@ public protocol CompressibleModel: AnyObject, Sendable {
     /// The directory it was loaded from (with a recipe label for in-memory variants).
     var location: String { get }
     var parameterCount: Int { get }
-    /// Same family and config: two such models can be compared unit by unit.
+    /// Same family and the same inputs, states and outputs (a compressed or structurally pruned copy): two such
+    /// models can be compared unit by unit.
     func hasSameArchitecture(as other: any CompressibleModel) -> Bool
 }
 

@@ -13,7 +13,14 @@ public final class RecursiveReasoner: CompressibleModel, @unchecked Sendable {
     public let config: ReasonerConfig
     public var family: ReasonerFamily { ReasonerFamily(config) }
     public var familyDescription: any ModelFamily { family }
-    public func hasSameArchitecture(as other: any CompressibleModel) -> Bool { (other as? RecursiveReasoner)?.config == config }
+    /// The same config up to the MLP widths: a structurally pruned copy (`StructuredPruning`) has the same inputs,
+    /// carry and outputs, so it is compared like any compressed copy.
+    public func hasSameArchitecture(as other: any CompressibleModel) -> Bool {
+        guard var theirs = (other as? RecursiveReasoner)?.config else { return false }
+        var ours = config
+        (ours.intermediateSize, ours.tokenIntermediateSize, theirs.intermediateSize, theirs.tokenIntermediateSize) = (nil, nil, nil, nil)
+        return ours == theirs
+    }
     public let location: String
     let embedTokens: [Float]
     /// Puzzle embeddings: resident, or streamed a row at a time from the file.
