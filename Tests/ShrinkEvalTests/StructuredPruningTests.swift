@@ -49,6 +49,10 @@ import Testing
         }
         #expect(worst <= 1e-4, "max |Δlogit| shrunk vs zeroed: \(worst)")
         #expect(moved > 1e-2, "pruning changed the logits by at most \(moved)")
+        // The smaller model has the original's inputs, carry and outputs: it is compared like any compressed copy.
+        #expect(original.hasSameArchitecture(as: pruned) && pruned.hasSameArchitecture(as: original))
+        let compared = try Comparison.compare(original: original, compressed: pruned, on: task)
+        #expect(compared.puzzles == 16 && compared.compressed.weightBytes < compared.original.weightBytes)
     }
 
     /// The scores by hand: column L1 norms, times √H_jj for Wanda; ties keep the lower index; the kept count floors.
