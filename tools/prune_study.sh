@@ -40,19 +40,18 @@ sweeps() {  # fixture test-set train-set [lowrank]
 }
 
 structured() {  # fixture test-set train-set
-    local name="$1" test="$2" train="$3" work
+    local name="$1" test="$2" train="$3" out
     ensure_train_set "$train"
-    work="$(mktemp -d)"
     mkdir -p study/prune/structured
     for m in magnitude wanda; do
         for f in 0.1 0.25 0.5; do
+            out=".build-prune-study/$name-$m-$f"   # git-ignored; a relative path, so the JSON is the same on every machine
             $shrink prune "Fixtures/models/$name" --structured mlp --method "$m" --sparsity "$f" --calib "data/$train.safetensors" \
-                -o "$work/p" --overwrite --quiet > /dev/null
-            $shrink compare "Fixtures/models/$name" "$work/p" --data "Fixtures/data/$test.safetensors" --limit "$limit" --json \
+                -o "$out" --overwrite --quiet > /dev/null
+            $shrink compare "Fixtures/models/$name" "$out" --data "Fixtures/data/$test.safetensors" --limit "$limit" --json \
                 > "study/prune/structured/$name-$m-$f.json"
         done
     done
-    rm -rf "$work"
 }
 
 plans() {  # budget bits
