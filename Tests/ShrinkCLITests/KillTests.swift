@@ -199,8 +199,12 @@ import Glibc
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         if let point { env["SHRINK_KILL_POINT"] = point; env["SHRINK_KILL_POINT_READY"] = ready }
-        // A killed process cannot remove its scratch (a plan's measurement directory): keep it in the test's directory.
-        env["TMPDIR"] = FileSystem.directoryOf(ready)
+        // A killed process cannot remove its scratch (a plan's measurement directory): give it a temporary directory
+        // of its own, beside the test's (not in it, whose entries the test checks), removed once the process is gone.
+        let scratch = FileSystem.directoryOf(ready) + ".scratch"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        env["TMPDIR"] = scratch
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
