@@ -267,14 +267,11 @@ public enum Planner {
                             let q = try quantized ?? method.compressor().compress(w, rows: t.shape[0], columns: t.shape[1], scheme: choice.scheme(scaleDType: .f32),
                                                                                   statistics: statistics[t.name], name: t.name)
                             quantized = q
-                            var values = q.dequantized()
-                            if let lowRank {
-                                let f = try w.withUnsafeBufferPointer {
-                                    try LowRankCompensation.factors(weights: $0, quantized: values, rows: q.rows, columns: q.columns, option: lowRank,
-                                                                    statistics: statistics[t.name], name: t.name)
+                            let values = try lowRank.map { lr in
+                                try w.withUnsafeBufferPointer {
+                                    try LowRankCompensation.compensate($0, quantized: q, option: lr, statistics: statistics[t.name], name: t.name).values
                                 }
-                                LowRankCompensation.add(f, to: &values)
-                            }
+                            } ?? q.dequantized()
                             let overlay = OverlaySource(base: base)
                             try overlay.replace(t.name, with: values)
                             let m = try RecursiveReasoner(config: model.config, weights: overlay, location: r.directory)

@@ -268,10 +268,7 @@ public enum QuantizeJob {
                                                         statistics: statistics, name: info.name)
                         }
                         if let lr = lowRank {
-                            var values = q.dequantized()
-                            let f = try LowRankCompensation.factors(weights: w, quantized: values, rows: q.rows, columns: q.columns, option: lr,
-                                                                    statistics: statistics, name: info.name)
-                            LowRankCompensation.add(f, to: &values)
+                            let (values, f) = try LowRankCompensation.compensate(w, quantized: q, option: lr, statistics: statistics, name: info.name)
                             var e = ErrorStatistics()
                             values.withUnsafeBufferPointer { e.add(reference: w, output: $0) }
                             (factors, compensatedError) = (f, e.summary)
@@ -384,13 +381,9 @@ public enum QuantizeJob {
                                                 statistics: statistics, name: name)
                 }
                 bytes += q.layout.storedBytes
-                var values = q.dequantized()
-                if let lr = options.lowRank(for: name) {
-                    let f = try LowRankCompensation.factors(weights: w, quantized: values, rows: q.rows, columns: q.columns, option: lr,
-                                                            statistics: statistics, name: name)
-                    LowRankCompensation.add(f, to: &values)
-                    bytes += f.bytes(lr.dtype)
-                }
+                guard let lr = options.lowRank(for: name) else { return q.dequantized() }
+                let (values, f) = try LowRankCompensation.compensate(w, quantized: q, option: lr, statistics: statistics, name: name)
+                bytes += f.bytes(lr.dtype)
                 return values
             }
             try overlay.replace(name, with: values)

@@ -91,6 +91,13 @@ public enum ElementCodec {
     }
 
     /// Encodes floats as `dtype` (f32, f16 or bf16; rounding to nearest even).
+    /// `values` stored as `dtype`, in a new byte array.
+    public static func encoded(_ values: [Float], as dtype: DType) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: values.count * dtype.byteSize)
+        values.withUnsafeBufferPointer { v in out.withUnsafeMutableBytes { encode(v, as: dtype, into: $0.baseAddress!) } }
+        return out
+    }
+
     public static func encode(_ src: UnsafeBufferPointer<Float>, as dtype: DType, into dst: UnsafeMutableRawPointer) {
         switch dtype {
         case .f32: dst.copyMemory(from: src.baseAddress!, byteCount: src.count * 4)

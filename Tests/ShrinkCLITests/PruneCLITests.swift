@@ -3,6 +3,14 @@ import ShrinkQuant
 import ShrinkTestSupport
 import Testing
 
+/// Runs the binary with `arguments` and expects a failure whose message contains `message`, and nothing at `output`.
+func expectRefused(_ arguments: [String], _ message: String, output: String) throws {
+    let r = try CLI.run(arguments)
+    #expect(r.status != 0)
+    #expect(r.stderr.contains(message), "\(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: output))
+}
+
 /// `shrink quantize --prune`: the flags, the recipe they write, and eval on the pruned checkpoint.
 @Suite struct PruneCLITests {
     static let model = Fixtures.path("Tests/Fixtures/tiny/trm-learned")
@@ -52,10 +60,8 @@ import Testing
     ])
     func badPruningFlagsAreOneLineErrorsNamingTheFlag(arguments: [String], message: String) throws {
         let dir = TemporaryDirectory()
-        let r = try CLI.run(["quantize", Self.model, "-o", dir.file("q")] + arguments.map { $0.replacingOccurrences(of: "MODEL", with: Self.model) })
-        #expect(r.status != 0)
-        #expect(r.stderr.contains(message), "\(r.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir.file("q")))
+        try expectRefused(["quantize", Self.model, "-o", dir.file("q")] + arguments.map { $0.replacingOccurrences(of: "MODEL", with: Self.model) },
+                          message, output: dir.file("q"))
     }
 }
 
@@ -88,9 +94,7 @@ import Testing
     ])
     func badFlagsAreOneLineErrorsNamingTheFlag(arguments: [String], message: String) throws {
         let dir = TemporaryDirectory()
-        let r = try CLI.run(arguments.map { $0.replacingOccurrences(of: "MODEL", with: Self.model).replacingOccurrences(of: "OUT", with: dir.file("p")) })
-        #expect(r.status != 0)
-        #expect(r.stderr.contains(message), "\(r.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir.file("p")))
+        try expectRefused(arguments.map { $0.replacingOccurrences(of: "MODEL", with: Self.model).replacingOccurrences(of: "OUT", with: dir.file("p")) },
+                          message, output: dir.file("p"))
     }
 }

@@ -543,14 +543,9 @@ public enum LlamaGGUFExport {
                 let rank = try LowRankCompensation.check(source, rows: rows, columns: columns, in: ckpt.stored).a.shape.dims[1]
                 adapter.append(AdapterTensor(name: gguf, rank: rank, rows: rows, columns: columns, produce: {
                     let f = try LowRankCompensation.read(source, rows: rows, columns: columns, from: ckpt.stored)
-                    func f16(_ v: [Float]) -> [UInt8] {
-                        var out = [UInt8](repeating: 0, count: v.count * 2)
-                        v.withUnsafeBufferPointer { p in out.withUnsafeMutableBytes { ElementCodec.encode(p, as: .f16, into: $0.baseAddress!) } }
-                        return out
-                    }
-                    var b = f16(f.a)
+                    var b = ElementCodec.encoded(f.a, as: .f16)
                     if let from { b = permuteRows(b, rowBytes: 2 * rank, from: from) }
-                    return (f16(f.b), b)
+                    return (ElementCodec.encoded(f.b, as: .f16), b)
                 }))
             }
         }

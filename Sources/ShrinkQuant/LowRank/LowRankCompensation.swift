@@ -88,9 +88,7 @@ public enum LowRankCompensation {
 
     public static func write(_ f: LowRank.Factors, name: String, dtype: DType, to writer: SafetensorsWriter) throws {
         for (suffix, values) in [(suffixA, f.a), (suffixB, f.b)] {
-            var bytes = [UInt8](repeating: 0, count: values.count * dtype.byteSize)
-            values.withUnsafeBufferPointer { v in bytes.withUnsafeMutableBytes { ElementCodec.encode(v, as: dtype, into: $0.baseAddress!) } }
-            try writer.write(name + suffix, values: bytes)
+            try writer.write(name + suffix, values: ElementCodec.encoded(values, as: dtype))
         }
     }
 
@@ -113,6 +111,16 @@ public enum LowRankCompensation {
             throw QuantizationError.malformedPacked(tensor: name + (bad < f.a.count ? suffixA : suffixB), detail: "holds NaN or infinity")
         }
         return f
+    }
+
+    /// The compensated weight Ŵ + A·B of `q`, the quantization of `w`, and its factors (`factors`): what every
+    /// writer, round trip and sensitivity measurement uses.
+    public static func compensate(_ w: UnsafeBufferPointer<Float>, quantized q: QuantizedTensor, option: Option, statistics: LayerStatistics?,
+                                  name: String) throws -> (values: [Float], factors: LowRank.Factors) {
+        var values = q.dequantized()
+        let f = try factors(weights: w, quantized: values, rows: q.rows, columns: q.columns, option: option, statistics: statistics, name: name)
+        add(f, to: &values)
+        return (values, f)
     }
 
     /// Ŵ + A·B in place.
