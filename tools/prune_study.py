@@ -13,6 +13,7 @@ Usage: python3 tools/prune_study.py study/prune PRUNING_STUDY.md --command "tool
 import argparse
 import json
 import os
+import re
 
 SPARSITIES = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "2:4"]
 METHODS = ["magnitude", "wanda", "sparsegpt"]
@@ -182,6 +183,92 @@ def lowrank_section(name, report):
     return out
 
 
+# Llama-2-7B on WikiText-2 (Wanda, Sun et al., arXiv 2306.11695, Table 3; the issue's table): dense 5.12.
+PUBLISHED = {"0.5": {"magnitude": 14.89, "sparsegpt": 6.51, "wanda": 6.42}, "2:4": {"magnitude": 54.59, "sparsegpt": 10.17, "wanda": 11.02}}
+
+
+def ordering(values):
+    """Methods from best (lowest) to worst."""
+    return sorted(values, key=values.get)
+
+
+def llm_section(folder):
+    """SmolLM2 (a `shrink sweep --text` of pruning choices) and MiniLM (`shrink compare --sentences` per choice)."""
+    path = os.path.join(folder, "smollm2.json")
+    if not os.path.exists(path):
+        return []
+    r = load(path)
+    rows = {(x["prune"], x["sparsity"]): x for x in r["rows"] if x.get("prune")}
+    ppl0 = r["original_perplexity"]
+    out = ["## SmolLM2-135M and all-MiniLM-L6-v2", "",
+           f"SmolLM2-135M-Instruct (original = the Q4_1 release, dequantized; PPL {ppl0['value']:.2f} ± {ppl0['error']:.2f}) on "
+           f"{r['chunks']} chunks × {r['context']} tokens of `{r['text']}`, pruned at 50% and 2:4 by each method (every block's "
+           f"linear weights, per layer; Wanda and SparseGPT calibrated block by block on {r['calibration']}), the pruned weights "
+           "kept unquantized and stored sparse, `shrink sweep --text` judging each against the original as llama-perplexity's "
+           "`--kl-divergence` does. ΔNLL is the paired per-chunk difference of mean negative log-likelihood (nats/token) with "
+           "its bootstrap interval.", "",
+           "| sparsity | method | tensor bytes | PPL | mean KLD | same top-1 | ΔNLL/token (95%) | label |",
+           "|---|---|---|---|---|---|---|---|"]
+    for s in ["0.5", "2:4"]:
+        for m in METHODS:
+            x = rows.get((m, s))
+            if x is None:
+                continue
+            d = x["chunk_nll_difference"]
+            out.append(f"| {s} | {m} | {x['tensor_bytes']} | {x['perplexity']['value']:.2f} ± {x['perplexity']['error']:.2f} | "
+                       f"{x['kld']['value']:.3f} ± {x['kld']['error']:.3f} | {pct(x['same_top']['value'])}% | "
+                       f"{d['estimate']:.3f} [{d['lower']:.3f}, {d['upper']:.3f}] | {x['label']['evidence']} |")
+    out += ["", "The published ordering (Llama-2-7B, WikiText-2 perplexity, dense 5.12): 50% magnitude 14.89, SparseGPT 6.51, "
+            "Wanda 6.42; 2:4 magnitude 54.59, SparseGPT 10.17, Wanda 11.02. On SmolLM2 and the Austen evaluation novels:", ""]
+    for s in ["0.5", "2:4"]:
+        ours = {m: rows[(m, s)]["perplexity"]["value"] for m in METHODS if (m, s) in rows}
+        if len(ours) < len(METHODS):
+            continue
+        theirs, mine = ordering(PUBLISHED[s]), ordering(ours)
+        # Two methods are told apart when their paired per-chunk ΔNLL intervals do not overlap.
+        def apart(a, b):
+            da, db = rows[(a, s)]["chunk_nll_difference"], rows[(b, s)]["chunk_nll_difference"]
+            return da["upper"] < db["lower"] or db["upper"] < da["lower"]
+        gaps = ", ".join(f"{a} vs {b}: {'separated' if apart(a, b) else 'intervals overlap'}" for a, b in zip(mine, mine[1:]))
+        label = "50% unstructured" if s == "0.5" else "2:4"
+        verdict = ("the same ordering as published" if mine == theirs else
+                   f"a different ordering: published {' < '.join(theirs)}, here {' < '.join(mine)}")
+        out.append(f"- **{label}**: PPL " + ", ".join(f"{m} {ours[m]:.2f}" for m in mine) + f" (best first): {verdict} ({gaps}). "
+                   f"Ratios to the dense model: " + ", ".join(f"{m} {ours[m] / ppl0['value']:.2f}×" for m in mine)
+                   + "; published: " + ", ".join(f"{m} {PUBLISHED[s][m] / 5.12:.2f}×" for m in theirs) + ".")
+    enc = sorted(f for f in os.listdir(folder) if f.startswith("minilm-") and f.endswith(".json"))
+    if enc:
+        first = load(os.path.join(folder, enc[0]))
+        out += ["", f"all-MiniLM-L6-v2 (F32, {first['original']['weight_bytes']} weight bytes) pruned by `shrink quantize --prune M "
+                f"--sparsity S` (Wanda and SparseGPT calibrated on 256 sentences of the calibration novels), stored sparse, and "
+                f"compared by `shrink compare --sentences` on the first {first['sentences']} sentences of `{first['data']}`: "
+                f"mean cosine of the sentence embeddings (95% bootstrap interval) and retrieval agreement (the share of each of "
+                f"{first['queries']} queries' {first['neighbours']} nearest neighbours that both models find).", "",
+                "| sparsity | method | weight bytes | embedding cosine (95%) | retrieval agreement (95%) | last hidden-state cosine |",
+                "|---|---|---|---|---|---|"]
+        encs = {}
+        for f in enc:
+            c = load(os.path.join(folder, f))
+            _, m, s = f[:-5].split("-", 2)
+            s = s.replace("-", ":")
+            encs[(m, s)] = c
+        for s in ["0.5", "2:4"]:
+            for m in METHODS:
+                c = encs.get((m, s))
+                if c is None:
+                    continue
+                out.append(f"| {s} | {m} | {c['compressed']['weight_bytes']} | {c['embedding_cosine']['estimate']:.4f} "
+                           f"[{c['embedding_cosine']['lower']:.4f}, {c['embedding_cosine']['upper']:.4f}] | "
+                           f"{interval(c['retrieval_agreement'])}% | {c['hidden_states'][-1]['cosine']['estimate']:.4f} |")
+        for s in ["0.5", "2:4"]:
+            cos = {m: encs[(m, s)]["embedding_cosine"]["estimate"] for m in METHODS if (m, s) in encs}
+            if len(cos) == len(METHODS):
+                best = sorted(cos, key=cos.get, reverse=True)
+                out.append("")
+                out.append(f"- MiniLM at {'50%' if s == '0.5' else '2:4'}: embedding cosine " + " > ".join(f"{m} {cos[m]:.4f}" for m in best) + ".")
+    return out + [""]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder")
@@ -200,9 +287,9 @@ def main():
              f"--low-rank-method eora`. Wanda, SparseGPT, GPTQ and EoRA are calibrated on 256 training puzzles. The question "
              f"(issue 17): does sparsity keep the cells while destroying whole puzzles, and at which sparsity; and does a rank "
              f"buy more than a bit.", "",
-             "Scope: unstructured and N:M pruning in the sweeps; structured pruning of MLP channels (and TRM-MLP's token-MLP "
-             "rows) with the shapes shrunk, by `shrink prune --structured mlp`, in its own section. Attention heads are not "
-             "pruned yet.", ""]
+             "Scope: unstructured and N:M pruning in the sweeps; structured pruning with the shapes shrunk, in its own section: "
+             "MLP channels (and TRM-MLP's token-MLP rows) by `shrink prune --structured mlp`, attention heads by "
+             "`shrink prune --structured heads`.", ""]
     missing = [f for f in a.fixtures.split(",") if f and f not in names]
     if missing:
         lines += [f"Not run yet (CPU time; `tools/prune_study.sh {' '.join(missing)}` adds them): {', '.join(missing)}.", ""]
@@ -212,23 +299,30 @@ def main():
     sdir = os.path.join(a.folder, "structured")
     comps = sorted(f for f in os.listdir(sdir) if f.endswith(".json")) if os.path.isdir(sdir) else []
     if comps:
-        lines += ["## Structured pruning of the MLP channels", "",
+        lines += ["## Structured pruning: MLP channels and attention heads", "",
                   "`shrink prune --structured mlp --method magnitude|wanda --sparsity F` removes ⌊F·width⌋ channels of every "
-                  "SwiGLU (and token MLP), shapes shrunk; `shrink compare` pairs the smaller model with FP32 on the same puzzles. "
+                  "SwiGLU (and token MLP); `--structured heads` removes ⌊F·heads⌋ of every attention layer's heads (their q, k, v "
+                  "rows and o_proj columns; the attention fixtures have 4 heads, so 10% removes none and is not run). Shapes are "
+                  "shrunk; `shrink compare` pairs the smaller model with FP32 on the same puzzles. "
                   "The recursive-reasoner paper reports that 25% structured pruning takes puzzle-exact accuracy to 0% while cells hold.", "",
-                  "| fixture | method | fraction | weight bytes (FP32 → pruned) | exact (95%) | Δexact vs FP32 | Δcell vs FP32 | carry fidelity | label |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| fixture | removed | method | fraction | weight bytes (FP32 → pruned) | exact (95%) | Δexact vs FP32 | Δcell vs FP32 | carry fidelity | label |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         verdicts = []
+        parsed = []
         for f in comps:
+            m = re.fullmatch(r"(.+?)(-heads)?-(magnitude|wanda)-([0-9.]+)\.json", f)
+            if not m:
+                raise SystemExit(f"{sdir}/{f}: not <fixture>[-heads]-<method>-<fraction>.json")
+            parsed.append((m.group(1), "heads" if m.group(2) else "MLP channels", m.group(3), m.group(4), f))
+        for fixture, what, method, fraction, f in sorted(parsed):
             c = load(os.path.join(sdir, f))
-            fixture, method, fraction = f[:-5].rsplit("-", 2)
             acc = c["compressed"]["accuracy"]
-            lines.append(f"| {fixture} | {method} | {fraction} | {c['original']['weight_bytes']} → {c['compressed']['weight_bytes']} | "
+            lines.append(f"| {fixture} | {what} | {method} | {fraction} | {c['original']['weight_bytes']} → {c['compressed']['weight_bytes']} | "
                          f"{interval(acc['exact'])} | {interval(c['exact_difference'])} | {interval(c['cell_difference'])} | "
                          f"{c['final_fidelity']['carry']['estimate']:.4f} | {c['label']['evidence']} |")
             if fraction == "0.25":
                 zero = acc["exact"]["upper"] < 0.01
-                verdicts.append(f"- {fixture}, {method} at 25%: exact {pct(acc['exact']['estimate'])}% (Δ {interval(c['exact_difference'])} points), "
+                verdicts.append(f"- {fixture}, {what}, {method} at 25%: exact {pct(acc['exact']['estimate'])}% (Δ {interval(c['exact_difference'])} points), "
                                 f"cells Δ {interval(c['cell_difference'])} points: "
                                 + ("agrees with the paper (exact collapses to 0)" if zero else
                                    "exact does not collapse to 0: the paper's claim does not hold here")
@@ -242,6 +336,8 @@ def main():
                   "exactly as `shrink quantize --low-rank` writes them.", ""]
         for n in lr:
             lines += lowrank_section(n, load(os.path.join(a.folder, n + "-lowrank.json")))
+    if os.path.isdir(os.path.join(a.folder, "llm")):
+        lines += llm_section(os.path.join(a.folder, "llm"))
     plans = sorted(f for f in os.listdir(a.folder) if f.startswith("plan-") and f.endswith("-bits.json"))
     if plans:
         lines += ["## The planner with ranks against bits alone", "",

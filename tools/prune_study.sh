@@ -7,16 +7,24 @@
 #   2. low rank: GPTQ at INT4/INT3/INT2 per channel with EoRA rank 0/4/8/16/32 compensation (the 6×6 and maze
 #      fixtures; the 9×9 one is left out for time), so each rank's bytes can be set against one more bit;
 #   3. structured pruning: `shrink prune --structured mlp` (magnitude and Wanda-sp) at 10/25/50% of every MLP's
-#      channels, then `shrink compare` against FP32 on the same held-out puzzles (study/prune/structured/);
-#   4. the planner with and without ranks at the same budget (trm_mlp_sudoku6 on soc-8mb-sram, 70 KB over INT4/3/2,
+#      channels and, on the attention fixtures, `--structured heads` at 25/50% of every layer's 4 heads (10% removes
+#      none), then `shrink compare` against FP32 on the same held-out puzzles
+#      (study/prune/structured/<fixture>[-heads]-<method>-<fraction>.json);
+#   4. the LLM and the encoder (`llm`; needs tools/fetch_real.sh): SmolLM2-135M by `shrink sweep --text` (magnitude,
+#      Wanda, SparseGPT at 50% and 2:4, stored sparse, 32 chunks of the evaluation novels, calibrated on 32 chunks of
+#      the calibration novels; study/prune/llm/smollm2.{md,json}) and all-MiniLM-L6-v2 by `shrink quantize --prune`
+#      then `shrink compare --sentences` on the first 2000 evaluation sentences (study/prune/llm/minilm-*.json);
+#   5. the planner with and without ranks at the same budget (trm_mlp_sudoku6 on soc-8mb-sram, 70 KB over INT4/3/2,
 #      110 KB over INT8…2): `shrink plan` without, then with `--ranks 8,16`;
-#   5. tools/prune_study.py turns the sweeps, comparisons and plans into PRUNING_STUDY.md.
+#   6. tools/prune_study.py turns the sweeps, comparisons and plans into PRUNING_STUDY.md.
 # Not run by CI (about an hour of CPU on 2 cores). PRUNE_LIMIT=N sets the puzzles per row (default 500).
 #
 # Usage: tools/prune_study.sh [FIXTURE ...]   (default: all)
 #        tools/prune_study.sh --render        (no sweep: PRUNING_STUDY.md from the committed sweeps)
 #        tools/prune_study.sh plans           (only the four plans)
 #        tools/prune_study.sh structured      (only trm_mlp_sudoku6's structured pruning)
+#        tools/prune_study.sh heads           (only the attention fixtures' head pruning)
+#        tools/prune_study.sh llm             (only SmolLM2 and MiniLM)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/datasets.sh
@@ -39,17 +47,43 @@ sweeps() {  # fixture test-set train-set [lowrank]
         --limit "$limit" -o "study/prune/$name-lowrank.md" --quiet
 }
 
-structured() {  # fixture test-set train-set
-    local name="$1" test="$2" train="$3" out
+structured() {  # fixture test-set train-set [mlp|heads]
+    local name="$1" test="$2" train="$3" target="${4:-mlp}" out fractions=(0.1 0.25 0.5) tag="$1"
+    if [[ "$target" == heads ]]; then fractions=(0.25 0.5); tag="$1-heads"; fi
     ensure_train_set "$train"
     mkdir -p study/prune/structured
     for m in magnitude wanda; do
-        for f in 0.1 0.25 0.5; do
-            out=".build-prune-study/$name-$m-$f"   # git-ignored; a relative path, so the JSON is the same on every machine
-            $shrink prune "Fixtures/models/$name" --structured mlp --method "$m" --sparsity "$f" --calib "data/$train.safetensors" \
+        for f in "${fractions[@]}"; do
+            out=".build-prune-study/$tag-$m-$f"   # git-ignored; a relative path, so the JSON is the same on every machine
+            $shrink prune "Fixtures/models/$name" --structured "$target" --method "$m" --sparsity "$f" --calib "data/$train.safetensors" \
                 -o "$out" --overwrite --quiet > /dev/null
             $shrink compare "Fixtures/models/$name" "$out" --data "Fixtures/data/$test.safetensors" --limit "$limit" --json \
-                > "study/prune/structured/$name-$m-$f.json"
+                > "study/prune/structured/$tag-$m-$f.json"
+        done
+    done
+}
+
+heads() {
+    structured trm_att_sudoku6 sudoku6-easy-test sudoku6-easy-train heads
+    structured hrm_sudoku6 sudoku6-easy-test sudoku6-easy-train heads
+    structured trm_att_maze7 maze7-test maze7-train heads
+}
+
+llm() {
+    local gguf=models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf m s tag
+    for f in "$gguf" models/minilm/model.safetensors data/text/evaluation.txt data/text/calibration.txt; do
+        [[ -f "$f" ]] || { echo "$f is missing: run tools/fetch_real.sh" >&2; exit 1; }
+    done
+    mkdir -p study/prune/llm
+    $shrink sweep "$gguf" --text data/text/evaluation.txt --chunks 32 --prune magnitude,wanda,sparsegpt --sparsity 0.5,2:4 --bits none \
+        --calib data/text/calibration.txt --calib-count 32 -o study/prune/llm/smollm2.md --quiet
+    for m in magnitude wanda sparsegpt; do
+        for s in 0.5 2:4; do
+            tag="minilm-$m-${s/:/-}"
+            $shrink quantize models/minilm --prune "$m" --sparsity "$s" --calib data/text/calibration.txt \
+                -o ".build-prune-study/$tag" --force --quiet > /dev/null
+            $shrink compare models/minilm ".build-prune-study/$tag" --sentences data/text/evaluation.txt --limit 2000 --json \
+                > "study/prune/llm/$tag.json"
         done
     done
 }
@@ -67,15 +101,19 @@ plans() {  # budget bits
 
 names=("$@")
 if [[ "${names[0]:-}" == "--render" ]]; then names=(); fi
-[[ ${#names[@]} -gt 0 || "${1:-}" == "--render" ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7 trm_mlp_sudoku9 plans)
+[[ ${#names[@]} -gt 0 || "${1:-}" == "--render" ]] || names=(trm_mlp_sudoku6 trm_att_sudoku6 hrm_sudoku6 trm_att_maze7 trm_mlp_sudoku9 plans llm)
 for n in "${names[@]+"${names[@]}"}"; do
     case "$n" in
         trm_mlp_sudoku6) structured "$n" sudoku6-hard-test sudoku6-hard-train; sweeps "$n" sudoku6-hard-test sudoku6-hard-train ;;
-        trm_att_sudoku6) structured "$n" sudoku6-easy-test sudoku6-easy-train; sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
-        hrm_sudoku6)     structured "$n" sudoku6-easy-test sudoku6-easy-train; sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
-        trm_att_maze7)   structured "$n" maze7-test maze7-train; sweeps "$n" maze7-test maze7-train ;;
+        trm_att_sudoku6) structured "$n" sudoku6-easy-test sudoku6-easy-train; structured "$n" sudoku6-easy-test sudoku6-easy-train heads
+                         sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
+        hrm_sudoku6)     structured "$n" sudoku6-easy-test sudoku6-easy-train; structured "$n" sudoku6-easy-test sudoku6-easy-train heads
+                         sweeps "$n" sudoku6-easy-test sudoku6-easy-train ;;
+        trm_att_maze7)   structured "$n" maze7-test maze7-train; structured "$n" maze7-test maze7-train heads; sweeps "$n" maze7-test maze7-train ;;
         trm_mlp_sudoku9) structured "$n" sudoku9-test sudoku9-train; sweeps "$n" sudoku9-test sudoku9-train no ;;
         structured)      structured trm_mlp_sudoku6 sudoku6-hard-test sudoku6-hard-train ;;
+        heads)           heads ;;
+        llm)             llm ;;
         plans)           plans 70KB 4,3,2; plans 110KB 8,6,4,3,2 ;;
         *) echo "unknown fixture $n" >&2; exit 2 ;;
     esac

@@ -206,9 +206,9 @@ struct GraphEmitter {
 
     /// §5: multi-head attention over all positions, RoPE on q and k.
     private mutating func attention(_ h: String, qkv qkvName: String, output: String) throws -> String {
-        let nH = c.numHeads, d = c.headDim, D = c.hiddenSize
+        let nH = c.numHeads, d = c.headDim, A = c.attentionWidth
         let qkv = try linear(h, qkvName)
-        // [B, P, 3D] → [B, P, 3, nH, d] → [3, B, nH, P, d]
+        // [B, P, 3A] → [B, P, 3, nH, d] → [3, B, nH, P, d]  (A = nH·d: hidden_size unless heads were pruned)
         let heads = g.node("Transpose", [g.node("Reshape", [qkv, g.int64Vector([0, 0, 3, nH, d])])], [.ints("perm", [2, 0, 3, 1, 4])])
         let parts = g.multiOutput("Split", [heads], [.int("axis", 0), .int("num_outputs", 3)], count: 3)
         var (q, k, v) = (squeeze(parts[0]), squeeze(parts[1]), squeeze(parts[2]))
@@ -220,7 +220,7 @@ struct GraphEmitter {
         let scores = g.node("MatMul", [g.node("Mul", [q, g.scalar(1 / Float(Double(d).squareRoot()))]), kT])
         let weights = g.node("Softmax", [scores], [.int("axis", -1)])
         let o = g.node("Transpose", [g.node("MatMul", [weights, v])], [.ints("perm", [0, 2, 1, 3])])
-        return try linear(g.node("Reshape", [o, g.int64Vector([0, 0, D])]), output)
+        return try linear(g.node("Reshape", [o, g.int64Vector([0, 0, A])]), output)
     }
 
     private mutating func squeeze(_ v: String) -> String { g.node("Squeeze", [v, g.int64Vector([0])]) }

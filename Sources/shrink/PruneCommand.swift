@@ -5,23 +5,24 @@ import ShrinkFormats
 import ShrinkModels
 import ShrinkQuant
 
-/// `shrink prune MODEL --structured mlp`: removes a fraction of every MLP's channels and writes the smaller model
-/// (shapes shrunk, widths in config.json), which every other command reads as it reads the original.
+/// `shrink prune MODEL --structured mlp|heads`: removes a fraction of every MLP's channels or of every attention
+/// layer's heads and writes the smaller model (shapes shrunk, widths in config.json), which every other command
+/// reads as it reads the original.
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Remove MLP channels (structured pruning), shrinking the shapes and the config to match.")
+        abstract: "Remove MLP channels or attention heads (structured pruning), shrinking the shapes and the config to match.")
 
     @Argument(help: "Model directory.")
     var model: String
 
-    @Option(help: "What to remove: mlp (the SwiGLU channels of every block, and TRM-MLP's token-MLP rows).")
+    @Option(help: "What to remove: mlp (the SwiGLU channels of every block, and TRM-MLP's token-MLP rows) or heads (every attention layer's heads).")
     var structured = "mlp"
 
-    @Option(help: "Channel score: magnitude (L1 norm of the down projection's column) or wanda (times the channel's input norm; needs --calib).")
+    @Option(help: "Channel score: magnitude (L1 norm of the consumer's columns: down_proj, or the head's o_proj columns) or wanda (each column times its input norm; needs --calib).")
     var method = "magnitude"
 
-    @Option(help: "Fraction of each MLP's channels removed, in (0, 1), e.g. 0.25.")
+    @Option(help: "Fraction of each layer's channels or heads removed, in (0, 1), e.g. 0.25.")
     var sparsity: Double
 
     @Option(help: "With --method wanda: calibration data (training puzzles) for the channels' input norms.")
@@ -39,7 +40,9 @@ struct PruneCommand: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func run() throws {
-        guard structured == "mlp" else { throw ValidationError("--structured '\(structured)' is unknown; use mlp (attention heads are not pruned yet)") }
+        guard let target = StructuredPruning.Target(rawValue: structured) else {
+            throw ValidationError("--structured '\(structured)' is unknown; use " + StructuredPruning.Target.allCases.map(\.rawValue).joined(separator: " or "))
+        }
         guard let m = StructuredPruning.Method(rawValue: method) else {
             throw ValidationError("--method '\(method)' is unknown; use " + StructuredPruning.Method.allCases.map(\.rawValue).joined(separator: " or "))
         }
@@ -53,10 +56,10 @@ struct PruneCommand: ParsableCommand {
         if let calib, m.needsCalibration, let compressible = loaded as? any CompressibleModel {
             statistics = try TaskRegistry.calibrationStatistics(compressible, calibration: calib, count: calibCount, progress: out.progress).0
         }
-        let report = try StructuredPruning.run(model: model, family: family, fraction: sparsity, method: m, statistics: statistics,
+        let report = try StructuredPruning.run(model: model, family: family, target: target, fraction: sparsity, method: m, statistics: statistics,
                                                outputDirectory: output, overwrite: overwrite)
         try out.emit(report) {
-            "wrote \(output)/: \(report.groups.count) channel groups pruned by \(m.rawValue), "
+            "wrote \(output)/: \(report.groups.count) \(target == .heads ? "attention layers' heads" : "channel groups") pruned by \(m.rawValue), "
                 + "widths \(Set(report.groups.map { "\($0.widthBefore) → \($0.widthAfter)" }).sorted().joined(separator: ", ")); "
                 + "\(report.parametersBefore) → \(report.parametersAfter) parameters, \(report.bytesBefore) → \(report.bytesAfter) bytes"
         }

@@ -173,8 +173,16 @@ extension SweepCommand {
             throw ValidationError("--text sweeps a language model; \(model) is a \(type(of: m.familyDescription).familyName) (use --data)")
         }
         var o = LanguageSweep.Options()
-        if prune != nil || ranks != "0" { throw ValidationError("--prune and --ranks sweep puzzle models (--data); a language sweep quantizes only") }
-        o.bits = try bitWidths(bits ?? "8,6,4,3,2")
+        if ranks != "0" { throw ValidationError("--ranks sweeps puzzle models (--data); a language sweep has no low-rank axis") }
+        let bitsText = bits ?? (prune == nil ? "8,6,4,3,2" : "none")
+        if bitsText == "none" && prune == nil { throw ValidationError("--bits none needs --prune (a sweep of pruned weights kept at full precision)") }
+        o.bits = bitsText == "none" ? [] : try bitWidths(bitsText)
+        if let prune {
+            let methods = try commaList(prune, flag: "--prune") { PruneMethod(rawValue: $0) }
+            if let m = methods.first(where: \.needsCalibration), calib == nil { throw ValidationError("--prune \(m) needs --calib TEXT (a calibration text)") }
+            let sparsities = try sparsity.split(separator: ",").map { try Sparsity(parsing: String($0).trimmingCharacters(in: .whitespaces), flag: "--sparsity") }
+            o.prunings = methods.flatMap { m in sparsities.map { PruneChoice(method: m, sparsity: $0) } }
+        }
         o.methods = try commaList(methods, flag: "--methods") { Method(rawValue: $0) }
         o.granularities = try granularityList(granularities)
         o.asymmetric = asym

@@ -65,7 +65,7 @@ func expectRefused(_ arguments: [String], _ message: String, output: String) thr
     }
 }
 
-/// `shrink prune --structured mlp` and the sweep's pruning flags, end to end through the binary.
+/// `shrink prune --structured mlp|heads` and the sweep's pruning flags, end to end through the binary.
 @Suite struct StructuredPruneCLITests {
     static let model = Fixtures.path("Tests/Fixtures/tiny/trm-mlp-t-puzzle-emb")
 
@@ -82,11 +82,28 @@ func expectRefused(_ arguments: [String], _ message: String, output: String) thr
         #expect(e.status == 0, "\(e.stderr)")
     }
 
+    /// Heads: num_heads shrinks and head_dim is written (hidden_size / num_heads no longer gives it); the smaller
+    /// model is compared with the original like any compressed copy.
+    @Test func removingHeadsWritesNumHeadsAndHeadDim() throws {
+        let dir = TemporaryDirectory(), hrm = Fixtures.path("Tests/Fixtures/tiny/hrm-rope")
+        let r = try CLI.run(["prune", hrm, "--structured", "heads", "--sparsity", "0.5", "-o", dir.file("p"), "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let groups = json["groups"] as! [[String: Any]]
+        #expect(json["target"] as? String == "heads")
+        #expect(groups.count == 2 && groups.allSatisfy { $0["width_before"] as? Int == 2 && $0["width_after"] as? Int == 1 && $0["unit"] as? Int == 8 })
+        let config = try String(contentsOfFile: dir.file("p/config.json"), encoding: .utf8)
+        #expect(config.contains(#""num_heads": 1"#) && config.contains(#""head_dim": 8"#) && config.contains(#""hidden_size": 16"#))
+        let c = try CLI.run(["compare", hrm, dir.file("p"), "--data", hrm + "/data.safetensors", "--json"])
+        #expect(c.status == 0, "\(c.stderr)")
+    }
+
     @Test(arguments: [
         (["prune", "MODEL", "--sparsity", "1.5", "-o", "OUT"], "--sparsity 1.5"),
         (["prune", "MODEL", "--sparsity", "0.5", "--method", "taylor", "-o", "OUT"], "--method 'taylor'"),
         (["prune", "MODEL", "--sparsity", "0.5", "--method", "wanda", "-o", "OUT"], "--calib"),
-        (["prune", "MODEL", "--sparsity", "0.5", "--structured", "heads", "-o", "OUT"], "--structured 'heads'"),
+        (["prune", "MODEL", "--sparsity", "0.5", "--structured", "heads", "-o", "OUT"], "has no attention heads to remove"),
+        (["prune", "MODEL", "--sparsity", "0.5", "--structured", "attention", "-o", "OUT"], "--structured 'attention' is unknown; use mlp or heads"),
         (["sweep", "MODEL", "--data", "MODEL/data.safetensors", "--prune", "wanda"], "--prune wanda needs --calib"),
         (["sweep", "MODEL", "--data", "MODEL/data.safetensors", "--bits", "none"], "--bits none needs --prune"),
         (["sweep", "MODEL", "--data", "MODEL/data.safetensors", "--prune", "magnitude", "--ranks", "4", "--low-rank-method", "svd"], "--ranks compensates quantization"),

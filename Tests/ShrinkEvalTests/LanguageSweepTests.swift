@@ -67,6 +67,39 @@ import Testing
         #expect(r.rows.allSatisfy { $0.label.evidence == .exploratory }, "6 chunks are too few to validate")
     }
 
+    /// `--prune … --bits none`: each pruning choice alone, stored sparse; with bits, crossed with the grid. Every row
+    /// is written, read back and judged like a quantized one, and says what it pruned.
+    @Test func pruningChoicesAreRowsOfTheSweep() throws {
+        let (dir, model, calibration, evaluation) = try Self.setUp()
+        _ = dir
+        let original = try ModelRegistry.load(model, as: LlamaModel.self, needed: "the tiny decoder")
+        var o = LanguageSweep.Options()
+        o.bits = []
+        o.prunings = [PruneChoice(method: .magnitude, sparsity: try Sparsity(parsing: "0.5", flag: "--sparsity")),
+                      PruneChoice(method: .sparsegpt, sparsity: try Sparsity(parsing: "2:4", flag: "--sparsity"))]
+        o.calibrationChunks = 4
+        o.calibrationContext = 32
+        let text = TextOptions(path: evaluation, context: 32, chunks: 6, split: "test")
+        let r = try LanguageSweep.run(model: original, path: model, text: text, calibration: calibration, options: o)
+        #expect(r.rows.map(\.recipe) == ["prune magnitude 0.5", "prune sparsegpt 2:4"])
+        #expect(r.rows.allSatisfy { $0.bits == nil && $0.method == nil && $0.prune != nil && $0.kld.value > 0 })
+        #expect(r.rows.map(\.sparsity) == ["0.5", "2:4"])
+        // Sparse storage: f32 values of the kept half plus one mask bit per weight, below the dense f32 bytes.
+        #expect(r.rows.allSatisfy { $0.tensorBytes < r.originalBytes }, "\(r.rows.map(\.tensorBytes)) vs \(r.originalBytes)")
+        // Crossed with a bit width: the pruned weights are then quantized.
+        o.bits = [8]
+        o.methods = [.rtn]
+        o.granularities = [.group(16)]
+        o.prunings = [o.prunings[0]]
+        let crossed = try LanguageSweep.run(model: original, path: model, text: text, calibration: nil, options: o)
+        #expect(crossed.rows.map(\.recipe) == ["prune magnitude 0.5, int8 group-16 rtn"] && crossed.rows[0].bits == 8)
+        // Wanda and SparseGPT run the model on calibration text.
+        o.prunings = [PruneChoice(method: .wanda, sparsity: try Sparsity(parsing: "0.5", flag: "--sparsity"))]
+        #expect(throws: ModelError.badRequest(flag: "--calib", reason: "wanda and sparsegpt need a calibration text (never the evaluation one)")) {
+            try LanguageSweep.run(model: original, path: model, text: text, calibration: nil, options: o)
+        }
+    }
+
     @Test func calibratedMethodsNeedACalibrationTextOtherThanTheEvaluationOne() throws {
         let (dir, model, _, evaluation) = try Self.setUp()
         _ = dir

@@ -6,16 +6,20 @@ import ShrinkQuant
 import ShrinkTestSupport
 import Testing
 
-/// Structured pruning removes whole SwiGLU channels with the shapes shrunk: the smaller model must compute exactly
-/// what the original computes with those channels' down-projection columns zeroed (the independent, full-size path).
+/// Structured pruning removes whole SwiGLU channels or attention heads with the shapes shrunk: the smaller model must
+/// compute exactly what the original computes with those channels' consumer columns zeroed (down_proj's column, or
+/// the head's head_dim columns of o_proj: the independent, full-size path).
 @Suite struct StructuredPruningTests {
     static func outputs(_ model: RecursiveReasoner, _ task: PuzzleTask) throws -> [[Float]] {
         try task.run(model, units: 0..<task.unitCount, depth: model.fullDepth, trace: true, linearInputs: nil).outputs!
     }
 
-    @Test(arguments: [("Fixtures/models/trm_mlp_sudoku6", "Fixtures/data/sudoku6-hard-test.safetensors", StructuredPruning.Method.magnitude, 0.25),
-                      ("Fixtures/models/hrm_sudoku6", "Fixtures/data/sudoku6-easy-test.safetensors", .wanda, 0.5)])
-    func theShrunkModelIsTheOriginalWithTheChannelsZeroed(_ fixture: String, _ data: String, _ method: StructuredPruning.Method, _ fraction: Double) throws {
+    @Test(arguments: [("Fixtures/models/trm_mlp_sudoku6", "Fixtures/data/sudoku6-hard-test.safetensors", StructuredPruning.Target.mlp, StructuredPruning.Method.magnitude, 0.25),
+                      ("Fixtures/models/hrm_sudoku6", "Fixtures/data/sudoku6-easy-test.safetensors", .mlp, .wanda, 0.5),
+                      ("Fixtures/models/trm_att_sudoku6", "Fixtures/data/sudoku6-easy-test.safetensors", .heads, .wanda, 0.5),
+                      ("Fixtures/models/hrm_sudoku6", "Fixtures/data/sudoku6-easy-test.safetensors", .heads, .magnitude, 0.25)])
+    func theShrunkModelIsTheOriginalWithTheChannelsZeroed(_ fixture: String, _ data: String, _ target: StructuredPruning.Target,
+                                                          _ method: StructuredPruning.Method, _ fraction: Double) throws {
         let dir = Fixtures.path(fixture)
         let original = try RecursiveReasoner.load(directory: dir)
         let stats = method.needsCalibration
@@ -23,21 +27,30 @@ import Testing
             : [:]
         let out = TemporaryDirectory()
         defer { withExtendedLifetime(out) {} }
-        let report = try StructuredPruning.run(model: dir, family: original.family, fraction: fraction, method: method, statistics: stats,
-                                               outputDirectory: out.path + "/p")
-        let groups = original.family.channelGroups
-        #expect(report.groups.count == groups.count && groups.count >= 2)
+        let report = try StructuredPruning.run(model: dir, family: original.family, target: target, fraction: fraction, method: method,
+                                               statistics: stats, outputDirectory: out.path + "/p")
+        let groups = original.family.channelGroups.filter { $0.target == target }
+        #expect(report.groups.count == groups.count && groups.count >= 2 && report.groups.allSatisfy { $0.target == target })
         let width = groups[0].width, kept = StructuredPruning.keptCount(width: width, fraction: fraction)
         #expect(report.groups.allSatisfy { $0.widthAfter == StructuredPruning.keptCount(width: $0.widthBefore, fraction: fraction) && $0.kept.count == $0.widthAfter })
         let pruned = try RecursiveReasoner.load(directory: out.path + "/p")
-        #expect(pruned.config.mlpWidth == kept && pruned.config.mlpWidth < original.config.mlpWidth)
+        switch target {
+        case .mlp:
+            #expect(pruned.config.mlpWidth == kept && pruned.config.mlpWidth < original.config.mlpWidth)
+            #expect(pruned.config.numHeads == original.config.numHeads)
+        case .heads:
+            #expect(pruned.config.numHeads == kept && kept < original.config.numHeads && pruned.config.mlpWidth == original.config.mlpWidth)
+            #expect(pruned.config.headDim == original.config.headDim && pruned.config.attentionWidth == kept * original.config.headDim)
+        }
         #expect(pruned.parameterCount == report.parametersAfter && report.parametersAfter < report.parametersBefore)
 
         let zeroed = OverlaySource(base: try Checkpoint.open(dir))
         for g in report.groups {
             var w = try zeroed.floats(g.consumer)
-            let keep = Set(g.kept), rows = w.count / g.widthBefore
-            for r in 0..<rows { for j in 0..<g.widthBefore where !keep.contains(j) { w[r * g.widthBefore + j] = 0 } }
+            let keep = Set(g.kept), columns = g.widthBefore * g.unit, rows = w.count / columns
+            for r in 0..<rows {
+                for j in 0..<columns where !keep.contains(j / g.unit) { w[r * columns + j] = 0 }
+            }
             try zeroed.replace(g.consumer, with: w)
         }
         let reference = try RecursiveReasoner(config: original.config, weights: zeroed, location: dir + " [zeroed]")
@@ -71,6 +84,12 @@ import Testing
         #expect(StructuredPruning.kept(wanda, count: 2) == [0, 2])
         #expect(throws: PruningError.self) { try StructuredPruning.scores(w, rows: 2, columns: 4, method: .wanda, statistics: nil, name: "w") }
         #expect(StructuredPruning.keptCount(width: 256, fraction: 0.25) == 192 && StructuredPruning.keptCount(width: 3, fraction: 0.9) == 1)
+        // A head is head_dim columns: its score sums theirs.
+        let heads = try StructuredPruning.scores(w, rows: 2, columns: 4, unit: 2, method: .magnitude, statistics: nil, name: "w")
+        #expect(heads == [5, 3])
+        let headsWanda = try StructuredPruning.scores(w, rows: 2, columns: 4, unit: 2, method: .wanda, statistics: stats, name: "w")
+        #expect(headsWanda == [wanda[0] + wanda[1], wanda[2] + wanda[3]])
+        #expect(StructuredPruning.smallestFraction(width: 4) == 0.25 && StructuredPruning.smallestFraction(width: 3) == 0.3334)
     }
 
     @Test func badRequestsAreRefusedAndLeaveNoOutput() throws {
@@ -81,6 +100,17 @@ import Testing
             #expect(throws: PruningError.self) { try StructuredPruning.run(model: dir, family: family, fraction: fraction, method: .magnitude, outputDirectory: out.path + "/p") }
         }
         #expect(throws: PruningError.self) { try StructuredPruning.run(model: dir, family: family, fraction: 0.5, method: .wanda, outputDirectory: out.path + "/p") }
+        #expect(!FileManager.default.fileExists(atPath: out.path + "/p"))
+        // 10% of 4 heads is no head: refused, naming the tensor and the smallest fraction that removes one.
+        let att = Fixtures.path("Fixtures/models/trm_att_sudoku6"), attFamily = try RecursiveReasoner.load(directory: att).family
+        let none = #expect(throws: PruningError.self) {
+            try StructuredPruning.run(model: att, family: attFamily, target: .heads, fraction: 0.1, method: .magnitude, outputDirectory: out.path + "/p")
+        }
+        #expect(none?.description.contains("o_proj") == true && none?.description.contains("--sparsity 0.25") == true, "\(String(describing: none))")
+        // TRM-MLP has no attention heads.
+        #expect(throws: PruningError.self) {
+            try StructuredPruning.run(model: dir, family: family, target: .heads, fraction: 0.5, method: .magnitude, outputDirectory: out.path + "/p")
+        }
         #expect(!FileManager.default.fileExists(atPath: out.path + "/p"))
         // A width the weights do not have is named with the tensor and the shape the config implies.
         var c = family.config

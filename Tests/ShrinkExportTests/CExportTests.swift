@@ -86,7 +86,7 @@ private struct CBuildFailure: Error, CustomStringConvertible {
 
     /// Every architecture variant (RoPE, learned positions, mlp_t, puzzle embeddings,
     /// HRM), FP32 and packed 4-bit: the C predicts what `shrink eval` predicts.
-    @Test(arguments: ["hrm-rope", "trm-learned", "trm-mlp-t-puzzle-emb", "trm-rope-puzzle-emb"])
+    @Test(arguments: ["hrm-rope", "trm-learned", "trm-mlp-t-puzzle-emb", "trm-rope-puzzle-emb", "trm-mlp-t-pruned", "hrm-rope-pruned"])
     func tinyModelsPredictLikeShrinkEval(_ name: String) throws {
         let tmp = TemporaryDirectory()
         let model = Fixtures.path("Tests/Fixtures/tiny/\(name)")
@@ -116,7 +116,7 @@ private struct CBuildFailure: Error, CustomStringConvertible {
 
     /// `--low-rank` factors (W ≈ Ŵ + A·B), stored F16 (the default: `uint16_t` bits decoded by the runtime) or F32
     /// (float arrays): every tiny variant's C predicts exactly what `shrink eval` predicts from Ŵ + A·B.
-    @Test(arguments: ["hrm-rope", "trm-learned", "trm-mlp-t-puzzle-emb", "trm-rope-puzzle-emb"])
+    @Test(arguments: ["hrm-rope", "trm-learned", "trm-mlp-t-puzzle-emb", "trm-rope-puzzle-emb", "trm-mlp-t-pruned", "hrm-rope-pruned"])
     func tinyModelsWithLowRankFactorsPredictLikeShrinkEval(_ name: String) throws {
         let tmp = TemporaryDirectory()
         let model = Fixtures.path("Tests/Fixtures/tiny/\(name)")

@@ -61,6 +61,7 @@ class Config:
     no_ACT_continue: Optional[bool] = None  # None = True for TRM, False for HRM
     intermediate_size: Optional[int] = None    # hidden-axis SwiGLU width when not upstream's rule (MLP channels pruned)
     intermediate_size_t: Optional[int] = None  # TRM's token-MLP width, likewise
+    head_dim: Optional[int] = None             # attention head width when not hidden_size // num_heads (heads pruned)
 
     def __post_init__(self):
         if self.arch not in ("trm", "hrm"):
@@ -82,10 +83,17 @@ class Config:
                 raise ValueError("mlp_t is a TRM option")
             if self.H_layers < 1:
                 raise ValueError("HRM needs H_layers >= 1")
-        if not self.mlp_t and self.hidden_size % self.num_heads != 0:
+        if self.head_dim is not None and self.mlp_t:
+            raise ValueError("head_dim is an attention option")
+        if not self.mlp_t and self.head_dim is None and self.hidden_size % self.num_heads != 0:
             raise ValueError("hidden_size must be divisible by num_heads")
-        if self.pos_encodings == "rope" and not self.mlp_t and (self.hidden_size // self.num_heads) % 2:
+        if self.pos_encodings == "rope" and not self.mlp_t and self.attention_head_dim % 2:
             raise ValueError("RoPE needs an even head_dim")
+
+    @property
+    def attention_head_dim(self) -> int:
+        """head_dim, else hidden_size // num_heads (upstream's Attention)."""
+        return self.head_dim or self.hidden_size // self.num_heads
 
     @property
     def total_len(self) -> int:
@@ -191,12 +199,13 @@ def rotate_half(x):
 
 
 class Attention(nn.Module):
-    def __init__(self, hidden: int, num_heads: int):
+    def __init__(self, hidden: int, num_heads: int, head_dim: Optional[int] = None):
         super().__init__()
         self.num_heads = num_heads
-        self.head_dim = hidden // num_heads
-        self.qkv_proj = CastedLinear(hidden, 3 * hidden, bias=False)
-        self.o_proj = CastedLinear(hidden, hidden, bias=False)
+        self.head_dim = head_dim or hidden // num_heads
+        width = num_heads * self.head_dim  # hidden unless heads were pruned
+        self.qkv_proj = CastedLinear(hidden, 3 * width, bias=False)
+        self.o_proj = CastedLinear(width, hidden, bias=False)
 
     def forward(self, x, cos_sin):
         B, P, D = x.shape
@@ -209,7 +218,7 @@ class Attention(nn.Module):
             k = k * cos + rotate_half(k) * sin
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))           # [B, H, P, d]
         o = F.scaled_dot_product_attention(q, k, v, is_causal=False)
-        return self.o_proj(o.transpose(1, 2).reshape(B, P, D))
+        return self.o_proj(o.transpose(1, 2).reshape(B, P, self.num_heads * self.head_dim))
 
 
 class SwiGLU(nn.Module):
@@ -235,7 +244,7 @@ class Block(nn.Module):
         if cfg.mlp_t:
             self.mlp_t = SwiGLU(cfg.total_len, cfg.expansion, cfg.intermediate_size_t)
         else:
-            self.self_attn = Attention(cfg.hidden_size, cfg.num_heads)
+            self.self_attn = Attention(cfg.hidden_size, cfg.num_heads, cfg.head_dim)
         self.mlp = SwiGLU(cfg.hidden_size, cfg.expansion, cfg.intermediate_size)
 
     def forward(self, x, cos_sin):
@@ -278,7 +287,7 @@ class Inner(nn.Module):
         if cfg.pos_encodings == "learned":
             self.embed_pos = CastedEmbedding(cfg.total_len, D, embed_std)
         if cfg.pos_encodings == "rope" and not cfg.mlp_t:
-            cos, sin = rope_cos_sin(D // cfg.num_heads, cfg.total_len, cfg.rope_theta)
+            cos, sin = rope_cos_sin(cfg.attention_head_dim, cfg.total_len, cfg.rope_theta)
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
         else:

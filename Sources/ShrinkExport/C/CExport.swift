@@ -122,7 +122,7 @@ public enum CExport {
     static func configHeader(_ c: ReasonerConfig, steps: Int, hLayers: Int, arena: ActivationArena, lowRank: Int) -> String {
         var defines: [(String, String)] = [
             ("SHRINK_POSITIONS", String(c.positions)), ("SHRINK_HIDDEN", String(c.hiddenSize)),
-            ("SHRINK_HEADS", String(c.numHeads)), ("SHRINK_HEAD_DIM", String(c.headDim)),
+            ("SHRINK_HEADS", String(c.numHeads)), ("SHRINK_HEAD_DIM", String(c.headDim)), ("SHRINK_ATTENTION_WIDTH", String(c.attentionWidth)),
             ("SHRINK_L_LAYERS", String(c.lLayers)), ("SHRINK_H_LAYERS", String(hLayers)),
             ("SHRINK_STEPS", String(steps)), ("SHRINK_H_CYCLES", String(c.hCycles)), ("SHRINK_L_CYCLES", String(c.lCycles)),
             ("SHRINK_MLP_T", c.mlpT ? "1" : "0"), ("SHRINK_ROPE", c.usesRoPE ? "1" : "0"),

@@ -244,12 +244,12 @@ static void swiglu(const shrink_linear *gate_up, const shrink_linear *down, cons
 static void attend(const shrink_block *b, float *h) {
     float *qkv = arena + SHRINK_OFF_QKV, *att = arena + SHRINK_OFF_ATTENTION;
     float *s = arena + SHRINK_OFF_SCORES, *out = arena + SHRINK_OFF_ATTENTION_OUT;
-    const int d = SHRINK_HEAD_DIM, ld = 3 * D;
+    const int d = SHRINK_HEAD_DIM, A = SHRINK_ATTENTION_WIDTH, ld = 3 * A;
     int head, p, t, j;
     linear(&b->qkv, h, P, D, qkv, ld);
     for (head = 0; head < SHRINK_HEADS; head++) {
-        float *q = qkv + head * d, *k = qkv + D + head * d;
-        const float *v = qkv + 2 * D + head * d;
+        float *q = qkv + head * d, *k = qkv + A + head * d;
+        const float *v = qkv + 2 * A + head * d;
 #if SHRINK_ROPE
         {
             const int half = d / 2;
@@ -271,7 +271,7 @@ static void attend(const shrink_block *b, float *h) {
         for (p = 0; p < P; p++) {
             const float *qp = q + p * ld;
             float mx = -INFINITY, sum = 0.0f, inv;
-            float *o = att + p * D + head * d;
+            float *o = att + p * A + head * d;
             for (t = 0; t < P; t++) s[t] = 0.0f;
             for (j = 0; j < d; j++) {
                 const float a = qp[j] * SHRINK_ATTENTION_SCALE;
@@ -290,7 +290,7 @@ static void attend(const shrink_block *b, float *h) {
             }
         }
     }
-    linear(&b->o_proj, att, P, D, out, D);
+    linear(&b->o_proj, att, P, A, out, D);
     residual_norm(h, out, P, D);
 }
 #else

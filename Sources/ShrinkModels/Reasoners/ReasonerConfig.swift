@@ -31,6 +31,9 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
     /// `intermediate_size` of the hidden-axis MLP, `intermediate_size_t` of TRM's token MLP.
     public var intermediateSize: Int?
     public var tokenIntermediateSize: Int?
+    /// The attention heads' width when it is not hidden_size / num_heads (a model whose heads were pruned, issue 17):
+    /// q, k and v then have num_heads · head_dim rows each and o_proj as many columns.
+    public var headDimension: Int?
 
     enum CodingKeys: String, CodingKey {
         case arch, seqLen = "seq_len", vocabSize = "vocab_size", puzzleEmbNdim = "puzzle_emb_ndim"
@@ -38,7 +41,7 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         case hCycles = "H_cycles", lCycles = "L_cycles", hLayers = "H_layers", lLayers = "L_layers"
         case hiddenSize = "hidden_size", expansion, numHeads = "num_heads", posEncodings = "pos_encodings"
         case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", haltMaxSteps = "halt_max_steps", mlpT = "mlp_t"
-        case intermediateSize = "intermediate_size", tokenIntermediateSize = "intermediate_size_t"
+        case intermediateSize = "intermediate_size", tokenIntermediateSize = "intermediate_size_t", headDimension = "head_dim"
     }
 
     public init(from decoder: Decoder) throws {
@@ -66,11 +69,15 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         mlpT = try c.decodeIfPresent(Bool.self, forKey: .mlpT) ?? false
         intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize)
         tokenIntermediateSize = try c.decodeIfPresent(Int.self, forKey: .tokenIntermediateSize)
+        headDimension = try c.decodeIfPresent(Int.self, forKey: .headDimension)
     }
 
     /// Positions in the hidden state: puzzle-embedding prefix plus tokens.
     public var positions: Int { puzzleEmbLen + seqLen }
-    public var headDim: Int { hiddenSize / max(1, numHeads) }
+    /// `head_dim`, else hidden_size / num_heads (upstream's Attention).
+    public var headDim: Int { headDimension ?? hiddenSize / max(1, numHeads) }
+    /// Rows of each of q, k and v, and the columns of o_proj: num_heads · head_dim (hidden_size unless heads were pruned).
+    public var attentionWidth: Int { numHeads * headDim }
     public var usesRoPE: Bool { posEncodings == .rope && !mlpT }
 
     /// Upstream's SwiGLU width: round(expansion·n·2/3) rounded up to a multiple of 256.
@@ -100,22 +107,24 @@ public struct ReasonerConfig: Codable, Sendable, Equatable {
         for (f, v) in [("puzzle_emb_ndim", puzzleEmbNdim), ("puzzle_emb_len", puzzleEmbLen), ("H_layers", hLayers)] where v < 0 {
             throw bad(f, "must not be negative, is \(v)")
         }
-        for (f, v) in [("intermediate_size", intermediateSize), ("intermediate_size_t", tokenIntermediateSize)] {
+        for (f, v) in [("intermediate_size", intermediateSize), ("intermediate_size_t", tokenIntermediateSize), ("head_dim", headDimension)] {
             guard let v else { continue }
             if v < 1 { throw bad(f, "must be at least 1, is \(v)") }
             try ConfigBounds.requireSizes([(f, v)], file: file)
         }
         if tokenIntermediateSize != nil && !mlpT { throw bad("intermediate_size_t", "is the width of TRM's token MLP: set mlp_t true or drop it") }
+        if headDimension != nil && mlpT { throw bad("head_dim", "is the width of attention heads, which a TRM with mlp_t has not: drop it") }
         if numPuzzleIdentifiers < 1 { throw bad("num_puzzle_identifiers", "must be at least 1, is \(numPuzzleIdentifiers)") }
         guard expansion.isFinite, expansion > 0, expansion <= 1024 else { throw bad("expansion", "must be a number in (0, 1024], is \(expansion)") }
-        let width = Double(Swift.max(hiddenSize, mlpWidth, vocabSize, positions, puzzleEmbNdim))
+        if !mlpT && (numHeads < 1 || numHeads > ConfigBounds.maxSize) { throw bad("num_heads", "must be in 1…\(ConfigBounds.maxSize), is \(numHeads)") }
+        let width = Double(Swift.max(hiddenSize, mlpWidth, vocabSize, positions, puzzleEmbNdim, mlpT ? 0 : numHeads * headDim))
         try ConfigBounds.requireWork(Double(haltMaxSteps) * Double(hCycles) * Double(lCycles + 1) * Double(hLayers + lLayers + 2)
                                          * Double(positions) * width * width * 16
                                          + Double(numPuzzleIdentifiers) * Double(puzzleEmbNdim),
                                      fields: "hidden_size, expansion, seq_len, vocab_size, cycles, layers and halt_max_steps", file: file)
         if arch == .hrm && hLayers < 1 { throw bad("H_layers", "HRM needs at least one H layer") }
         if arch == .hrm && mlpT { throw bad("mlp_t", "is a TRM option") }
-        if !mlpT && (numHeads < 1 || hiddenSize % numHeads != 0) { throw bad("num_heads", "must divide hidden_size \(hiddenSize)") }
+        if !mlpT && headDimension == nil && hiddenSize % numHeads != 0 { throw bad("num_heads", "must divide hidden_size \(hiddenSize) (or set head_dim)") }
         if usesRoPE && headDim % 2 != 0 { throw bad("num_heads", "RoPE needs an even head dimension, got \(headDim)") }
         if puzzleEmbNdim > puzzleEmbLen * hiddenSize { throw bad("puzzle_emb_ndim", "does not fit puzzle_emb_len × hidden_size") }
     }

@@ -12,8 +12,9 @@ public enum ReasonerCost {
             let It = c.tokenMLPWidth
             return channelMLP + 2 * D * P * 2 * It + 2 * D * It * P
         }
-        let projections = 2 * P * D * 3 * D + 2 * P * D * D
-        let attention = 2 * P * P * D * 2  // scores and weighted values, all heads together
+        let A = c.attentionWidth
+        let projections = 2 * P * D * 3 * A + 2 * P * A * D
+        let attention = 2 * P * P * A * 2  // scores and weighted values, all heads together
         return channelMLP + projections + attention
     }
 

@@ -60,7 +60,7 @@ public struct ReasonerFamily: RunnableFamily, Equatable {
     }
 
     public var tensorLayout: [TensorSpec] {
-        let c = config, D = c.hiddenSize, P = c.positions, I = c.mlpWidth
+        let c = config, D = c.hiddenSize, P = c.positions, I = c.mlpWidth, A = c.attentionWidth
         typealias N = ReasonerNames
         var list = [TensorSpec(N.hInit, [D], .parameter), TensorSpec(N.lInit, [D], .parameter),
                     TensorSpec(N.embedTokens, [c.vocabSize, D], .embedding, rowRead: true),
@@ -74,7 +74,7 @@ public struct ReasonerFamily: RunnableFamily, Equatable {
                     let It = c.tokenMLPWidth
                     list += [TensorSpec(b.tokenGateUp, [2 * It, P], .linear), TensorSpec(b.tokenDown, [P, It], .linear)]
                 } else {
-                    list += [TensorSpec(b.qkv, [3 * D, D], .linear), TensorSpec(b.output, [D, D], .linear)]
+                    list += [TensorSpec(b.qkv, [3 * A, D], .linear), TensorSpec(b.output, [D, A], .linear)]
                 }
                 list += [TensorSpec(b.gateUp, [2 * I, D], .linear), TensorSpec(b.down, [D, I], .linear)]
             }
@@ -86,14 +86,14 @@ public struct ReasonerFamily: RunnableFamily, Equatable {
     /// o_proj's input is a softmax-weighted sum of v, so the `v` rows of qkv_proj carry it. Layers after a
     /// weightless RMSNorm have no producer.
     public var scaleFolds: [ScaleFold] {
-        let c = config, inter = c.mlpWidth, interT = c.tokenMLPWidth, D = c.hiddenSize
+        let c = config, inter = c.mlpWidth, interT = c.tokenMLPWidth, A = c.attentionWidth
         var folds: [ScaleFold] = []
         for (level, layers) in levels {
             for i in 0..<layers {
                 let b = ReasonerNames.block(level, i)
                 folds.append(ScaleFold(consumer: b.down, producer: b.gateUp, rows: inter..<(2 * inter)))
                 folds.append(c.mlpT ? ScaleFold(consumer: b.tokenDown, producer: b.tokenGateUp, rows: interT..<(2 * interT))
-                                    : ScaleFold(consumer: b.output, producer: b.qkv, rows: (2 * D)..<(3 * D)))
+                                    : ScaleFold(consumer: b.output, producer: b.qkv, rows: (2 * A)..<(3 * A)))
             }
         }
         return folds
@@ -123,7 +123,8 @@ public struct ReasonerFamily: RunnableFamily, Equatable {
             phases.insert(("token_mlp", [("tokens", B * D * P), ("token_gate_up", B * D * 2 * interT), ("token_act", B * D * interT),
                                          ("token_out", B * D * P)]), at: 0)
         } else {
-            phases.insert(("attention", [("qkv", B * P * 3 * D), ("attention", B * P * D), ("scores", P), ("attention_out", B * P * D)]), at: 0)
+            let A = c.attentionWidth
+            phases.insert(("attention", [("qkv", B * P * 3 * A), ("attention", B * P * A), ("scores", P), ("attention_out", B * P * D)]), at: 0)
         }
         return ActivationArena(persistent: [("x", B * P * D), ("z_h", B * P * D), ("z_l", B * P * D), ("weight_row", max(D, inter, P, interT))],
                                phases: phases)

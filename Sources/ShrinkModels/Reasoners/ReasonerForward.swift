@@ -122,8 +122,8 @@ final class Workspace {
             qkv = []; attention = []
         } else {
             tokens = []; tokenTmp = []; tokenGateUp = []; tokenAct = []
-            qkv = [Float](repeating: 0, count: rows * 3 * D)
-            attention = [Float](repeating: 0, count: rows * D)
+            qkv = [Float](repeating: 0, count: rows * 3 * c.attentionWidth)
+            attention = [Float](repeating: 0, count: rows * c.attentionWidth)
         }
     }
 
@@ -267,7 +267,7 @@ final class Workspace {
                         m.ropeSin.withUnsafeBufferPointer { sinT in
                             linear(block.qkv!, h, rows: rows, into: q.baseAddress!)
                             let p = UnsafeSendable((q.baseAddress!, a.baseAddress!, cosT.baseAddress!, sinT.baseAddress!))
-                            let (P, D, rope) = (self.P, self.D, c.usesRoPE)
+                            let (P, A, rope) = (self.P, c.attentionWidth, c.usesRoPE)
                             // Tasks take whole (batch, head) pairs, each task its own scratch.
                             Parallel.forEachChunk(count: B * heads, minChunk: 1) { r in
                                 let (qp, ap, cp, snp) = p.pointer
@@ -275,13 +275,13 @@ final class Workspace {
                                 defer { scratch.deallocate() }
                                 for item in r {
                                     let b = item / heads, k = item % heads
-                                    let base = qp + b * P * 3 * D
+                                    let base = qp + b * P * 3 * A
                                     if rope {
-                                        sk_rope_rows(base + k * d, P, d, 3 * D, cp, snp)
-                                        sk_rope_rows(base + D + k * d, P, d, 3 * D, cp, snp)
+                                        sk_rope_rows(base + k * d, P, d, 3 * A, cp, snp)
+                                        sk_rope_rows(base + A + k * d, P, d, 3 * A, cp, snp)
                                     }
-                                    sk_attention_head(base + k * d, base + D + k * d, base + 2 * D + k * d, 3 * D, P, d, scale,
-                                                      ap + b * P * D + k * d, D, scratch)
+                                    sk_attention_head(base + k * d, base + A + k * d, base + 2 * A + k * d, 3 * A, P, d, scale,
+                                                      ap + b * P * A + k * d, A, scratch)
                                 }
                             }
                             tmp.withUnsafeMutableBufferPointer { t in

@@ -13,13 +13,16 @@ public final class RecursiveReasoner: CompressibleModel, @unchecked Sendable {
     public let config: ReasonerConfig
     public var family: ReasonerFamily { ReasonerFamily(config) }
     public var familyDescription: any ModelFamily { family }
-    /// The same config up to the MLP widths: a structurally pruned copy (`StructuredPruning`) has the same inputs,
-    /// carry and outputs, so it is compared like any compressed copy.
+    /// The same config up to the MLP widths and the attention heads: a structurally pruned copy (`StructuredPruning`)
+    /// has the same inputs, carry and outputs, so it is compared like any compressed copy.
     public func hasSameArchitecture(as other: any CompressibleModel) -> Bool {
-        guard var theirs = (other as? RecursiveReasoner)?.config else { return false }
-        var ours = config
-        (ours.intermediateSize, ours.tokenIntermediateSize, theirs.intermediateSize, theirs.tokenIntermediateSize) = (nil, nil, nil, nil)
-        return ours == theirs
+        guard let theirs = (other as? RecursiveReasoner)?.config else { return false }
+        func unpruned(_ c: ReasonerConfig) -> ReasonerConfig {
+            var c = c
+            (c.intermediateSize, c.tokenIntermediateSize, c.headDimension, c.numHeads) = (nil, nil, nil, 0)
+            return c
+        }
+        return unpruned(config) == unpruned(theirs)
     }
     public let location: String
     let embedTokens: [Float]
@@ -85,8 +88,9 @@ public final class RecursiveReasoner: CompressibleModel, @unchecked Sendable {
                                        down: try bind.linear(names.tokenDown, out: P, in: interT))
                     return Block(qkv: nil, output: nil, tokenMLP: token, mlp: mlp)
                 }
-                return Block(qkv: try bind.linear(names.qkv, out: 3 * D, in: D),
-                             output: try bind.linear(names.output, out: D, in: D),
+                let A = c.attentionWidth
+                return Block(qkv: try bind.linear(names.qkv, out: 3 * A, in: D),
+                             output: try bind.linear(names.output, out: D, in: A),
                              tokenMLP: nil, mlp: mlp)
             })
         }
