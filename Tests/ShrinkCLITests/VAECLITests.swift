@@ -29,6 +29,20 @@ import Testing
         #expect(a.status == 0 && a.stdout.contains("vision-puzzle-vae, 340.3k parameters"), "\(a.stdout)\(a.stderr)")
     }
 
+    /// `shrink export c` of a VAE writes the five files and reports its tables and arena; --steps is a reasoner's flag.
+    @Test func exportCWritesTheVAERuntime() throws {
+        let dir = TemporaryDirectory()
+        let r = try CLI.run(["export", "c", Self.model, "-o", dir.file("c"), "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["variant"] as? String == "vision-puzzle-vae" && (json["files"] as? [String])?.count == 5)
+        let source = try String(contentsOfFile: dir.file("c/model.h"), encoding: .utf8)
+        #expect(source.contains("int shrink_vae_reconstruct(const float *image, float *mu, float *logvar, float *reconstruction);"))
+        let refused = try CLI.run(["export", "c", Self.model, "-o", dir.file("d"), "--steps", "2"])
+        #expect(refused.status != 0 && refused.stderr.split(separator: "\n").first?.contains("--steps: ") == true, "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("d")))
+    }
+
     @Test func evalRefusesDataThatIsNotIDX() throws {
         let r = try CLI.run(["eval", Self.model, "--data", Fixtures.path("Fixtures/data/maze7-test.safetensors")])
         #expect(r.status != 0)

@@ -9,7 +9,7 @@ import Testing
 @testable import ShrinkExport
 
 /// Builds exported C with the system compiler and runs it through tools/c_driver.c.
-private enum CBuild {
+enum CBuild {
     static let warnings = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 
     @discardableResult
@@ -45,7 +45,7 @@ private enum CBuild {
     }
 }
 
-private struct CBuildFailure: Error, CustomStringConvertible {
+struct CBuildFailure: Error, CustomStringConvertible {
     var command: String
     var output: String
     var description: String { "\(command) failed:\n\(output)" }

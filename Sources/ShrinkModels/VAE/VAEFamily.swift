@@ -27,22 +27,25 @@ public struct VAEFamily: RunnableFamily, Equatable {
     public var variant: String { config.variant }
 
     /// One 3x3 convolution of the forward pass, in order: what binding, the layout, FLOPs and the arena read.
-    struct ConvStage {
-        var names: VAENames.Block
-        var cin: Int, cout: Int, stride: Int
+    public struct ConvStage: Sendable {
+        public var names: VAENames.Block
+        public var cin: Int, cout: Int, stride: Int
         /// Side of the conv's input (after the optional upsampling) and of its output.
-        var inSide: Int, outSide: Int
+        public var inSide: Int, outSide: Int
         /// Nearest 2x upsampling of the input first (the decoder's `up` and `conv_out`).
-        var upsample: Bool
+        public var upsample: Bool
         /// GroupNorm + SiLU after it (all but `conv_out`).
-        var normed: Bool
-        var inputFloats: Int { cin * inSide * inSide }
-        var outputFloats: Int { cout * outSide * outSide }
-        var columns: Int { outSide * outSide * 9 * cin }
-        var flops: Int { 2 * outSide * outSide * cout * cin * 9 }
+        public var normed: Bool
+        public var inputFloats: Int { cin * inSide * inSide }
+        public var outputFloats: Int { cout * outSide * outSide }
+        /// im2col columns of the whole output (what the batched Swift path builds per image).
+        public var columns: Int { outSide * outSide * 9 * cin }
+        /// im2col columns of one output row (what a batch-1 deployment builds at a time).
+        public var rowColumns: Int { outSide * 9 * cin }
+        public var flops: Int { 2 * outSide * outSide * cout * cin * 9 }
     }
 
-    var encoderStages: [ConvStage] {
+    public var encoderStages: [ConvStage] {
         let c = config, s = c.imageSize
         return [ConvStage(names: VAENames.convIn, cin: c.inChannels, cout: c.c1, stride: 2, inSide: s, outSide: s / 2, upsample: false, normed: true),
                 ConvStage(names: VAENames.down, cin: c.c1, cout: c.c2, stride: 2, inSide: s / 2, outSide: s / 4, upsample: false, normed: true)]
@@ -51,7 +54,7 @@ public struct VAEFamily: RunnableFamily, Equatable {
             }
     }
 
-    var decoderStages: [ConvStage] {
+    public var decoderStages: [ConvStage] {
         let c = config, s = c.imageSize
         let out = VAENames.Block(conv: VAENames.convOut, convBias: VAENames.convOutBias, norm: "", normBias: "")
         return (0..<c.bottleneckBlocks).map {
@@ -91,16 +94,19 @@ public struct VAEFamily: RunnableFamily, Equatable {
         return (encoderStages + decoderStages).reduce(0) { $0 + $1.flops } + 2 * 3 * c.bottleneckFeatures * c.latentDim
     }
 
-    /// Batch-1 working memory. Persistent: the image, μ, log σ², the reconstruction and two ping-pong activation
-    /// buffers as large as the largest activation (an upsampled input included). Phases: each convolution's
-    /// im2col columns.
+    /// Batch-1 working memory, as the C export lays it out (`VAECExport`). Persistent: the image, μ, log σ², the
+    /// reconstruction, two ping-pong activation buffers as large as the largest activation (an upsampled input
+    /// included) and one dequantized weight row (the widest layer's inputs). Phases: each convolution's im2col
+    /// columns of one output row, since a convolution runs one output row at a time.
     public func arena() -> ActivationArena {
         let c = config
         let stages = encoderStages + decoderStages
         let largest = max(c.bottleneckFeatures, stages.map { max($0.inputFloats, $0.outputFloats) }.max() ?? 0)
+        let widest = max(c.bottleneckFeatures, c.latentDim, stages.map { 9 * $0.cin }.max() ?? 0)
         return ActivationArena(persistent: [("image", c.pixelsPerImage), ("mu", c.latentDim), ("logvar", c.latentDim),
-                                            ("reconstruction", c.pixelsPerImage), ("activation_a", largest), ("activation_b", largest)],
-                               phases: stages.map { ($0.names.conv, [($0.names.conv + ".columns", $0.columns)]) })
+                                            ("reconstruction", c.pixelsPerImage), ("activation_a", largest), ("activation_b", largest),
+                                            ("weight_row", widest)],
+                               phases: stages.map { ($0.names.conv, [($0.names.conv + ".columns", $0.rowColumns)]) })
     }
 
     public func bind(_ weights: any TensorSource, location: String, streamEmbeddings: Bool) throws -> any CompressibleModel {
