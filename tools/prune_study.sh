@@ -58,7 +58,8 @@ structured() {  # fixture test-set train-set [mlp|heads]
             $shrink prune "Fixtures/models/$name" --structured "$target" --method "$m" --sparsity "$f" --calib "data/$train.safetensors" \
                 -o "$out" --overwrite --quiet > /dev/null
             $shrink compare "Fixtures/models/$name" "$out" --data "Fixtures/data/$test.safetensors" --limit "$limit" --json \
-                > "study/prune/structured/$tag-$m-$f.json"
+                > "study/prune/structured/$tag-$m-$f.json.tmp"
+            mv "study/prune/structured/$tag-$m-$f.json.tmp" "study/prune/structured/$tag-$m-$f.json"   # no torn JSON if interrupted
         done
     done
 }
@@ -83,7 +84,8 @@ llm() {
             $shrink quantize models/minilm --prune "$m" --sparsity "$s" --calib data/text/calibration.txt \
                 -o ".build-prune-study/$tag" --force --quiet > /dev/null
             $shrink compare models/minilm ".build-prune-study/$tag" --sentences data/text/evaluation.txt --limit 2000 --json \
-                > "study/prune/llm/$tag.json"
+                > "study/prune/llm/$tag.json.tmp"
+            mv "study/prune/llm/$tag.json.tmp" "study/prune/llm/$tag.json"
         done
     done
 }

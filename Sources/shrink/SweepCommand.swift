@@ -208,14 +208,15 @@ extension Format {
     static func languageSweep(_ r: LanguageSweep.Report) -> String {
         var s = "### \(r.model) (\(r.family), \(r.parameters) parameters) on \(r.chunks) × \(r.context) tokens of \(r.text)\n\n"
         s += "Original: PPL \(fixed(r.originalPerplexity.value, 3)) ± \(fixed(r.originalPerplexity.error, 3)), \(r.originalBytes) tensor bytes as stored."
-        s += r.calibration.map { " GPTQ/AWQ calibrated on \($0)." } ?? ""
+        s += r.calibration.map { " Calibrated methods (GPTQ, AWQ, Wanda, SparseGPT) ran on \($0)." } ?? ""
         s += r.keptInEveryRow.map { " Kept as stored in every row (outside the blocks GPTQ solves): \($0.joined(separator: ", "))." } ?? ""
         s += "\n\n| recipe | tensor bytes | bits/weight | PPL | mean KLD | p99 KLD | same top | ΔNLL/token (95%) | label |\n"
         s += "|---|---|---|---|---|---|---|---|---|\n"
         for row in r.rows {
             s += "| \(row.recipe) | \(row.tensorBytes) | \(fixed(row.bitsPerWeight, 3)) | \(fixed(row.perplexity.value, 3)) | "
             s += "\(fixed(row.kld.value, 5)) ± \(fixed(row.kld.error, 5)) | \(fixed(row.kldP99, 4)) | \(fixed(100 * row.sameTop.value, 2))% | "
-            s += "\(interval(row.chunkNLLDifference)) | \(row.label.evidence.rawValue) |\n"
+            let d = row.chunkNLLDifference  // nats per token, not a fraction
+            s += "\(fixed(d.estimate, 4)) [\(fixed(d.lower, 4)), \(fixed(d.upper, 4))] | \(row.label.evidence.rawValue) |\n"
         }
         return s
     }
