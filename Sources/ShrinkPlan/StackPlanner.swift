@@ -112,7 +112,7 @@ public struct StackManifest: Sendable, Equatable {
         let top = try Fields(root, path: "", file: file, known: ["name", "budget", "device", "components"])
         let list = try top.required("components").array(min: 1)
         var components: [Component] = []
-        for (i, value) in list.enumerated() {
+        for value in list {
             let c = try Fields(value, known: ["name", "model", "config", "recipe", "calibration", "evaluation", "context", "kv_cache_dtype"])
             let name = try c.required("name").string()
             if components.contains(where: { $0.name == name }) { throw c.error("name", "'\(name)' names two components; give each its own") }
@@ -316,6 +316,9 @@ public enum StackPlanner {
         public var dtype: String
         /// layers × 2 (K and V) × kv_heads × head_dim × context × bytes of `dtype`.
         public var bytes: Int
+        public init(layers: Int, kvHeads: Int, headDim: Int, context: Int, dtype: String, bytes: Int) {
+            self.layers = layers; self.kvHeads = kvHeads; self.headDim = headDim; self.context = context; self.dtype = dtype; self.bytes = bytes
+        }
     }
 
     public struct ImageQuality: Codable, Sendable {
@@ -520,7 +523,7 @@ public enum StackPlanner {
             p.parameters = weights.parameterCount
             p.originalWeightBytes = stored.totalStoredBytes
             if let recipe = c.recipe {
-                try measure(c, recipe: recipe, path: path, weights: weights, into: &p, progress: progress)
+                try measure(c, recipe: recipe, family: family, path: path, weights: weights, into: &p, progress: progress)
             } else {
                 p.weightBytes = p.originalWeightBytes
                 p.quality = Quality(summary: "kept as stored: nothing compressed, nothing to measure")
@@ -531,7 +534,8 @@ public enum StackPlanner {
     }
 
     /// The quantize options a recipe stands for on `weights` (uniform, per-tensor overrides, or a recipe file).
-    static func options(_ r: StackManifest.Recipe, weights: any TensorSource, model: String, component: String) throws -> (QuantizeOptions, Int?) {
+    static func options(_ r: StackManifest.Recipe, family: any ModelFamily, weights: any TensorSource, model: String,
+                        component: String) throws -> (QuantizeOptions, Int?) {
         var o = QuantizeOptions()
         if let file = r.file {
             let f = try RecipeFile.load(path: file, model: FileSystem.lastComponent(ModelLocation(model).directory))
@@ -547,17 +551,21 @@ public enum StackPlanner {
         if let unknown = r.tensors.keys.sorted().first(where: { weights.info($0) == nil }) {
             throw PlanError.badRequest(flag: "component \(component)", reason: "recipe.tensors names '\(unknown)', which \(model) does not have")
         }
+        // As the pipeline does without a recipe: sequential GPTQ solves the blocks and keeps the weights outside them.
+        let inBlocks = r.method.needsCalibration ? (family as? any SequentialFamily).map { Set($0.blocks.joined()) } : nil
         var perTensor: [String: TensorChoice] = [:]
-        for d in try QuantizeJob.plan(weights, options: o) where d.scheme != nil { perTensor[d.info.name] = r.uniformChoice }
+        for d in try QuantizeJob.plan(weights, options: o) where d.scheme != nil && inBlocks.map({ $0.contains(d.info.name) }) != false {
+            perTensor[d.info.name] = r.uniformChoice
+        }
         for (name, choice) in r.tensors { perTensor[name] = choice }
         var per = o
         per.perTensor = perTensor
         return (per, nil)
     }
 
-    static func measure(_ c: StackManifest.Component, recipe: StackManifest.Recipe, path: String, weights: any TensorSource,
+    static func measure(_ c: StackManifest.Component, recipe: StackManifest.Recipe, family: any ModelFamily, path: String, weights: any TensorSource,
                         into p: inout ComponentPlan, progress: (any ProgressSink)?) throws {
-        let (q, recipeCount) = try options(recipe, weights: weights, model: path, component: c.name)
+        let (q, recipeCount) = try options(recipe, family: family, weights: weights, model: path, component: c.name)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("shrink-stack-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let calibration = c.calibration.map { QuantizePipeline.Calibration(data: $0.path, count: $0.count ?? recipeCount, context: $0.context) }

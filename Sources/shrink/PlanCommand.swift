@@ -16,7 +16,7 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: "Model directories (a stack when more than one).")
     var models: [String] = []
 
-    @Option(help: "A stack manifest (JSON): components of any family (VAEs, decoders, config-only accounts), each with its recipe and the data it is measured on; see plans/jetson-stack.json.")
+    @Option(help: "A stack manifest (JSON): components of any family (VAEs, decoders, config-only accounts), each with its recipe and the data it is measured on; see plans/jetson-stack-manifest.json.")
     var stack: String?
 
     @Option(help: "With --stack: the total bytes allowed (weights + KV caches + activations), e.g. 1GB; overrides the manifest's budget.")
