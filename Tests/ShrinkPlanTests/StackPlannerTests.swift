@@ -68,7 +68,7 @@ import Testing
         #expect(m.budgetBytes == 1_000_000_000 && m.device == "jetson-orin-nano-8gb")
         #expect(m.components.map(\.name) == ["tiny-vae", "vision-puzzle-vae", "smollm2-135m", "qwen2.5-0.5b"])
         let smol = m.components[2]
-        #expect(smol.context == 2048 && smol.kvCacheDType == .f16 && smol.recipe?.method == .gptq && smol.recipe?.grid == .ggmlSigned)
+        #expect(smol.context == 2048 && smol.kvCacheDType == .f16 && smol.recipe?.method == .gptq && smol.recipe?.grid == .ggmlSigned && smol.recipe?.actOrder == true)
         #expect(smol.recipe?.tensors["model.embed_tokens.weight"] == TensorChoice(bits: 8, granularity: .group(32), method: .rtn, grid: .ggmlSigned))
         #expect(m.components[3].source == .config("Fixtures/configs/qwen2.5-0.5b/config.json"))
     }
