@@ -101,33 +101,9 @@ import Testing
         }
     }
 
-    /// The tiny Llama with a byte-level tokenizer.json (its 256 tokens are the 256 bytes) and two different texts.
-    static func tinyDecoder(in dir: TemporaryDirectory) throws -> (model: String, calibration: String, evaluation: String) {
-        let model = dir.file("llama")
-        try FileManager.default.copyItem(atPath: Fixtures.path("Tests/Fixtures/llama/llama-tiny"), toPath: model)
-        var bytes = Array(33...126) + Array(161...172) + Array(174...255), codes = bytes, n = 0
-        for b in 0..<256 where !bytes.contains(b) { bytes.append(b); codes.append(256 + n); n += 1 }
-        let vocab = Dictionary(uniqueKeysWithValues: zip(codes.map { String(Character(Unicode.Scalar($0)!)) }, bytes))
-        let json: [String: Any] = [
-            "version": "1.0", "added_tokens": [Any](), "normalizer": NSNull(), "post_processor": NSNull(),
-            "pre_tokenizer": ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true],
-            "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
-            "model": ["type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
-                      "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
-                      "vocab": vocab, "merges": [String]()],
-        ]
-        try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]).write(to: URL(fileURLWithPath: model + "/tokenizer.json"))
-        func text(_ seed: Int) -> String {
-            (0..<120).map { i in "line \(i * seed % 97): the \(["quick", "slow", "brown", "lazy"][i % 4]) fox jumps over \(i * 31 % 13) dogs.\n" }.joined()
-        }
-        try text(7).write(toFile: dir.file("calibration.txt"), atomically: true, encoding: .utf8)
-        try text(11).write(toFile: dir.file("evaluation.txt"), atomically: true, encoding: .utf8)
-        return (model, dir.file("calibration.txt"), dir.file("evaluation.txt"))
-    }
-
     static func tinyStack(_ dir: TemporaryDirectory, budget: String) throws -> StackManifest {
         #expect(FileManager.default.fileExists(atPath: testImages), "Fashion-MNIST is missing: run tools/fetch_real.sh")
-        let (model, calibration, evaluation) = try tinyDecoder(in: dir)
+        let (model, calibration, evaluation) = try TinyDecoder.setUp(in: dir)
         return try parse("""
         {"name": "tiny", "budget": "\(budget)", "components": [
           {"name": "vae", "model": "\(Fixtures.path("Fixtures/models/vae_vision_puzzle"))", "recipe": {"bits": 8, "granularity": "channel"},
