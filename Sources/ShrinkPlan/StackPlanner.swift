@@ -464,8 +464,12 @@ public enum StackPlanner {
             throw fail("context", "is given for a \(type(of: family).familyName), which has no KV cache")
         }
         guard case .model = c.source, let recipe = c.recipe else { return family }
-        if recipe.file != nil, !FileSystem.exists(recipe.file!) { throw fail("recipe.file", "'\(recipe.file!)' does not exist") }
-        let needsCalibration = recipe.file != nil ? false : recipe.method.needsCalibration || recipe.tensors.values.contains(where: \.needsCalibration)
+        var needsCalibration = recipe.method.needsCalibration || recipe.tensors.values.contains(where: \.needsCalibration)
+        if let path = recipe.file {
+            do { needsCalibration = try RecipeFile.load(path: path, model: FileSystem.lastComponent(ModelLocation(c.source.path).directory)).needsCalibration } catch {
+                throw fail("recipe.file", "cannot be applied: \(error)")
+            }
+        }
         if needsCalibration && c.calibration == nil { throw fail("calibration", "is missing: the recipe's gptq/awq needs calibration data (train images, or a calibration text)") }
         guard let evaluation = c.evaluation else {
             throw fail("evaluation", "is missing: a compressed model is measured against its original (" + (isVAE ? "IDX test images" : "a held-out text") + ")")

@@ -79,7 +79,7 @@ import Testing
         let dir = TemporaryDirectory()
         try #"{"model_type": "gpt2", "n_layer": 2}"#.write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
         let vae = Fixtures.path("Fixtures/models/vae_vision_puzzle"), llama = Fixtures.path("Tests/Fixtures/llama/llama-tiny")
-        let cases: [(String, String)] = [
+        var cases: [(String, String)] = [
             (#"{"name": "a", "model": "/nonexistent/model"}"#, "components[0].model"),
             (#"{"name": "a", "config": "\#(dir.file("config.json"))"}"#, "components[0].config"),
             (#"{"name": "a", "config": "\#(Self.qwenConfig)"}"#, "components[0].context"),
@@ -89,6 +89,14 @@ import Testing
             (#"{"name": "a", "model": "\#(vae)", "recipe": {"bits": 8, "method": "gptq"}, "evaluation": {"data": "/nonexistent/t10k-images-idx3-ubyte"}}"#, "components[0].calibration"),
             (#"{"name": "a", "model": "\#(vae)", "recipe": {"bits": 8}, "evaluation": {"data": "/nonexistent/t10k-images-idx3-ubyte"}}"#, "components[0].evaluation.data"),
             (#"{"name": "a", "model": "\#(llama)", "context": 64, "recipe": {"bits": 8, "method": "gptq"}, "calibration": {"data": "/tmp"}, "evaluation": {"data": "/tmp"}}"#, "components[0].evaluation.data"),
+        ]
+        try #"{"quantize": {"encoder.conv_in.weight": {"bits": 4, "strategy": "channel", "method": "gptq"}}}"#
+            .write(toFile: dir.file("gptq-plan.json"), atomically: true, encoding: .utf8)
+        let images = #""evaluation": {"data": "\#(Self.testImages)"}"#
+        cases += [
+            (#"{"name": "a", "model": "\#(vae)", "recipe": {"file": "\#(dir.file("missing.json"))"}, \#(images)}"#, "components[0].recipe.file"),
+            (#"{"name": "a", "model": "\#(vae)", "recipe": {"file": "\#(dir.file("config.json"))"}, \#(images)}"#, "components[0].recipe.file"),
+            (#"{"name": "a", "model": "\#(vae)", "recipe": {"file": "\#(dir.file("gptq-plan.json"))"}, \#(images)}"#, "components[0].calibration"),
         ]
         for (component, field) in cases {
             let m = try Self.parse(#"{"components": [\#(component)]}"#)
@@ -116,6 +124,25 @@ import Testing
            "recipe": {"bits": 4, "group": 32, "tensors": {"model.embed_tokens.weight": {"bits": 8, "strategy": "group", "group_size": 32, "method": "rtn"}}}}
         ]}
         """)
+    }
+
+    /// A plan or recipe file as the recipe: exactly its tensors are compressed, and the bytes are what it predicts.
+    @Test func aRecipeFileIsAppliedAsQuantizeRecipeAppliesIt() throws {
+        #expect(FileManager.default.fileExists(atPath: Self.testImages), "Fashion-MNIST is missing: run tools/fetch_real.sh")
+        let dir = TemporaryDirectory()
+        let vae = Fixtures.path("Fixtures/models/vae_vision_puzzle")
+        let choice = TensorChoice(bits: 4, granularity: .channel, method: .rtn)
+        let account = ModelAccount(try ModelRegistry.family(config: vae))
+        let chosen = account.tensors.filter { $0.shape.count == 4 }.map(\.name).prefix(2)
+        #expect(chosen.count == 2)
+        let recipe = Dictionary(uniqueKeysWithValues: chosen.map { ($0, choice) })
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        try e.encode(["quantize": recipe]).write(to: URL(fileURLWithPath: dir.file("plan.json")))
+        let m = try Self.parse(#"{"components": [{"name": "v", "model": "\#(vae)", "recipe": {"file": "\#(dir.file("plan.json"))"}, "evaluation": {"data": "\#(Self.testImages)", "limit": 20}}]}"#)
+        let p = try StackPlanner.run(m, device: Self.jetson).components[0]
+        #expect(p.measured && p.weightBytes == account.weightBytes(recipe) && p.weightBytes < p.originalWeightBytes)
+        #expect(p.recipe == "recipe file \(dir.file("plan.json"))" && p.quality.image?.images == 20)
     }
 
     @Test func aTinyStackAddsUpAndIsDeterministic() throws {
