@@ -26,7 +26,9 @@ public struct TensorAccount: Codable, Sendable, Equatable {
         guard let choice else { return asStoredBytes ?? info.byteCount }
         let scheme = choice.scheme(scaleDType: [.f16, .bf16].contains(dtype) ? dtype : .f32)
         let rows = info.shape.matrixRows, columns = info.shape.matrixColumns
-        return PackedLayout(scheme: scheme, rows: rows, columns: columns).storedBytes
+        // A convolution kernel's `<name>_shape` holds its 4 dims, not a matrix's 2 (`PackedLayout.storedTensors`).
+        let shapeBytes = scheme.grid == .ggmlMinimum ? 0 : DType.i64.byteSize * max(0, shape.count - 2)
+        return PackedLayout(scheme: scheme, rows: rows, columns: columns).storedBytes + shapeBytes
             + (choice.lowRank?.storedBytes(rows: rows, columns: columns) ?? 0)
     }
 }

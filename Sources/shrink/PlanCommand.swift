@@ -14,7 +14,13 @@ struct PlanCommand: ParsableCommand {
         discussion: "Several MODEL directories are planned to co-reside on the device. The plan JSON is a recipe for `shrink quantize --recipe`.")
 
     @Argument(help: "Model directories (a stack when more than one).")
-    var models: [String]
+    var models: [String] = []
+
+    @Option(help: "A stack manifest (JSON): components of any family (VAEs, decoders, config-only accounts), each with its recipe and the data it is measured on; see plans/jetson-stack-manifest.json.")
+    var stack: String?
+
+    @Option(help: "With --stack: the total bytes allowed (weights + KV caches + activations), e.g. 1GB; overrides the manifest's budget.")
+    var budget: String?
 
     @Option(help: "Device: jetson-orin-nano-8gb, soc-8mb-sram, mcu-4mb, this-machine, or a profile JSON file (a language model is planned under --max-bytes or --bpw instead).")
     var device: String?
@@ -111,6 +117,9 @@ struct PlanCommand: ParsableCommand {
 
     /// - Parameter measured: every shard's sensitivities (`shrink merge`), used instead of measuring them.
     func run(measured: [[[Planner.Candidate]]]?) throws {
+        if let stack { return try runStack(stack) }
+        if budget != nil { throw ValidationError("--budget applies to --stack; plan models under --max-bytes") }
+        guard !models.isEmpty else { throw ValidationError("give MODEL directories, or --stack STACK.json") }
         if let first = models.first, let family = try? ModelRegistry.family(config: first), family is any LanguageModelFamily {
             return try runLanguage()
         }
@@ -213,7 +222,51 @@ extension PlanCommand {
     }
 }
 
+extension PlanCommand {
+    /// A heterogeneous stack from its manifest: every component compressed, measured and accounted (`StackPlanner`).
+    func runStack(_ path: String) throws {
+        guard models.isEmpty else { throw ValidationError("--stack takes its models from the manifest; give no MODEL arguments") }
+        let manifest = try StackManifest.load(path)
+        guard let name = device ?? manifest.device else { throw ValidationError("--device is required (or \"device\" in \(path)): jetson-orin-nano-8gb, soc-8mb-sram, mcu-4mb, this-machine or a profile JSON") }
+        let profile = try DeviceProfile.resolve(name)
+        let budgetBytes = try budget.map { text -> Int in
+            guard let n = StackManifest.parseBytes(text) else { throw ValidationError("--budget '\(text)' is not a size; use e.g. 1GB, 512MiB or 1500000") }
+            return n
+        }
+        let plan = try StackPlanner.run(manifest, device: profile, budgetBytes: budgetBytes, progress: out.progress)
+        if let output {
+            try AtomicFile.write(String(decoding: try Recipe.encoder().encode(plan), as: UTF8.self) + "\n", to: output)
+        }
+        try out.emit(plan) { Format.stackPlan(plan) }
+    }
+}
+
 extension Format {
+    static func stackPlan(_ p: StackPlanner.Plan) -> String {
+        var s = "\(p.name) on \(p.device.name) (\(p.manifest))\n"
+        let rows = p.components.map { c -> [String] in
+            let kv = c.kvCache.map { "\(bytes($0.bytes)) (\($0.context) tokens, \($0.dtype))" } ?? "–"
+            return [c.name, c.family, "\(bytes(c.weightBytes)) (\(c.weightBytesFrom))", kv, bytes(c.activationBytes), bytes(c.totalBytes)]
+        }
+        let t = p.totals
+        s += table(["component", "family", "weights", "KV cache", "activations", "total"],
+                   rows + [["total", "", bytes(t.weightBytes), bytes(t.kvCacheBytes), bytes(t.activationBytes), bytes(t.totalBytes)]],
+                   rightAligned: [4, 5]) + "\n"
+        for c in p.components {
+            s += "\n\(c.name) (\(count(c.parameters)) parameters, \(bytes(c.originalWeightBytes)) as stored)\n"
+            s += "  recipe: \(c.recipe)\n"
+            s += "  quality: \(c.quality.summary)\n"
+            if let l = c.quality.label { s += "  label: \(l.evidence.rawValue): \(l.claim) (\(l.reason))\n" }
+        }
+        s += "\nRAM \(bytes(t.ramBytes)) of \(bytes(p.device.ramBytes)) (\(fixed(100 * Double(t.ramBytes) / Double(p.device.ramBytes), 1))%): "
+        s += p.fitsDevice ? "fits \(p.device.name)\n" : "does not fit \(p.device.name)\n"
+        if let b = p.budgetBytes, let ok = p.fitsBudget {
+            s += "budget \(bytes(b)): \(bytes(t.totalBytes)) (\(fixed(100 * Double(t.totalBytes) / Double(b), 1))%): " + (ok ? "fits the budget\n" : "does not fit the budget\n")
+        }
+        s += "assumptions:\n" + p.assumptions.map { "  - " + $0 }.joined(separator: "\n")
+        return s
+    }
+
     static func languagePlan(_ p: LanguagePlanner.Plan) -> String {
         var s = "\(p.verdict)\n\(p.model) (\(p.family), \(p.parameters) parameters, \(p.originalBytes) bytes as stored)\n"
         let counts = Dictionary(grouping: p.quantize.values, by: \.description).map { "\($0.value.count)× \($0.key)" }.sorted()
