@@ -24,7 +24,7 @@
 #        tools/prune_study.sh plans           (only the four plans)
 #        tools/prune_study.sh structured      (only trm_mlp_sudoku6's structured pruning)
 #        tools/prune_study.sh heads           (only the attention fixtures' head pruning)
-#        tools/prune_study.sh llm             (only SmolLM2 and MiniLM)
+#        tools/prune_study.sh llm             (only SmolLM2 and MiniLM; `smollm2` or `minilm` for one of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/datasets.sh
@@ -70,20 +70,29 @@ heads() {
     structured trm_att_maze7 maze7-test maze7-train heads
 }
 
-llm() {
-    local gguf=models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf m s tag
-    for f in "$gguf" models/minilm/model.safetensors data/text/evaluation.txt data/text/calibration.txt; do
+real_inputs() {
+    for f in models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf models/minilm/model.safetensors data/text/evaluation.txt data/text/calibration.txt; do
         [[ -f "$f" ]] || { echo "$f is missing: run tools/fetch_real.sh" >&2; exit 1; }
     done
     mkdir -p study/prune/llm
-    $shrink sweep "$gguf" --text data/text/evaluation.txt --chunks 32 --prune magnitude,wanda,sparsegpt --sparsity 0.5,2:4 --bits none \
+}
+
+smollm2() {
+    real_inputs
+    $shrink sweep models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --text data/text/evaluation.txt --chunks 32 \
+        --prune magnitude,wanda,sparsegpt --sparsity 0.5,2:4 --bits none \
         --calib data/text/calibration.txt --calib-count 32 -o study/prune/llm/smollm2.md --quiet
+}
+
+minilm() {  # the first 2000 evaluation sentences (retrieval among them: 500 queries, 10 neighbours)
+    local m s tag
+    real_inputs
     for m in magnitude wanda sparsegpt; do
         for s in 0.5 2:4; do
             tag="minilm-$m-${s/:/-}"
             $shrink quantize models/minilm --prune "$m" --sparsity "$s" --calib data/text/calibration.txt \
                 -o ".build-prune-study/$tag" --force --quiet > /dev/null
-            $shrink compare models/minilm ".build-prune-study/$tag" --sentences data/text/evaluation.txt --limit 2000 --json \
+            $shrink compare models/minilm ".build-prune-study/$tag" --sentences data/text/evaluation.txt --limit 2000 --min-sentences 2000 --json \
                 > "study/prune/llm/$tag.json.tmp"
             mv "study/prune/llm/$tag.json.tmp" "study/prune/llm/$tag.json"
         done
@@ -115,7 +124,9 @@ for n in "${names[@]+"${names[@]}"}"; do
         trm_mlp_sudoku9) structured "$n" sudoku9-test sudoku9-train; sweeps "$n" sudoku9-test sudoku9-train no ;;
         structured)      structured trm_mlp_sudoku6 sudoku6-hard-test sudoku6-hard-train ;;
         heads)           heads ;;
-        llm)             llm ;;
+        llm)             smollm2; minilm ;;
+        smollm2)         smollm2 ;;
+        minilm)          minilm ;;
         plans)           plans 70KB 4,3,2; plans 110KB 8,6,4,3,2 ;;
         *) echo "unknown fixture $n" >&2; exit 2 ;;
     esac
