@@ -56,7 +56,7 @@ func alteredFixture(_ name: String, in dir: TemporaryDirectory, config: ((inout 
         let path = try alteredFixture("trm-learned", in: dir, config: { $0["mlp_t"] = true })
         #expect(throws: ModelError.self) { try RecursiveReasoner.load(directory: path) }
         let bad = try alteredFixture("hrm-rope", in: dir, config: { $0["num_heads"] = 3 })
-        #expect(throws: ModelError.badConfig(file: bad + "/config.json", field: "num_heads", reason: "must divide hidden_size 16")) {
+        #expect(throws: ModelError.badConfig(file: bad + "/config.json", field: "num_heads", reason: "must divide hidden_size 16 (or set head_dim)")) {
             try RecursiveReasoner.load(directory: bad)
         }
     }

@@ -64,7 +64,7 @@ import Testing
         #expect(StackManifest.parseBytes("1GB") == 1_000_000_000 && StackManifest.parseBytes("1GiB") == 1 << 30)
         #expect(StackManifest.parseBytes("512 MB") == 512_000_000 && StackManifest.parseBytes("4096") == 4096)
         #expect(StackManifest.parseBytes("-1GB") == nil && StackManifest.parseBytes("GB") == nil && StackManifest.parseBytes("1e30GB") == nil)
-        let m = try StackManifest.load(Fixtures.path("plans/jetson-stack-manifest.json"))
+        let m = try StackManifest.load(Fixtures.path("plans/stacks/jetson-stack-manifest.json"))
         #expect(m.budgetBytes == 1_000_000_000 && m.device == "jetson-orin-nano-8gb")
         #expect(m.components.map(\.name) == ["tiny-vae", "vision-puzzle-vae", "smollm2-135m", "qwen2.5-0.5b"])
         let smol = m.components[2]
