@@ -98,11 +98,8 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     static func parseBytes(_ text: String) throws -> Int {
-        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        for (suffix, factor) in [("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("B", 1), ("", 1)] where t.hasSuffix(suffix) {
-            if let v = Double(t.dropLast(suffix.count)), v > 0 { return Int(v * Double(factor)) }
-        }
-        throw ValidationError("--max-bytes '\(text)' is not a size; use e.g. 4MB, 512KB or 1500000")
+        guard let n = StackManifest.parseBytes(text) else { throw ValidationError("--max-bytes '\(text)' is not a size; use e.g. 4MB, 512KB or 1500000") }
+        return n
     }
 
     func perModel(_ list: String?, flag: String) throws -> [String] {
